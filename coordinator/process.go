@@ -1,0 +1,451 @@
+package coordinator
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"strings"
+
+	"github.com/charmbracelet/log"
+
+	"github.com/modelgate/modelgate/agents"
+	"github.com/modelgate/modelgate/internal/config"
+	"github.com/modelgate/modelgate/internal/oversight"
+	"github.com/modelgate/modelgate/internal/store"
+)
+
+// process advances a run until it is terminal or has to wait for someone
+// (an approval). Every step re-reads the run from the store, so a run
+// resumed after a crash takes exactly the same path as one that never
+// stopped.
+func (c *Coordinator) process(ctx context.Context, id string) error {
+	for {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		run, err := c.o.Store.RunGet(ctx, id)
+		if err != nil {
+			return fmt.Errorf("load run %s: %w", id, err)
+		}
+		if run.State.Terminal() {
+			return nil
+		}
+		lg := c.log.With("run", run.ID, "model", run.Model)
+		var next bool
+		switch run.State {
+		case store.RunQueued:
+			_, err = c.transition(ctx, run, []store.RunState{store.RunQueued}, store.RunRunning, "", "coordinator")
+			next = err == nil
+		case store.RunRunning:
+			next, err = c.runStages(ctx, run, lg)
+		case store.RunAwaitingApproval:
+			next, err = c.checkApproval(ctx, run)
+		case store.RunDeploying:
+			next, err = c.deploy(ctx, run, lg)
+		default:
+			return fmt.Errorf("run %s: unknown state %q", id, run.State)
+		}
+		if errors.Is(err, store.ErrConflict) {
+			continue // someone else moved the run (a cancel); look again
+		}
+		if err != nil {
+			if ctx.Err() != nil {
+				return ctx.Err() // stopping: the run resumes on the next start
+			}
+			lg.Error("run failed", "err", err)
+			if _, terr := c.transition(ctx, run, nil, store.RunFailed, err.Error(), "coordinator"); terr != nil && !errors.Is(terr, store.ErrConflict) {
+				return terr
+			}
+			return nil
+		}
+		if !next {
+			return nil
+		}
+	}
+}
+
+// transition persists a state change, then audits and publishes it.
+func (c *Coordinator) transition(ctx context.Context, run store.Run, from []store.RunState, to store.RunState, reason, actor string) (store.Run, error) {
+	if from == nil {
+		from = []store.RunState{store.RunQueued, store.RunRunning, store.RunAwaitingApproval, store.RunDeploying}
+	}
+	updated, err := c.o.Store.RunTransition(context.WithoutCancel(ctx), store.RunTransitionParams{ID: run.ID, From: from, To: to, Error: reason})
+	if err != nil {
+		return run, err
+	}
+	c.record(ctx, "run."+string(to), run.ID, actor, map[string]any{"from": run.State, "to": to, "reason": reason})
+	c.metrics.transition(run.State, to)
+	c.publish(Event{RunID: run.ID, Type: "state", State: to, Message: reason})
+	c.log.Info("run "+string(to), "run", run.ID, "model", run.Model, "reason", reason)
+	return updated, nil
+}
+
+// pipeline loads the run's config and its stages so far.
+func (c *Coordinator) pipeline(ctx context.Context, run store.Run) (*config.Pipeline, map[string]store.Stage, error) {
+	cfg, err := config.Parse("run "+run.ID+" config", run.Config)
+	if err != nil {
+		return nil, nil, err
+	}
+	stages, err := c.o.Store.StageList(ctx, run.ID)
+	if err != nil {
+		return nil, nil, fmt.Errorf("load stages: %w", err)
+	}
+	m := make(map[string]store.Stage, len(stages))
+	for _, s := range stages {
+		m[s.Name] = s
+	}
+	return cfg, m, nil
+}
+
+// runStages walks the stage graph of a running run. It returns next=true
+// when the run changed state.
+func (c *Coordinator) runStages(ctx context.Context, run store.Run, lg *log.Logger) (bool, error) {
+	cfg, done, err := c.pipeline(ctx, run)
+	if err != nil {
+		return false, err
+	}
+	prod, err := c.production(ctx, run, cfg)
+	if err != nil {
+		return false, err
+	}
+	reports := reportsOf(done)
+	task := func(stage string, r store.Run) agents.Task {
+		return agents.Task{
+			RunID: r.ID, Stage: stage, Model: r.Model, Environment: r.Environment,
+			Config: cfg, BaseDir: r.BaseDir, WorkDir: c.runDir(r.ID),
+			Candidate: candidateOf(r), Production: prod,
+			Logger: lg.With("stage", stage), Reports: reports,
+		}
+	}
+
+	// 1. validate the data before anything is trained or scored on it.
+	if err := c.stage(ctx, run, done, StageValidate, cfg, task(StageValidate, run)); err != nil {
+		return false, err
+	}
+	reports = reportsOf(done)
+	// 2. obtain the candidate: train it, or hash the artifact given.
+	if run, err = c.obtainCandidate(ctx, run, cfg, done); err != nil {
+		return false, err
+	}
+	// 3. test, scan and evaluate in parallel.
+	if err := c.parallel(ctx, run, done, cfg, func(s string) agents.Task { return task(s, run) }); err != nil {
+		return false, err
+	}
+	reports = reportsOf(done)
+	// 4. decide.
+	return c.decide(ctx, run, cfg, prod, reports, done)
+}
+
+func reportsOf(done map[string]store.Stage) map[string]agents.Report {
+	out := map[string]agents.Report{}
+	for name, s := range done {
+		if s.State != store.StageSucceeded || len(s.Report) == 0 || name == StageDecide {
+			continue
+		}
+		var r agents.Report
+		if json.Unmarshal(s.Report, &r) == nil {
+			out[name] = r
+		}
+	}
+	return out
+}
+
+func candidateOf(r store.Run) agents.Candidate {
+	return agents.Candidate{Version: r.Candidate.Version, ArtifactPath: r.Candidate.ArtifactPath, Digest: r.Candidate.Digest, Endpoint: r.Candidate.Endpoint}
+}
+
+// production finds what serves the run's environment now: the registry
+// first, then the config's baseline for a model the registry has not seen.
+func (c *Coordinator) production(ctx context.Context, run store.Run, cfg *config.Pipeline) (*agents.Production, error) {
+	p, err := c.o.Store.ProductionGet(ctx, run.Model, run.Environment)
+	switch {
+	case err == nil:
+		v, err := c.o.Store.ModelVersionGet(ctx, run.Model, p.Version)
+		if err != nil {
+			return nil, fmt.Errorf("production version %s of %s: %w", p.Version, run.Model, err)
+		}
+		return &agents.Production{Version: v.Version, ArtifactPath: v.ArtifactPath, Digest: v.Digest, Endpoint: v.Endpoint}, nil
+	case !errors.Is(err, store.ErrNotFound):
+		return nil, fmt.Errorf("look up production of %s: %w", run.Model, err)
+	}
+	if cfg.Baseline != nil && (cfg.Baseline.Artifact != "" || cfg.Baseline.Endpoint != "") {
+		b := &agents.Production{Version: cfg.Baseline.Version, Endpoint: cfg.Baseline.Endpoint}
+		if cfg.Baseline.Artifact != "" {
+			b.ArtifactPath = config.Resolve(run.BaseDir, cfg.Baseline.Artifact)
+			d, _, err := hashFile(b.ArtifactPath)
+			if err != nil {
+				return nil, fmt.Errorf("baseline.artifact: %w", err)
+			}
+			b.Digest = d
+			if b.Version == "" {
+				b.Version = versionOf(d)
+			}
+		}
+		if b.Version == "" {
+			b.Version = "baseline"
+		}
+		return b, nil
+	}
+	return nil, nil
+}
+
+// obtainCandidate runs training when configured, or records the given
+// artifact's digest. Either way the candidate is persisted on the run
+// before any agent sees it.
+func (c *Coordinator) obtainCandidate(ctx context.Context, run store.Run, cfg *config.Pipeline, done map[string]store.Stage) (store.Run, error) {
+	if cfg.Train != nil {
+		if s, ok := done[StageTrain]; ok && s.State == store.StageSucceeded && run.Candidate.Digest != "" {
+			return run, nil
+		}
+		return c.train(ctx, run, cfg)
+	}
+	if run.Candidate.Digest != "" || cfg.Candidate.Artifact == "" {
+		return run, nil
+	}
+	path := config.Resolve(run.BaseDir, cfg.Candidate.Artifact)
+	digest, _, err := hashFile(path)
+	if err != nil {
+		return run, fmt.Errorf("candidate.artifact: %w", err)
+	}
+	cand := run.Candidate
+	cand.ArtifactPath, cand.Digest = path, digest
+	if cand.Version == "" {
+		cand.Version = versionOf(digest)
+	}
+	updated, err := c.o.Store.RunUpdate(ctx, store.RunUpdateParams{ID: run.ID, Candidate: &cand})
+	if err != nil {
+		return run, fmt.Errorf("record candidate: %w", err)
+	}
+	c.record(ctx, "candidate.recorded", run.ID, "coordinator", cand)
+	return updated, nil
+}
+
+// versionOf names a version after its digest, so the same artifact is
+// the same version wherever it comes from.
+func versionOf(digest string) string {
+	d := strings.TrimPrefix(digest, "sha256:")
+	if len(d) > 12 {
+		d = d[:12]
+	}
+	return d
+}
+
+// decide asks the oversight layer and acts on its answer. The decision is
+// stored before it is acted on; on resume a stored decision is reused,
+// never re-evaluated, so an approval stays bound to the decision that
+// asked for it.
+func (c *Coordinator) decide(ctx context.Context, run store.Run, cfg *config.Pipeline, prod *agents.Production, reports map[string]agents.Report, done map[string]store.Stage) (bool, error) {
+	var d oversight.Decision
+	if s, ok := done[StageDecide]; ok && s.State == store.StageSucceeded && len(run.Decision) > 0 {
+		if err := json.Unmarshal(run.Decision, &d); err != nil {
+			return false, fmt.Errorf("stored decision: %w", err)
+		}
+	} else {
+		if c.o.Decider == nil {
+			return false, errors.New("no policy engine configured: nothing may be promoted without a decision")
+		}
+		start := c.o.Now()
+		c.putStage(ctx, store.Stage{RunID: run.ID, Name: StageDecide, State: store.StageRunning, Attempt: 1, StartedAt: start.UTC()})
+		in := decisionInput(run, cfg, prod, reports)
+		var err error
+		d, err = c.o.Decider.Decide(ctx, in)
+		if err != nil {
+			return false, fmt.Errorf("policy decision: %w", err)
+		}
+		raw, _ := json.Marshal(d)
+		if _, err := c.o.Store.RunUpdate(ctx, store.RunUpdateParams{ID: run.ID, Decision: raw}); err != nil {
+			return false, fmt.Errorf("record decision: %w", err)
+		}
+		verdict := "allow"
+		switch {
+		case d.RequireApproval && len(d.Deny) == 0:
+			verdict = "approval_required"
+		case !d.Allow:
+			verdict = "deny"
+		}
+		c.putStage(ctx, store.Stage{RunID: run.ID, Name: StageDecide, State: store.StageSucceeded, Attempt: 1, Verdict: verdict,
+			Report: raw, StartedAt: start.UTC(), FinishedAt: c.o.Now().UTC()})
+		c.metrics.stageDone(StageDecide, c.o.Now().Sub(start))
+	}
+	switch {
+	case len(d.Deny) > 0 || (!d.Allow && !d.RequireApproval):
+		return true, c.failRun(ctx, run, "denied by policy: "+denyText(d))
+	case d.RequireApproval:
+		if c.o.RequestApproval == nil {
+			return true, c.failRun(ctx, run, "policy requires approval but no approval queue is configured")
+		}
+		existing, err := c.o.Store.ApprovalList(ctx, store.ApprovalListParams{RunID: run.ID})
+		if err != nil {
+			return false, err
+		}
+		if !hasApprovalFor(existing, d.ID) {
+			if _, err := c.o.RequestApproval(ctx, run, d); err != nil {
+				return false, fmt.Errorf("request approval: %w", err)
+			}
+		}
+		_, err = c.transition(ctx, run, []store.RunState{store.RunRunning}, store.RunAwaitingApproval,
+			fmt.Sprintf("risk %s: %d approval(s) from %s required", d.Risk, d.Approvers.Min, strings.Join(d.Approvers.Groups, ", ")), "policy")
+		return false, err // park until an approval wakes the run
+	default:
+		_, err := c.transition(ctx, run, []store.RunState{store.RunRunning}, store.RunDeploying, "allowed by policy (risk "+d.Risk+")", "policy")
+		return err == nil, err
+	}
+}
+
+func hasApprovalFor(as []store.Approval, decisionID string) bool {
+	for _, a := range as {
+		if a.DecisionID == decisionID {
+			return true
+		}
+	}
+	return false
+}
+
+func denyText(d oversight.Decision) string {
+	if len(d.Deny) == 0 {
+		return "no rule allowed the promotion"
+	}
+	parts := make([]string, 0, len(d.Deny))
+	for _, r := range d.Deny {
+		parts = append(parts, r.Code+": "+r.Message)
+	}
+	return strings.Join(parts, "; ")
+}
+
+// failRun moves a running run to failed without treating it as an error
+// of the coordinator (a denied candidate is the system working).
+func (c *Coordinator) failRun(ctx context.Context, run store.Run, reason string) error {
+	_, err := c.transition(ctx, run, nil, store.RunFailed, reason, "policy")
+	return err
+}
+
+func decisionInput(run store.Run, cfg *config.Pipeline, prod *agents.Production, reports map[string]agents.Report) oversight.Input {
+	share := 1.0
+	shadow := false
+	if run.Environment == "" {
+		run.Environment = "production"
+	}
+	if cfg.Skips(StageDeploy) {
+		share = 1
+	}
+	shadow = cfg.Deploy.Strategy == "canary"
+	return oversight.Input{
+		Run:         oversight.RunInfo{ID: run.ID, Trigger: run.Trigger, CommitAuthor: run.CommitAuthor, Labels: run.Labels},
+		Model:       run.Model,
+		Environment: run.Environment,
+		Task:        cfg.Task,
+		Candidate:   candidateOf(run),
+		Production:  prod,
+		Reports:     reports,
+		Deploy:      oversight.DeployInfo{Strategy: cfg.Deploy.Strategy, MaxTrafficShare: share, Shadow: shadow},
+		Requester:   oversight.Principal{Subject: run.Requester},
+	}
+}
+
+// checkApproval moves a parked run on once its approval is decided.
+func (c *Coordinator) checkApproval(ctx context.Context, run store.Run) (bool, error) {
+	as, err := c.o.Store.ApprovalList(ctx, store.ApprovalListParams{RunID: run.ID})
+	if err != nil {
+		return false, err
+	}
+	if len(as) == 0 {
+		return false, errors.New("run awaits approval but has no approval request")
+	}
+	a := as[0] // newest
+	switch a.State {
+	case store.ApprovalPending:
+		return false, nil
+	case store.ApprovalApproved:
+		var who []string
+		for _, v := range a.Votes {
+			if v.Decision == "approve" {
+				who = append(who, v.Reviewer)
+			}
+		}
+		_, err := c.transition(ctx, run, []store.RunState{store.RunAwaitingApproval}, store.RunDeploying, "approved by "+strings.Join(who, ", "), strings.Join(who, ","))
+		return err == nil, err
+	default:
+		reason := "approval " + string(a.State)
+		if a.Reason != "" {
+			reason += ": " + a.Reason
+		}
+		for _, v := range a.Votes {
+			if v.Decision == "reject" {
+				reason += " by " + v.Reviewer
+				if v.Comment != "" {
+					reason += " (" + v.Comment + ")"
+				}
+			}
+		}
+		_, err := c.transition(ctx, run, []store.RunState{store.RunAwaitingApproval}, store.RunFailed, reason, "approval")
+		return err == nil, err
+	}
+}
+
+// deploy hands the run to the deployment agent, or, with no deployment
+// configured, promotes the candidate in the registry directly.
+func (c *Coordinator) deploy(ctx context.Context, run store.Run, lg *log.Logger) (bool, error) {
+	cfg, done, err := c.pipeline(ctx, run)
+	if err != nil {
+		return false, err
+	}
+	agent, ok := c.o.Agents[StageDeploy]
+	if !ok || cfg.Skips(StageDeploy) {
+		if err := c.promote(ctx, run); err != nil {
+			return false, err
+		}
+		c.putStage(ctx, store.Stage{RunID: run.ID, Name: StageDeploy, State: store.StageSkipped})
+		_, err = c.transition(ctx, run, []store.RunState{store.RunDeploying}, store.RunSucceeded, "promoted in the registry (no rollout configured)", "coordinator")
+		return err == nil, err
+	}
+	prod, err := c.production(ctx, run, cfg)
+	if err != nil {
+		return false, err
+	}
+	t := agents.Task{RunID: run.ID, Stage: StageDeploy, Model: run.Model, Environment: run.Environment, Config: cfg,
+		BaseDir: run.BaseDir, WorkDir: c.runDir(run.ID), Candidate: candidateOf(run), Production: prod,
+		Logger: lg.With("stage", StageDeploy), Reports: reportsOf(done)}
+	rep, err := c.runAgent(ctx, run, StageDeploy, agent, t, 0)
+	if err != nil {
+		return false, err
+	}
+	if rep.Verdict == agents.Fail {
+		_, err = c.transition(ctx, run, []store.RunState{store.RunDeploying}, store.RunRolledBack, "rolled back: "+rep.Summary, "deployment")
+		return err == nil, err
+	}
+	_, err = c.transition(ctx, run, []store.RunState{store.RunDeploying}, store.RunSucceeded, rep.Summary, "deployment")
+	return err == nil, err
+}
+
+// promote registers the candidate and points the environment at it.
+func (c *Coordinator) promote(ctx context.Context, run store.Run) error {
+	if run.Candidate.Digest == "" && run.Candidate.Endpoint == "" {
+		return errors.New("nothing to promote: the run has no candidate")
+	}
+	v := store.ModelVersion{Model: run.Model, Version: run.Candidate.Version, Digest: run.Candidate.Digest,
+		ArtifactPath: run.Candidate.ArtifactPath, Endpoint: run.Candidate.Endpoint, RunID: run.ID, CreatedAt: c.o.Now().UTC()}
+	if v.Version == "" {
+		v.Version = versionOf(v.Digest)
+	}
+	if err := c.o.Store.ModelVersionPut(ctx, v); err != nil && !errors.Is(err, store.ErrConflict) {
+		return fmt.Errorf("register %s %s: %w", run.Model, v.Version, err)
+	}
+	if cur, err := c.o.Store.ProductionGet(ctx, run.Model, run.Environment); err == nil && cur.Version == v.Version && cur.RunID == run.ID {
+		return nil // already promoted before a crash
+	}
+	p, err := c.o.Store.ProductionSet(ctx, store.ProductionSetParams{Model: run.Model, Environment: run.Environment,
+		Version: v.Version, RunID: run.ID, Reason: "promoted by run " + run.ID})
+	if err != nil {
+		return fmt.Errorf("set production of %s: %w", run.Model, err)
+	}
+	c.record(ctx, "model.promoted", run.ID, "coordinator", p)
+	return nil
+}
+
+// exists reports whether a path exists (used by training).
+func exists(p string) bool {
+	_, err := os.Stat(p)
+	return err == nil
+}

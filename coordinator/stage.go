@@ -1,0 +1,203 @@
+package coordinator
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"math/rand/v2"
+	"os"
+	"sync"
+	"time"
+
+	"github.com/modelgate/modelgate/agents"
+	"github.com/modelgate/modelgate/internal/config"
+	"github.com/modelgate/modelgate/internal/store"
+)
+
+// stage runs one agent stage unless it already succeeded in an earlier
+// life of this run, or is skipped.
+func (c *Coordinator) stage(ctx context.Context, run store.Run, done map[string]store.Stage, name string, cfg *config.Pipeline, t agents.Task) error {
+	if s, ok := done[name]; ok && (s.State == store.StageSucceeded || s.State == store.StageSkipped) {
+		return nil
+	}
+	agent, ok := c.o.Agents[name]
+	if !ok || cfg.Skips(name) {
+		s := store.Stage{RunID: run.ID, Name: name, State: store.StageSkipped}
+		c.putStage(ctx, s)
+		done[name] = s
+		c.publish(Event{RunID: run.ID, Type: "stage", Stage: name, StageState: store.StageSkipped})
+		return nil
+	}
+	timeout := cfg.Stages.Timeout.Duration
+	rep, err := c.runAgent(ctx, run, name, agent, t, timeout)
+	if err != nil {
+		return err
+	}
+	raw, _ := json.Marshal(rep)
+	done[name] = store.Stage{RunID: run.ID, Name: name, State: store.StageSucceeded, Verdict: string(rep.Verdict), Report: raw}
+	return nil
+}
+
+// parallel runs the independent stages side by side. The first agent
+// that cannot run cancels its siblings: the run fails either way and
+// there is no point spending their time.
+func (c *Coordinator) parallel(ctx context.Context, run store.Run, done map[string]store.Stage, cfg *config.Pipeline, task func(string) agents.Task) error {
+	parent := ctx
+	ctx, cancel := context.WithCancelCause(ctx)
+	defer cancel(nil)
+	var (
+		wg   sync.WaitGroup
+		mu   sync.Mutex
+		errs []error
+	)
+	local := map[string]store.Stage{}
+	for _, name := range ParallelStages {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			mine := map[string]store.Stage{}
+			mu.Lock()
+			if s, ok := done[name]; ok {
+				mine[name] = s
+			}
+			mu.Unlock()
+			if err := c.stage(ctx, run, mine, name, cfg, task(name)); err != nil {
+				mu.Lock()
+				// a sibling's cancellation is not news; the sibling's error is
+				if !errors.Is(err, context.Canceled) || parent.Err() != nil {
+					errs = append(errs, err)
+				}
+				mu.Unlock()
+				cancel(err)
+				return
+			}
+			mu.Lock()
+			local[name] = mine[name]
+			mu.Unlock()
+		}()
+	}
+	wg.Wait()
+	for k, v := range local {
+		done[k] = v
+	}
+	return errors.Join(errs...)
+}
+
+// runAgent calls an agent with a per-attempt timeout (0 = none), retrying
+// retriable errors with exponential backoff, and persists each attempt.
+func (c *Coordinator) runAgent(ctx context.Context, run store.Run, name string, agent agents.Agent, t agents.Task, timeout time.Duration) (agents.Report, error) {
+	cfg := t.Config
+	retries, backoff := cfg.Stages.Retries, cfg.Stages.Backoff.Duration
+	prev, _ := c.o.Store.StageList(ctx, run.ID)
+	attempt := 0
+	for _, s := range prev {
+		if s.Name == name {
+			attempt = s.Attempt // attempts before a crash count
+		}
+	}
+	lg := t.Log()
+	for try := 0; ; try++ {
+		attempt++
+		start := c.o.Now()
+		c.putStage(ctx, store.Stage{RunID: run.ID, Name: name, State: store.StageRunning, Attempt: attempt, StartedAt: start.UTC()})
+		c.publish(Event{RunID: run.ID, Type: "stage", Stage: name, StageState: store.StageRunning})
+		c.record(ctx, "stage.started", run.ID, agent.Name(), map[string]any{"stage": name, "attempt": attempt})
+		lg.Info("stage started", "attempt", attempt)
+
+		actx, cancel := ctx, context.CancelFunc(func() {})
+		if timeout > 0 {
+			actx, cancel = context.WithTimeout(ctx, timeout)
+		}
+		rep, err := callAgent(actx, agent, t)
+		timedOut := actx.Err() == context.DeadlineExceeded && ctx.Err() == nil
+		cancel()
+		elapsed := c.o.Now().Sub(start)
+		if timedOut && err != nil {
+			err = agents.Retriable(fmt.Errorf("%s agent timed out after %s: %w", agent.Name(), timeout, err))
+		}
+		if err == nil {
+			if rep.Agent == "" {
+				rep.Agent = agent.Name()
+			}
+			rep.Stage = name
+			if rep.Verdict == "" {
+				rep.Verdict = agents.Pass
+			}
+			raw, merr := json.Marshal(rep)
+			if merr != nil {
+				return rep, fmt.Errorf("%s report is not serialisable: %w", agent.Name(), merr)
+			}
+			c.putStage(ctx, store.Stage{RunID: run.ID, Name: name, State: store.StageSucceeded, Attempt: attempt,
+				Verdict: string(rep.Verdict), Report: raw, StartedAt: start.UTC(), FinishedAt: c.o.Now().UTC()})
+			c.record(ctx, "stage.finished", run.ID, agent.Name(), map[string]any{"stage": name, "attempt": attempt,
+				"verdict": rep.Verdict, "findings": len(rep.Findings), "seconds": elapsed.Seconds()})
+			c.metrics.stageDone(name, elapsed)
+			c.publish(Event{RunID: run.ID, Type: "stage", Stage: name, StageState: store.StageSucceeded, Verdict: string(rep.Verdict), Message: rep.Summary})
+			lg.Info("stage finished", "verdict", rep.Verdict, "seconds", elapsed.Round(time.Millisecond).Seconds())
+			return rep, nil
+		}
+		if ctx.Err() != nil {
+			return rep, ctx.Err() // cancelled or stopping, not the agent's fault
+		}
+		c.metrics.agentError(agent.Name())
+		retry := agents.IsRetriable(err) && try < retries
+		c.putStage(ctx, store.Stage{RunID: run.ID, Name: name, State: store.StageFailed, Attempt: attempt,
+			Error: err.Error(), StartedAt: start.UTC(), FinishedAt: c.o.Now().UTC()})
+		c.record(ctx, "stage.failed", run.ID, agent.Name(), map[string]any{"stage": name, "attempt": attempt, "error": err.Error(), "will_retry": retry})
+		c.publish(Event{RunID: run.ID, Type: "stage", Stage: name, StageState: store.StageFailed, Message: err.Error()})
+		if !retry {
+			return rep, fmt.Errorf("%s stage: %w", name, err)
+		}
+		wait := backoff << try
+		wait += time.Duration(rand.Int64N(int64(wait)/4 + 1)) // jitter so retries of many runs do not align
+		lg.Warn("stage failed, retrying", "err", err, "in", wait)
+		select {
+		case <-ctx.Done():
+			return rep, ctx.Err()
+		case <-time.After(wait):
+		}
+	}
+}
+
+// callAgent turns an agent's panic into an error: one bad agent must not
+// take the coordinator, and every other run, down with it.
+func callAgent(ctx context.Context, a agents.Agent, t agents.Task) (rep agents.Report, err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			err = fmt.Errorf("%s agent panicked: %v", a.Name(), r)
+		}
+	}()
+	return a.Run(ctx, t)
+}
+
+func (c *Coordinator) putStage(ctx context.Context, s store.Stage) {
+	if err := c.o.Store.StagePut(context.WithoutCancel(ctx), s); err != nil {
+		c.log.Error("persist stage", "run", s.RunID, "stage", s.Name, "err", err)
+	}
+}
+
+// hashFile returns "sha256:<hex>" and the size of a file.
+func hashFile(path string) (string, int64, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return "", 0, err
+	}
+	defer f.Close()
+	st, err := f.Stat()
+	if err != nil {
+		return "", 0, err
+	}
+	if st.IsDir() {
+		return hashDir(path)
+	}
+	h := sha256.New()
+	n, err := io.Copy(h, f)
+	if err != nil {
+		return "", 0, fmt.Errorf("hash %s: %w", path, err)
+	}
+	return "sha256:" + hex.EncodeToString(h.Sum(nil)), n, nil
+}

@@ -1,0 +1,181 @@
+package auth
+
+import (
+	"crypto/rand"
+	"crypto/sha256"
+	"crypto/subtle"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"gopkg.in/yaml.v3"
+
+	"github.com/modelgate/modelgate/internal/oversight"
+)
+
+// Token is one configured credential.
+type Token struct {
+	Token  string   `yaml:"token,omitempty"`  // the secret itself, or
+	SHA256 string   `yaml:"sha256,omitempty"` // its hex SHA-256, so the file need not hold secrets
+	Name   string   `yaml:"name"`             // the principal's subject
+	Roles  []string `yaml:"roles"`            // ci | reviewer | admin
+	Groups []string `yaml:"groups,omitempty"`
+}
+
+// File is the tokens file's shape.
+type File struct {
+	Tokens []Token `yaml:"tokens"`
+}
+
+// Roles a token may have.
+var Roles = []string{"ci", "reviewer", "admin"}
+
+// Authenticator resolves bearer tokens.
+type Authenticator struct {
+	entries []entry
+}
+
+type entry struct {
+	digest [32]byte
+	p      oversight.Principal
+}
+
+// New checks tokens and builds an Authenticator.
+func New(tokens []Token) (*Authenticator, error) {
+	a := &Authenticator{}
+	var errs []error
+	for i, t := range tokens {
+		var d [32]byte
+		switch {
+		case t.Token != "" && t.SHA256 != "":
+			errs = append(errs, fmt.Errorf("tokens[%d] (%s): give token or sha256, not both", i, t.Name))
+			continue
+		case t.Token != "":
+			if len(t.Token) < 16 {
+				errs = append(errs, fmt.Errorf("tokens[%d] (%s): token is shorter than 16 characters", i, t.Name))
+				continue
+			}
+			d = sha256.Sum256([]byte(t.Token))
+		case t.SHA256 != "":
+			b, err := hex.DecodeString(t.SHA256)
+			if err != nil || len(b) != 32 {
+				errs = append(errs, fmt.Errorf("tokens[%d] (%s): sha256 must be 64 hex digits", i, t.Name))
+				continue
+			}
+			copy(d[:], b)
+		default:
+			errs = append(errs, fmt.Errorf("tokens[%d] (%s): token or sha256 is required", i, t.Name))
+			continue
+		}
+		if t.Name == "" {
+			errs = append(errs, fmt.Errorf("tokens[%d]: name is required", i))
+			continue
+		}
+		for _, r := range t.Roles {
+			if !contains(Roles, r) {
+				errs = append(errs, fmt.Errorf("tokens[%d] (%s): unknown role %q (ci, reviewer, admin)", i, t.Name, r))
+			}
+		}
+		a.entries = append(a.entries, entry{digest: d, p: oversight.Principal{Subject: t.Name, Roles: t.Roles, Groups: t.Groups}})
+	}
+	if err := errors.Join(errs...); err != nil {
+		return nil, err
+	}
+	return a, nil
+}
+
+// Lookup returns the principal of a token. It compares against every
+// entry so that timing does not reveal which one matched.
+func (a *Authenticator) Lookup(token string) (oversight.Principal, bool) {
+	if a == nil || token == "" {
+		return oversight.Principal{}, false
+	}
+	d := sha256.Sum256([]byte(token))
+	var found oversight.Principal
+	ok := false
+	for _, e := range a.entries {
+		if subtle.ConstantTimeCompare(d[:], e.digest[:]) == 1 {
+			found, ok = e.p, true
+		}
+	}
+	return found, ok
+}
+
+// FromRequest reads "Authorization: Bearer <token>".
+func (a *Authenticator) FromRequest(r *http.Request) (oversight.Principal, bool) {
+	h := r.Header.Get("Authorization")
+	tok, found := strings.CutPrefix(h, "Bearer ")
+	if !found {
+		return oversight.Principal{}, false
+	}
+	return a.Lookup(strings.TrimSpace(tok))
+}
+
+// Load reads a tokens file.
+func Load(path string) ([]Token, error) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("read tokens: %w", err)
+	}
+	var f File
+	dec := yaml.NewDecoder(strings.NewReader(string(b)))
+	dec.KnownFields(true)
+	if err := dec.Decode(&f); err != nil {
+		return nil, fmt.Errorf("parse tokens %s: %w", path, err)
+	}
+	return f.Tokens, nil
+}
+
+// LoadOrCreate reads the tokens file at path, creating it with one random
+// token per role when it does not exist, so that a first `modelgate
+// server` is usable without writing configuration. The file is 0600.
+func LoadOrCreate(path string) ([]Token, bool, error) {
+	if _, err := os.Stat(path); err == nil {
+		t, err := Load(path)
+		return t, false, err
+	}
+	var f File
+	for _, r := range []struct{ name, role, group string }{
+		{"admin", "admin", "ml-platform"},
+		{"ci", "ci", ""},
+		{"reviewer", "reviewer", "ml-reviewers"},
+	} {
+		t := Token{Token: "mg_" + randomHex(24), Name: r.name, Roles: []string{r.role}}
+		if r.group != "" {
+			t.Groups = []string{r.group}
+		}
+		f.Tokens = append(f.Tokens, t)
+	}
+	b, err := yaml.Marshal(f)
+	if err != nil {
+		return nil, false, err
+	}
+	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+		return nil, false, fmt.Errorf("create tokens: %w", err)
+	}
+	if err := os.WriteFile(path, b, 0o600); err != nil {
+		return nil, false, fmt.Errorf("create tokens: %w", err)
+	}
+	return f.Tokens, true, nil
+}
+
+func randomHex(n int) string {
+	b := make([]byte, n)
+	if _, err := rand.Read(b); err != nil {
+		panic(err) // crypto/rand never fails on Linux; a failure means no entropy at all
+	}
+	return hex.EncodeToString(b)
+}
+
+func contains(s []string, v string) bool {
+	for _, x := range s {
+		if x == v {
+			return true
+		}
+	}
+	return false
+}
