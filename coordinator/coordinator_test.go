@@ -370,12 +370,12 @@ func TestBadConfigRejectedAtSubmit(t *testing.T) {
 	t.Parallel()
 	b := setup(t, setupOpts{})
 	cases := map[string]string{
-		"unknown key":   "model: m\ntask: binary\ncandidate: {artifact: x}\nthreshold: 3\n",
-		"bad task":      "model: m\ntask: clustering\ncandidate: {artifact: x}\n",
-		"not yaml":      "model: [\n",
-		"no candidate":  "model: m\ntask: binary\n",
-		"empty":         "",
-		"bad timeout":   "model: m\ntask: binary\ncandidate: {artifact: x}\nstages: {timeout: soon}\n",
+		"unknown key":  "model: m\ntask: binary\ncandidate: {artifact: x}\nthreshold: 3\n",
+		"bad task":     "model: m\ntask: clustering\ncandidate: {artifact: x}\n",
+		"not yaml":     "model: [\n",
+		"no candidate": "model: m\ntask: binary\n",
+		"empty":        "",
+		"bad timeout":  "model: m\ntask: binary\ncandidate: {artifact: x}\nstages: {timeout: soon}\n",
 	}
 	for name, cfg := range cases {
 		t.Run(name, func(t *testing.T) {

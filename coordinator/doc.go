@@ -9,24 +9,24 @@
 //
 // Run states:
 //
-//	           Submit
-//	             │
-//	             ▼
-//	          queued ──────────────────────────────┐
-//	             │                                 │ Cancel
-//	             ▼                                 ▼
-//	          running ──── agent error / deny ──► failed      cancelled
-//	  validate → [train] → test ║ scan ║ evaluate → decide
-//	             │                    │
-//	             │ allow              │ approval required
-//	             │                    ▼
-//	             │            awaiting_approval ── reject / expire / void ──► failed
-//	             │                    │ approved
-//	             ▼                    ▼
-//	          deploying ─────── rollout fails ──► rolled_back
-//	             │
-//	             ▼
-//	          succeeded
+//	         Submit
+//	           │
+//	           ▼
+//	        queued ──────────────────────────────┐
+//	           │                                 │ Cancel
+//	           ▼                                 ▼
+//	        running ──── agent error / deny ──► failed      cancelled
+//	validate → [train] → test ║ scan ║ evaluate → decide
+//	           │                    │
+//	           │ allow              │ approval required
+//	           │                    ▼
+//	           │            awaiting_approval ── reject / expire / void ──► failed
+//	           │                    │ approved
+//	           ▼                    ▼
+//	        deploying ─────── rollout fails ──► rolled_back
+//	           │
+//	           ▼
+//	        succeeded
 //
 // Stages within the running state form a graph: validate first (bad data
 // makes every later number meaningless), then training when configured,

@@ -108,7 +108,7 @@ func (c *Coordinator) train(ctx context.Context, run store.Run, cfg *config.Pipe
 	elapsed := c.o.Now().Sub(start)
 	c.putStage(ctx, store.Stage{RunID: run.ID, Name: StageTrain, State: store.StageSucceeded, Attempt: attempt, Verdict: "pass",
 		Report: mustJSON(map[string]any{"agent": "train", "stage": StageTrain, "verdict": "pass",
-			"metrics": map[string]float64{"train.seconds": elapsed.Seconds(), "artifact.bytes": float64(size)},
+			"metrics":  map[string]float64{"train.seconds": elapsed.Seconds(), "artifact.bytes": float64(size)},
 			"findings": []any{}, "summary": fmt.Sprintf("trained %s (%d bytes, %s) in %s", artifact, size, digest, elapsed.Round(time.Millisecond))}),
 		StartedAt: start.UTC(), FinishedAt: c.o.Now().UTC()})
 	c.record(ctx, "candidate.trained", run.ID, "train", map[string]any{"digest": digest, "size": size, "path": artPath})
