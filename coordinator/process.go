@@ -322,15 +322,19 @@ func (c *Coordinator) failRun(ctx context.Context, run store.Run, reason string)
 }
 
 func decisionInput(run store.Run, cfg *config.Pipeline, prod *agents.Production, reports map[string]agents.Report) oversight.Input {
+	// The largest share of live traffic the candidate will get: the last
+	// canary step, or all of it for blue-green and for a registry-only
+	// promotion (whatever reads the registry switches at once).
 	share := 1.0
-	shadow := false
-	if run.Environment == "" {
-		run.Environment = "production"
+	if cfg.Deploy.Strategy == "canary" && !cfg.Skips(StageDeploy) && len(cfg.Deploy.Canary.Steps) > 0 {
+		max := 0
+		for _, s := range cfg.Deploy.Canary.Steps {
+			if s > max {
+				max = s
+			}
+		}
+		share = float64(max) / 100
 	}
-	if cfg.Skips(StageDeploy) {
-		share = 1
-	}
-	shadow = cfg.Deploy.Strategy == "canary"
 	return oversight.Input{
 		Run:         oversight.RunInfo{ID: run.ID, Trigger: run.Trigger, CommitAuthor: run.CommitAuthor, Labels: run.Labels},
 		Model:       run.Model,
@@ -339,7 +343,7 @@ func decisionInput(run store.Run, cfg *config.Pipeline, prod *agents.Production,
 		Candidate:   candidateOf(run),
 		Production:  prod,
 		Reports:     reports,
-		Deploy:      oversight.DeployInfo{Strategy: cfg.Deploy.Strategy, MaxTrafficShare: share, Shadow: shadow},
+		Deploy:      oversight.DeployInfo{Strategy: cfg.Deploy.Strategy, MaxTrafficShare: share, Shadow: cfg.Deploy.Shadow != nil && !cfg.Skips(StageDeploy)},
 		Requester:   oversight.Principal{Subject: run.Requester},
 	}
 }

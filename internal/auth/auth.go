@@ -22,7 +22,7 @@ type Token struct {
 	Token  string   `yaml:"token,omitempty"`  // the secret itself, or
 	SHA256 string   `yaml:"sha256,omitempty"` // its hex SHA-256, so the file need not hold secrets
 	Name   string   `yaml:"name"`             // the principal's subject
-	Roles  []string `yaml:"roles"`            // ci | reviewer | admin
+	Roles  []string `yaml:"roles"`            // ci | reviewer | operator | viewer | admin
 	Groups []string `yaml:"groups,omitempty"`
 }
 
@@ -32,7 +32,7 @@ type File struct {
 }
 
 // Roles a token may have.
-var Roles = []string{"ci", "reviewer", "admin"}
+var Roles = []string{"ci", "reviewer", "operator", "viewer", "admin"}
 
 // Authenticator resolves bearer tokens.
 type Authenticator struct {
@@ -77,7 +77,7 @@ func New(tokens []Token) (*Authenticator, error) {
 		}
 		for _, r := range t.Roles {
 			if !contains(Roles, r) {
-				errs = append(errs, fmt.Errorf("tokens[%d] (%s): unknown role %q (ci, reviewer, admin)", i, t.Name, r))
+				errs = append(errs, fmt.Errorf("tokens[%d] (%s): unknown role %q (ci, reviewer, operator, viewer, admin)", i, t.Name, r))
 			}
 		}
 		a.entries = append(a.entries, entry{digest: d, p: oversight.Principal{Subject: t.Name, Roles: t.Roles, Groups: t.Groups}})

@@ -1,0 +1,243 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"syscall"
+	"time"
+
+	"github.com/charmbracelet/log"
+	"github.com/spf13/cobra"
+
+	"github.com/modelgate/modelgate/coordinator"
+	"github.com/modelgate/modelgate/internal/apiclient"
+	"github.com/modelgate/modelgate/internal/config"
+	"github.com/modelgate/modelgate/internal/httpapi"
+	"github.com/modelgate/modelgate/internal/server"
+	"github.com/modelgate/modelgate/internal/store"
+)
+
+func init() { register(newRunCmd) }
+
+type runFlags struct {
+	file, serverURL, token, key, commitAuthor, dataDir, policies string
+	local, wait, asJSON                                          bool
+	timeout                                                      time.Duration
+}
+
+func newRunCmd() *cobra.Command {
+	var f runFlags
+	cmd := &cobra.Command{
+		Use:   "run -f modelgate.yaml",
+		Short: "Start a pipeline run (on a server, or --local in this process)",
+		Long: `Submit modelgate.yaml to a server (MODELGATE_SERVER, MODELGATE_TOKEN), or
+with --local run the whole pipeline in this process with no server: validate,
+train, test, scan, evaluate and the policy decision, the way a developer
+checks a model before pushing. --local never deploys.
+
+Exit codes: 0 the run succeeded (or, --local, was allowed or awaits approval),
+1 it failed, was denied or rolled back, 2 bad usage or config.`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if f.file == "" {
+				return usageErr(errors.New("-f modelgate.yaml is required"))
+			}
+			data, base, _, err := server.PipelineFromFile(f.file)
+			if err != nil {
+				return usageErr(err)
+			}
+			if f.local {
+				return runLocal(cmd, f, data, base)
+			}
+			return runRemote(cmd, f, data, base)
+		},
+	}
+	fl := cmd.Flags()
+	fl.StringVarP(&f.file, "file", "f", "", "pipeline config (modelgate.yaml)")
+	fl.BoolVar(&f.local, "local", false, "run in this process, no server")
+	fl.BoolVar(&f.wait, "wait", false, "follow the run until it ends (always on with --local)")
+	fl.BoolVar(&f.asJSON, "json", false, "print the run as JSON")
+	fl.StringVar(&f.serverURL, "server", "", "server URL (default $MODELGATE_SERVER or http://127.0.0.1:8080)")
+	fl.StringVar(&f.token, "token", "", "API token (default $MODELGATE_TOKEN)")
+	fl.StringVar(&f.key, "idempotency-key", "", "Idempotency-Key: resubmitting with the same key returns the first run")
+	fl.StringVar(&f.commitAuthor, "commit-author", os.Getenv("GITHUB_ACTOR"), "author of the commit under test (may not approve it)")
+	fl.StringVar(&f.dataDir, "data-dir", "", "--local: state folder (default: a temporary one)")
+	fl.StringVar(&f.policies, "policies", "", "--local: policy folder (default: the embedded bundle)")
+	fl.DurationVar(&f.timeout, "timeout", 0, "give up waiting after this long (0 = no limit)")
+	return cmd
+}
+
+func runRemote(cmd *cobra.Command, f runFlags, data []byte, base string) error {
+	ctx := cmd.Context()
+	c := apiclient.New(f.serverURL, f.token)
+	var run httpapi.RunView
+	_, err := c.Do(ctx, "POST", "/v1/runs", httpapi.RunRequest{Config: string(data), BaseDir: base, CommitAuthor: f.commitAuthor, Trigger: "cli"}, &run,
+		"Idempotency-Key", f.key)
+	if err != nil {
+		return apiErr(err)
+	}
+	out := cmd.OutOrStdout()
+	if !f.wait {
+		if f.asJSON {
+			return writeJSONOut(out, run)
+		}
+		fmt.Fprintf(out, "run %s accepted (%s)\n", run.ID, run.State)
+		return nil
+	}
+	ctx, cancel := waitCtx(ctx, f.timeout)
+	defer cancel()
+	p := newProgress(cmd.ErrOrStderr())
+	err = c.Events(ctx, run.ID, func(e apiclient.Event) error {
+		var ev coordinator.Event
+		switch e.Type {
+		case "state":
+			if json.Unmarshal(e.Data, &ev) == nil {
+				p.state(ev.State, ev.Message)
+			}
+		case "stage":
+			if json.Unmarshal(e.Data, &ev) == nil {
+				p.stage(ev.Stage, ev.StageState, ev.Verdict, ev.Message)
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return apiErr(err)
+	}
+	if _, err := c.Do(ctx, "GET", "/v1/runs/"+run.ID, nil, &run); err != nil {
+		return apiErr(err)
+	}
+	if f.asJSON {
+		if err := writeJSONOut(out, run); err != nil {
+			return err
+		}
+	} else {
+		printRun(out, run)
+	}
+	return exitForRun(run)
+}
+
+func runLocal(cmd *cobra.Command, f runFlags, data []byte, base string) error {
+	ctx, stop := signal.NotifyContext(cmd.Context(), syscall.SIGINT, syscall.SIGTERM)
+	defer stop()
+	dir := f.dataDir
+	if dir == "" {
+		tmp, err := os.MkdirTemp("", "modelgate-local-")
+		if err != nil {
+			return err
+		}
+		defer os.RemoveAll(tmp)
+		dir = tmp
+	}
+	quiet := log.NewWithOptions(cmd.ErrOrStderr(), log.Options{Level: log.WarnLevel})
+	if globals.logLevel == "debug" {
+		quiet = log.Default()
+	}
+	s, err := server.Build(ctx, server.Options{DataDir: dir, PolicyDir: f.policies, NoDeploy: true, Logger: quiet})
+	if err != nil {
+		return usageErr(err)
+	}
+	defer s.Close()
+	if err := s.Start(ctx); err != nil {
+		return err
+	}
+	view, err := followLocal(ctx, cmd.ErrOrStderr(), s, coordinator.SubmitParams{Config: data, File: f.file, BaseDir: base,
+		Trigger: "cli", Requester: "local", CommitAuthor: f.commitAuthor}, f.timeout)
+	if err != nil {
+		var ce *config.Error
+		if errors.As(err, &ce) {
+			return usageErr(err)
+		}
+		return err
+	}
+	out := cmd.OutOrStdout()
+	if f.asJSON {
+		if err := writeJSONOut(out, view); err != nil {
+			return err
+		}
+	} else {
+		printRun(out, view)
+		if view.State == store.RunAwaitingApproval {
+			fmt.Fprintln(out, "\nthe policy lets this candidate through once reviewers approve it on a server")
+		}
+	}
+	return exitForRun(view)
+}
+
+// followLocal submits a run to an in-process server and prints its
+// progress until it ends or waits for approval.
+func followLocal(ctx context.Context, w io.Writer, s *server.Server, p coordinator.SubmitParams, timeout time.Duration) (httpapi.RunView, error) {
+	ch, done := s.Coordinator.Subscribe("*")
+	defer done()
+	run, _, err := s.Coordinator.Submit(ctx, p)
+	if err != nil {
+		return httpapi.RunView{}, err
+	}
+	ctx, cancel := waitCtx(ctx, timeout)
+	defer cancel()
+	pr := newProgress(w)
+	finished := make(chan struct{})
+	go func() {
+		defer close(finished)
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case e := <-ch:
+				if e.RunID != run.ID {
+					continue
+				}
+				if e.Type == "stage" {
+					pr.stage(e.Stage, e.StageState, e.Verdict, e.Message)
+				} else if e.Type == "state" {
+					pr.state(e.State, e.Message)
+					if e.State.Terminal() || e.State == store.RunAwaitingApproval {
+						return
+					}
+				}
+			}
+		}
+	}()
+	run, err = s.Coordinator.Wait(ctx, run.ID, true)
+	if err != nil {
+		return httpapi.RunView{}, err
+	}
+	select {
+	case <-finished:
+	case <-time.After(200 * time.Millisecond):
+	}
+	return viewOf(ctx, s.Store, run)
+}
+
+func viewOf(ctx context.Context, st store.Store, run store.Run) (httpapi.RunView, error) {
+	stages, err := st.StageList(ctx, run.ID)
+	if err != nil {
+		return httpapi.RunView{}, err
+	}
+	approvals, err := st.ApprovalList(ctx, store.ApprovalListParams{RunID: run.ID})
+	if err != nil {
+		return httpapi.RunView{}, err
+	}
+	return httpapi.RunView{Run: run, Config: string(run.Config), Stages: stages, Approvals: approvals}, nil
+}
+
+func writeJSONOut(w io.Writer, v any) error {
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	return enc.Encode(v)
+}
+
+// apiErr maps a server's answer to the exit-code contract: the caller's
+// mistakes (4xx) are bad usage, the rest are failures.
+func apiErr(err error) error {
+	var ae *apiclient.Error
+	if errors.As(err, &ae) && ae.Status >= 400 && ae.Status < 500 {
+		return usageErr(err)
+	}
+	return err
+}

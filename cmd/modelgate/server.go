@@ -1,0 +1,90 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"net"
+	"os/signal"
+	"syscall"
+	"time"
+
+	"github.com/charmbracelet/log"
+	"github.com/spf13/cobra"
+	"golang.org/x/sync/errgroup"
+
+	"github.com/modelgate/modelgate/internal/server"
+)
+
+func init() { register(newServerCmd) }
+
+func newServerCmd() *cobra.Command {
+	var (
+		o           server.Options
+		addr, gwAdr string
+	)
+	cmd := &cobra.Command{
+		Use:   "server",
+		Short: "Run the coordinator, API, reviewers' page and gateway",
+		Long: `Run the coordinator, the HTTP API (/v1), the reviewers' page (/ui) and
+Prometheus metrics (/metrics) on --addr, and the model gateway on
+--gateway-addr. State lives in --data-dir (SQLite, audit key, tokens).
+On first start a tokens file with one token per role (admin, ci,
+reviewer) is created in the data folder.`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			ctx, stop := signal.NotifyContext(cmd.Context(), syscall.SIGINT, syscall.SIGTERM)
+			defer stop()
+			o.Logger = log.Default()
+			s, err := server.Build(ctx, o)
+			if err != nil {
+				return usageErr(err)
+			}
+			defer s.Close()
+			if s.TokensNew {
+				log.Info("created API tokens (one per role); keep them secret", "file", tokensPath(o))
+			}
+			if err := s.Start(ctx); err != nil {
+				return err
+			}
+			g, gctx := errgroup.WithContext(ctx)
+			g.Go(func() error {
+				return server.Listen(gctx, addr, s.Handler, func(a net.Addr) {
+					log.Info("API and reviewers' page", "url", fmt.Sprintf("http://%s/ui/", a), "policy", s.Engine.Revision())
+				})
+			})
+			g.Go(func() error {
+				return server.Listen(gctx, gwAdr, s.Gateway, func(a net.Addr) {
+					log.Info("gateway", "url", fmt.Sprintf("http://%s", a))
+				})
+			})
+			err = g.Wait()
+			log.Info("shutting down; in-flight runs resume on the next start")
+			return err
+		},
+	}
+	f := cmd.Flags()
+	f.StringVar(&addr, "addr", "127.0.0.1:8080", "API listen address")
+	f.StringVar(&gwAdr, "gateway-addr", "127.0.0.1:8081", "gateway listen address")
+	f.StringVar(&o.DataDir, "data-dir", "modelgate-data", "state folder")
+	f.StringVar(&o.PolicyDir, "policies", "", "policy folder (default: the embedded bundle)")
+	f.DurationVar(&o.PolicyWatch, "policy-watch", 5*time.Second, "reload the policy folder on change this often (0 = off)")
+	f.StringVar(&o.TokensFile, "tokens", "", "tokens file (default DATA-DIR/tokens.yaml)")
+	f.IntVar(&o.Workers, "workers", 8, "runs processed at once")
+	f.DurationVar(&o.ApprovalExpiry, "approval-expiry", 72*time.Hour, "pending approvals expire after this")
+	return cmd
+}
+
+func tokensPath(o server.Options) string {
+	if o.TokensFile != "" {
+		return o.TokensFile
+	}
+	return o.DataDir + "/tokens.yaml"
+}
+
+// waitCtx bounds a wait with a timeout when one is given.
+func waitCtx(ctx context.Context, d time.Duration) (context.Context, context.CancelFunc) {
+	if d <= 0 {
+		return context.WithCancel(ctx)
+	}
+	return context.WithTimeout(ctx, d)
+}

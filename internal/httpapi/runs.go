@@ -1,0 +1,302 @@
+package httpapi
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/modelgate/modelgate/coordinator"
+	"github.com/modelgate/modelgate/internal/config"
+	"github.com/modelgate/modelgate/internal/oversight"
+	"github.com/modelgate/modelgate/internal/store"
+)
+
+// RunRequest is the body of POST /v1/runs.
+type RunRequest struct {
+	Config       string            `json:"config"`   // modelgate.yaml, verbatim
+	BaseDir      string            `json:"base_dir"` // folder on the server that relative paths resolve against
+	CommitAuthor string            `json:"commit_author,omitempty"`
+	Trigger      string            `json:"trigger,omitempty"`
+	Labels       map[string]string `json:"labels,omitempty"`
+}
+
+// RunView is a run as the API shows it.
+type RunView struct {
+	store.Run
+	Config    string           `json:"config,omitempty"`
+	Stages    []store.Stage    `json:"stages,omitempty"`
+	Approvals []store.Approval `json:"approvals,omitempty"`
+}
+
+func (s *Server) runCreate(w http.ResponseWriter, r *http.Request, p oversight.Principal) error {
+	var req RunRequest
+	if err := decode(r, &req); err != nil {
+		return err
+	}
+	if strings.TrimSpace(req.Config) == "" {
+		return badRequest("config: is required (the modelgate.yaml text)")
+	}
+	cfg, err := config.Parse("config", []byte(req.Config))
+	if err != nil {
+		return errorf(http.StatusBadRequest, "invalid_config", err.Error())
+	}
+	if err := s.authorize(r.Context(), p, "trigger", cfg.Model, cfg.Environment); err != nil {
+		return err
+	}
+	trigger := req.Trigger
+	if trigger == "" {
+		trigger = "api"
+	}
+	run, created, err := s.o.Coordinator.Submit(r.Context(), coordinator.SubmitParams{
+		Config: []byte(req.Config), File: "config", BaseDir: req.BaseDir, Trigger: trigger,
+		Requester: p.Subject, CommitAuthor: req.CommitAuthor, Labels: req.Labels,
+		IdempotencyKey: r.Header.Get("Idempotency-Key"),
+	})
+	if errors.Is(err, coordinator.ErrIdempotencyMismatch) {
+		return errorf(http.StatusUnprocessableEntity, "idempotency_mismatch", "Idempotency-Key was already used with a different request body")
+	}
+	if err != nil {
+		var ce *config.Error
+		if errors.As(err, &ce) {
+			return errorf(http.StatusBadRequest, "invalid_config", err.Error())
+		}
+		return err
+	}
+	w.Header().Set("Location", "/v1/runs/"+run.ID)
+	status := http.StatusCreated
+	if !created {
+		w.Header().Set("Idempotent-Replayed", "true")
+		status = http.StatusOK
+	}
+	writeJSON(w, status, RunView{Run: run})
+	return nil
+}
+
+func (s *Server) runList(w http.ResponseWriter, r *http.Request, p oversight.Principal) error {
+	q := r.URL.Query()
+	model := q.Get("model")
+	if err := s.authorize(r.Context(), p, "read", model, ""); err != nil {
+		return err
+	}
+	lp := store.RunListParams{Model: model, Limit: 100}
+	if v := q.Get("limit"); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 1 || n > 1000 {
+			return badRequest("limit: want an integer from 1 to 1000")
+		}
+		lp.Limit = n
+	}
+	if v := q.Get("before"); v != "" {
+		t, err := time.Parse(time.RFC3339Nano, v)
+		if err != nil {
+			return badRequest("before: want an RFC 3339 time")
+		}
+		lp.Before = t
+	}
+	for _, st := range q["state"] {
+		for _, x := range strings.Split(st, ",") {
+			if !validState(store.RunState(x)) {
+				return badRequest(fmt.Sprintf("state: unknown state %q", x))
+			}
+			lp.States = append(lp.States, store.RunState(x))
+		}
+	}
+	runs, err := s.o.Store.RunList(r.Context(), lp)
+	if err != nil {
+		return err
+	}
+	if runs == nil {
+		runs = []store.Run{}
+	}
+	writeJSON(w, 200, map[string]any{"runs": runs})
+	return nil
+}
+
+func validState(s store.RunState) bool {
+	for _, x := range store.AllRunStates {
+		if x == s {
+			return true
+		}
+	}
+	return false
+}
+
+func (s *Server) loadRun(r *http.Request, p oversight.Principal, action string) (store.Run, error) {
+	run, err := s.o.Store.RunGet(r.Context(), r.PathValue("id"))
+	if errors.Is(err, store.ErrNotFound) {
+		return run, notFound("no run with id " + r.PathValue("id"))
+	}
+	if err != nil {
+		return run, err
+	}
+	return run, s.authorize(r.Context(), p, action, run.Model, run.Environment)
+}
+
+func (s *Server) runGet(w http.ResponseWriter, r *http.Request, p oversight.Principal) error {
+	run, err := s.loadRun(r, p, "read")
+	if err != nil {
+		return err
+	}
+	v, err := s.view(r, run)
+	if err != nil {
+		return err
+	}
+	writeJSON(w, 200, v)
+	return nil
+}
+
+func (s *Server) view(r *http.Request, run store.Run) (RunView, error) {
+	stages, err := s.o.Store.StageList(r.Context(), run.ID)
+	if err != nil {
+		return RunView{}, err
+	}
+	approvals, err := s.o.Store.ApprovalList(r.Context(), store.ApprovalListParams{RunID: run.ID})
+	if err != nil {
+		return RunView{}, err
+	}
+	return RunView{Run: run, Config: string(run.Config), Stages: stages, Approvals: approvals}, nil
+}
+
+func (s *Server) runLogs(w http.ResponseWriter, r *http.Request, p oversight.Principal) error {
+	run, err := s.loadRun(r, p, "read")
+	if err != nil {
+		return err
+	}
+	lines, err := s.o.Store.LogList(r.Context(), run.ID)
+	if err != nil {
+		return err
+	}
+	if lines == nil {
+		lines = []store.LogLine{}
+	}
+	writeJSON(w, 200, map[string]any{"lines": lines})
+	return nil
+}
+
+func (s *Server) runCancel(w http.ResponseWriter, r *http.Request, p oversight.Principal) error {
+	run, err := s.loadRun(r, p, "abort")
+	if err != nil {
+		return err
+	}
+	var body struct {
+		Reason string `json:"reason"`
+	}
+	if err := decodeOptional(r, &body); err != nil {
+		return err
+	}
+	run, err = s.o.Coordinator.Cancel(r.Context(), run.ID, p.Subject, body.Reason)
+	if err != nil {
+		if errors.Is(err, store.ErrConflict) {
+			return errorf(http.StatusConflict, "conflict", err.Error())
+		}
+		return err
+	}
+	writeJSON(w, 200, RunView{Run: run})
+	return nil
+}
+
+func (s *Server) rolloutAction(action string) handler {
+	return func(w http.ResponseWriter, r *http.Request, p oversight.Principal) error {
+		if s.o.Rollouts == nil {
+			return errorf(http.StatusNotImplemented, "not_supported", "this server has no deployment agent")
+		}
+		authzAction := action
+		if action == "pause" || action == "resume" {
+			authzAction = "promote"
+		}
+		run, err := s.loadRun(r, p, authzAction)
+		if err != nil {
+			return err
+		}
+		if run.State != store.RunDeploying {
+			return errorf(http.StatusConflict, "conflict", fmt.Sprintf("run %s is %s, not deploying", run.ID, run.State))
+		}
+		var body struct {
+			Reason string `json:"reason"`
+		}
+		if err := decodeOptional(r, &body); err != nil {
+			return err
+		}
+		switch action {
+		case "promote":
+			err = s.o.Rollouts.Promote(r.Context(), run.ID, p.Subject)
+		case "abort":
+			err = s.o.Rollouts.Abort(r.Context(), run.ID, p.Subject, body.Reason)
+		case "pause":
+			err = s.o.Rollouts.Pause(r.Context(), run.ID, p.Subject)
+		case "resume":
+			err = s.o.Rollouts.Resume(r.Context(), run.ID, p.Subject)
+		}
+		if err != nil {
+			return err
+		}
+		writeJSON(w, http.StatusAccepted, map[string]string{"run_id": run.ID, "action": action, "status": "accepted"})
+		return nil
+	}
+}
+
+// runEvents streams a run's changes as server-sent events: first a
+// "snapshot" of the run, then "state" and "stage" events, ending when the
+// run is terminal or the client goes away.
+func (s *Server) runEvents(w http.ResponseWriter, r *http.Request, p oversight.Principal) error {
+	run, err := s.loadRun(r, p, "read")
+	if err != nil {
+		return err
+	}
+	fl, ok := w.(http.Flusher)
+	if !ok {
+		return errorf(http.StatusInternalServerError, "internal", "streaming unsupported")
+	}
+	ch, done := s.o.Coordinator.Subscribe(run.ID)
+	defer done()
+	w.Header().Set("Content-Type", "text/event-stream")
+	w.Header().Set("Cache-Control", "no-cache")
+	w.Header().Set("X-Accel-Buffering", "no")
+	w.WriteHeader(200)
+	send := func(typ string, v any) {
+		b, _ := json.Marshal(v)
+		fmt.Fprintf(w, "event: %s\ndata: %s\n\n", typ, b)
+		fl.Flush()
+	}
+	v, err := s.view(r, run)
+	if err != nil {
+		return nil // headers are out; the client sees the stream end
+	}
+	send("snapshot", v)
+	if run.State.Terminal() {
+		return nil
+	}
+	keep := time.NewTicker(15 * time.Second)
+	defer keep.Stop()
+	poll := time.NewTicker(time.Second)
+	defer poll.Stop()
+	last := run.State
+	for {
+		select {
+		case <-r.Context().Done():
+			return nil
+		case e := <-ch:
+			send(e.Type, e)
+			if e.Type == "state" && e.State.Terminal() {
+				return nil
+			}
+		case <-poll.C:
+			// another process may drive the run: the store is the truth
+			cur, err := s.o.Store.RunGet(r.Context(), run.ID)
+			if err == nil && cur.State != last {
+				last = cur.State
+				send("state", coordinator.Event{RunID: run.ID, Type: "state", State: cur.State, Message: cur.Error, Time: cur.UpdatedAt})
+				if cur.State.Terminal() {
+					return nil
+				}
+			}
+		case <-keep.C:
+			fmt.Fprint(w, ": keep-alive\n\n")
+			fl.Flush()
+		}
+	}
+}

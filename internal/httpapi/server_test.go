@@ -1,0 +1,331 @@
+package httpapi_test
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/charmbracelet/log"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/stretchr/testify/require"
+
+	"github.com/modelgate/modelgate/agents"
+	"github.com/modelgate/modelgate/coordinator"
+	"github.com/modelgate/modelgate/internal/auth"
+	"github.com/modelgate/modelgate/internal/httpapi"
+	"github.com/modelgate/modelgate/internal/oversight"
+	"github.com/modelgate/modelgate/internal/store"
+	"github.com/modelgate/modelgate/internal/store/sqlite"
+)
+
+const (
+	ciToken       = "ci-token-0123456789abcdef"
+	reviewerToken = "reviewer-token-0123456789"
+	adminToken    = "admin-token-0123456789abc"
+)
+
+type gateAgent struct {
+	name    string
+	release chan struct{}
+}
+
+func (a gateAgent) Name() string { return a.name }
+func (a gateAgent) Run(ctx context.Context, t agents.Task) (agents.Report, error) {
+	if a.release != nil {
+		select {
+		case <-ctx.Done():
+			return agents.Report{}, ctx.Err()
+		case <-a.release:
+		}
+	}
+	return agents.Report{Verdict: agents.Pass, Summary: a.name + " ok"}, nil
+}
+
+type allowAll struct{}
+
+func (allowAll) Decide(context.Context, oversight.Input) (oversight.Decision, error) {
+	return oversight.Decision{ID: "d", Allow: true, Risk: "low"}, nil
+}
+
+type bundle struct {
+	srv     *httptest.Server
+	store   store.Store
+	dir     string
+	release chan struct{}
+}
+
+// setup starts the API on a real listener over a real SQLite store, a
+// real coordinator and the real policy engine for authorization.
+func setup(t *testing.T, hold bool) *bundle {
+	t.Helper()
+	dir := t.TempDir()
+	ctx := context.Background()
+	st, err := sqlite.Open(ctx, sqlite.Options{Path: filepath.Join(dir, "modelgate.db")})
+	require.NoError(t, err)
+	t.Cleanup(func() { st.Close() })
+	b := &bundle{store: st, dir: dir}
+	var release chan struct{}
+	if hold {
+		release = make(chan struct{})
+		b.release = release
+	}
+	as := map[string]agents.Agent{"validate": gateAgent{name: "validate", release: release}}
+	quiet := log.NewWithOptions(io.Discard, log.Options{})
+	reg := prometheus.NewRegistry()
+	coord, err := coordinator.New(coordinator.Options{Store: st, Agents: as, Decider: allowAll{}, DataDir: dir, Logger: quiet, Registerer: reg})
+	require.NoError(t, err)
+	cctx, cancel := context.WithCancel(ctx)
+	require.NoError(t, coord.Start(cctx))
+	t.Cleanup(func() { cancel(); coord.Stop() })
+	engine, err := oversight.NewEngine(ctx, oversight.EngineOptions{Logger: quiet})
+	require.NoError(t, err)
+	a, err := auth.New([]auth.Token{
+		{Token: ciToken, Name: "ci-bot", Roles: []string{"ci"}},
+		{Token: reviewerToken, Name: "rita", Roles: []string{"reviewer"}, Groups: []string{"ml-reviewers"}},
+		{Token: adminToken, Name: "ada", Roles: []string{"admin"}},
+	})
+	require.NoError(t, err)
+	api, err := httpapi.New(httpapi.Options{Coordinator: coord, Store: st, Auth: a, Gatherer: reg, Logger: quiet, MaxBodyBytes: 64 << 10,
+		Authorize: func(ctx context.Context, p oversight.Principal, action, model, env string) (bool, error) {
+			return engine.Authorize(ctx, oversight.AuthzInput{Principal: p, Action: action, Model: model, Environment: env})
+		}})
+	require.NoError(t, err)
+	b.srv = httptest.NewServer(api)
+	t.Cleanup(b.srv.Close)
+	require.NoError(t, os.WriteFile(filepath.Join(dir, "model.json"), []byte(`{}`), 0o644))
+	return b
+}
+
+func (b *bundle) do(t *testing.T, method, path, token string, body string, headers ...string) (int, map[string]any, http.Header) {
+	t.Helper()
+	var rd io.Reader
+	if body != "" {
+		rd = strings.NewReader(body)
+	}
+	req, err := http.NewRequest(method, b.srv.URL+path, rd)
+	require.NoError(t, err)
+	if token != "" {
+		req.Header.Set("Authorization", "Bearer "+token)
+	}
+	for i := 0; i+1 < len(headers); i += 2 {
+		req.Header.Set(headers[i], headers[i+1])
+	}
+	resp, err := http.DefaultClient.Do(req)
+	require.NoError(t, err)
+	defer resp.Body.Close()
+	data, err := io.ReadAll(resp.Body)
+	require.NoError(t, err)
+	var m map[string]any
+	_ = json.Unmarshal(data, &m)
+	return resp.StatusCode, m, resp.Header
+}
+
+func (b *bundle) runBody(extra string) string {
+	cfg := "model: fraud\ntask: binary\ncandidate: {artifact: model.json}\n" + extra
+	body, _ := json.Marshal(httpapi.RunRequest{Config: cfg, BaseDir: b.dir})
+	return string(body)
+}
+
+func errCode(m map[string]any) string {
+	e, _ := m["error"].(map[string]any)
+	c, _ := e["code"].(string)
+	return c
+}
+
+func TestRoutesMatchOpenAPI(t *testing.T) {
+	t.Parallel()
+	b := setup(t, false)
+	_ = b
+	var doc struct {
+		Paths map[string]map[string]any `json:"paths"`
+	}
+	require.NoError(t, json.Unmarshal(httpapi.OpenAPI(), &doc))
+	var documented []string
+	for p, ops := range doc.Paths {
+		for m := range ops {
+			documented = append(documented, strings.ToUpper(m)+" "+p)
+		}
+	}
+	// build a server only to list its routes
+	s, err := httpapi.New(httpapi.Options{Coordinator: mustCoord(t), Store: b.store, Auth: &auth.Authenticator{},
+		Authorize: func(context.Context, oversight.Principal, string, string, string) (bool, error) { return false, nil }})
+	require.NoError(t, err)
+	served := s.Routes()
+	sort.Strings(documented)
+	sort.Strings(served)
+	require.Equal(t, documented, served, "routes and openapi.json disagree")
+}
+
+func mustCoord(t *testing.T) *coordinator.Coordinator {
+	st, err := sqlite.Open(context.Background(), sqlite.Options{Path: filepath.Join(t.TempDir(), "x.db")})
+	require.NoError(t, err)
+	t.Cleanup(func() { st.Close() })
+	c, err := coordinator.New(coordinator.Options{Store: st})
+	require.NoError(t, err)
+	return c
+}
+
+func TestAuthAndErrors(t *testing.T) {
+	t.Parallel()
+	b := setup(t, false)
+	cases := []struct {
+		name, method, path, token, body string
+		headers                         []string
+		status                          int
+		code                            string
+	}{
+		{name: "health needs no token", method: "GET", path: "/healthz", status: 200},
+		{name: "ready needs no token", method: "GET", path: "/readyz", status: 200},
+		{name: "missing token", method: "GET", path: "/v1/runs", status: 401, code: "unauthorized"},
+		{name: "wrong token", method: "GET", path: "/v1/runs", token: "nope-nope-nope-nope", status: 401, code: "unauthorized"},
+		{name: "openapi with a token", method: "GET", path: "/v1/openapi.json", token: ciToken, status: 200},
+		{name: "unknown run", method: "GET", path: "/v1/runs/does-not-exist", token: ciToken, status: 404, code: "not_found"},
+		{name: "unknown endpoint", method: "GET", path: "/v1/nothing", token: ciToken, status: 404, code: "not_found"},
+		{name: "malformed JSON", method: "POST", path: "/v1/runs", token: ciToken, body: `{"config": `, status: 400, code: "bad_request"},
+		{name: "unknown field", method: "POST", path: "/v1/runs", token: ciToken, body: `{"config": "x", "colour": 1}`, status: 400, code: "bad_request"},
+		{name: "empty config", method: "POST", path: "/v1/runs", token: ciToken, body: `{"config": ""}`, status: 400, code: "bad_request"},
+		{name: "invalid config names the line", method: "POST", path: "/v1/runs", token: ciToken,
+			body: `{"config": "model: m\ntask: binary\ncandidate: {artifact: x}\nthreshold: 3\n"}`, status: 400, code: "invalid_config"},
+		{name: "oversized body", method: "POST", path: "/v1/runs", token: ciToken,
+			body: `{"config": "` + strings.Repeat("a", 70<<10) + `"}`, status: 413, code: "payload_too_large"},
+		{name: "reviewer may not trigger", method: "POST", path: "/v1/runs", token: reviewerToken, body: b.runBody(""), status: 403, code: "forbidden"},
+		{name: "ci may not reload policies", method: "POST", path: "/v1/policies/reload", token: ciToken, status: 501, code: "not_supported"},
+		{name: "bad state filter", method: "GET", path: "/v1/runs?state=done", token: ciToken, status: 400, code: "bad_request"},
+		{name: "bad limit", method: "GET", path: "/v1/audit?limit=0", token: adminToken, status: 400, code: "bad_request"},
+		{name: "unknown model", method: "GET", path: "/v1/models/nope", token: ciToken, status: 404, code: "not_found"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			status, body, _ := b.do(t, tc.method, tc.path, tc.token, tc.body, tc.headers...)
+			require.Equal(t, tc.status, status, "body: %v", body)
+			if tc.code != "" {
+				require.Equal(t, tc.code, errCode(body), "body: %v", body)
+				e := body["error"].(map[string]any)
+				require.NotEmpty(t, e["message"])
+			}
+		})
+	}
+}
+
+func TestRunCreateIdempotency(t *testing.T) {
+	t.Parallel()
+	b := setup(t, false)
+	body := b.runBody("")
+	s1, r1, h1 := b.do(t, "POST", "/v1/runs", ciToken, body, "Idempotency-Key", "build-7")
+	require.Equal(t, 201, s1, "%v", r1)
+	require.Equal(t, "/v1/runs/"+r1["id"].(string), h1.Get("Location"))
+	s2, r2, h2 := b.do(t, "POST", "/v1/runs", ciToken, body, "Idempotency-Key", "build-7")
+	require.Equal(t, 200, s2)
+	require.Equal(t, r1["id"], r2["id"])
+	require.Equal(t, "true", h2.Get("Idempotent-Replayed"))
+	s3, r3, _ := b.do(t, "POST", "/v1/runs", ciToken, b.runBody("environment: staging\n"), "Idempotency-Key", "build-7")
+	require.Equal(t, 422, s3)
+	require.Equal(t, "idempotency_mismatch", errCode(r3))
+
+	// concurrent retries of one request create one run
+	var wg sync.WaitGroup
+	ids := make([]string, 8)
+	for i := range ids {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			_, r, _ := b.do(t, "POST", "/v1/runs", ciToken, body, "Idempotency-Key", "build-8")
+			ids[i], _ = r["id"].(string)
+		}()
+	}
+	wg.Wait()
+	for _, id := range ids {
+		require.Equal(t, ids[0], id)
+	}
+}
+
+func TestRunLifecycleOverHTTP(t *testing.T) {
+	t.Parallel()
+	b := setup(t, true)
+	status, run, _ := b.do(t, "POST", "/v1/runs", ciToken, b.runBody(""))
+	require.Equal(t, 201, status)
+	id := run["id"].(string)
+
+	// the event stream starts with a snapshot and ends with the terminal state
+	req, _ := http.NewRequest("GET", b.srv.URL+"/v1/runs/"+id+"/events", nil)
+	req.Header.Set("Authorization", "Bearer "+ciToken)
+	resp, err := http.DefaultClient.Do(req)
+	require.NoError(t, err)
+	defer resp.Body.Close()
+	require.Equal(t, "text/event-stream", resp.Header.Get("Content-Type"))
+	close(b.release)
+	var events []string
+	sc := bufio.NewScanner(resp.Body)
+	sc.Buffer(make([]byte, 1<<20), 1<<20)
+	deadline := time.AfterFunc(20*time.Second, func() { resp.Body.Close() })
+	defer deadline.Stop()
+	for sc.Scan() {
+		if ev, ok := strings.CutPrefix(sc.Text(), "event: "); ok {
+			events = append(events, ev)
+		}
+		if strings.Contains(sc.Text(), `"state":"succeeded"`) {
+			break
+		}
+	}
+	require.Equal(t, "snapshot", events[0])
+	require.Contains(t, events, "stage")
+
+	status, got, _ := b.do(t, "GET", "/v1/runs/"+id, ciToken, "")
+	require.Equal(t, 200, status)
+	require.Equal(t, "succeeded", got["state"])
+	require.NotEmpty(t, got["stages"])
+	require.Contains(t, got["config"], "model: fraud")
+
+	status, list, _ := b.do(t, "GET", "/v1/runs?model=fraud&state=succeeded", ciToken, "")
+	require.Equal(t, 200, status)
+	require.Len(t, list["runs"], 1)
+
+	status, model, _ := b.do(t, "GET", "/v1/models/fraud", ciToken, "")
+	require.Equal(t, 200, status)
+	require.Len(t, model["production"], 1)
+
+	status, body, _ := b.do(t, "POST", "/v1/runs/"+id+"/cancel", adminToken, "")
+	require.Equal(t, 409, status, "%v", body)
+}
+
+func TestCancelOverHTTP(t *testing.T) {
+	t.Parallel()
+	b := setup(t, true)
+	defer close(b.release)
+	_, run, _ := b.do(t, "POST", "/v1/runs", ciToken, b.runBody(""))
+	id := run["id"].(string)
+	status, _, _ := b.do(t, "POST", "/v1/runs/"+id+"/cancel", ciToken, `{"reason":"x"}`)
+	require.Equal(t, 403, status, "ci may not abort")
+	status, got, _ := b.do(t, "POST", "/v1/runs/"+id+"/cancel", adminToken, `{"reason":"wrong holdout"}`)
+	require.Equal(t, 200, status, "%v", got)
+	require.Equal(t, "cancelled", got["state"])
+	require.Equal(t, "wrong holdout", got["error"])
+}
+
+func TestMetricsEndpoint(t *testing.T) {
+	t.Parallel()
+	b := setup(t, false)
+	_, run, _ := b.do(t, "POST", "/v1/runs", ciToken, b.runBody(""))
+	require.Eventually(t, func() bool {
+		r, err := b.store.RunGet(context.Background(), run["id"].(string))
+		return err == nil && r.State == store.RunSucceeded
+	}, 10*time.Second, 10*time.Millisecond)
+	resp, err := http.Get(b.srv.URL + "/metrics")
+	require.NoError(t, err)
+	defer resp.Body.Close()
+	require.Equal(t, 200, resp.StatusCode)
+	text, _ := io.ReadAll(resp.Body)
+	require.Contains(t, string(text), `modelgate_run_transitions_total{state="succeeded"} 1`)
+	require.Contains(t, string(text), `modelgate_stage_duration_seconds_count{stage="validate"} 1`)
+}

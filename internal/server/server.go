@@ -1,0 +1,353 @@
+package server
+
+import (
+	"context"
+	"crypto/rand"
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"time"
+
+	"github.com/charmbracelet/log"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+
+	"github.com/modelgate/modelgate/agents"
+	"github.com/modelgate/modelgate/agents/deployment"
+	"github.com/modelgate/modelgate/agents/evaluation"
+	"github.com/modelgate/modelgate/agents/security"
+	//testagent "github.com/modelgate/modelgate/agents/testing"
+	"github.com/modelgate/modelgate/coordinator"
+	"github.com/modelgate/modelgate/internal/audit"
+	"github.com/modelgate/modelgate/internal/auth"
+	"github.com/modelgate/modelgate/internal/config"
+	"github.com/modelgate/modelgate/internal/httpapi"
+	"github.com/modelgate/modelgate/internal/oversight"
+	"github.com/modelgate/modelgate/internal/store"
+	"github.com/modelgate/modelgate/internal/store/sqlite"
+	"github.com/modelgate/modelgate/internal/ui"
+	"github.com/modelgate/modelgate/tools/gateway"
+	"github.com/modelgate/modelgate/tools/model"
+)
+
+// Options configures a modelgate process.
+type Options struct {
+	DataDir    string // default ./modelgate-data
+	PolicyDir  string // "" = the embedded default bundle
+	TokensFile string // default DataDir/tokens.yaml, created when missing
+	Workers    int
+	// PolicyWatch reloads the policy folder when its files change; 0 = off.
+	PolicyWatch time.Duration
+	Logger      *log.Logger
+	// NoDeploy leaves the deployment agent out (run --local).
+	NoDeploy bool
+	// ApprovalExpiry overrides the 72 h default.
+	ApprovalExpiry time.Duration
+	// DeployTick overrides how often rollouts are reconciled.
+	DeployTick time.Duration
+	// ServeBinary is the modelgate binary local model servers run from.
+	ServeBinary string
+}
+
+// Server is an assembled process. Handler serves the API, /ui and
+// /metrics; Gateway serves model traffic on its own listener, because its
+// OpenAI-compatible /v1/chat/completions would collide with the API's /v1.
+type Server struct {
+	Store       store.Store
+	Trail       *audit.Trail
+	Engine      *oversight.Engine
+	Queue       *oversight.Queue
+	Coordinator *coordinator.Coordinator
+	Gateway     *gateway.Gateway
+	Deployer    *deployment.Agent
+	Auth        *auth.Authenticator
+	Tokens      []auth.Token
+	TokensNew   bool // the tokens file was created by this start
+	Handler     http.Handler
+	Registry    *prometheus.Registry
+
+	o       Options
+	log     *log.Logger
+	cancel  context.CancelFunc
+	closers []func() error
+}
+
+// Build opens the store and assembles everything; Start begins work.
+func Build(ctx context.Context, o Options) (*Server, error) {
+	if o.DataDir == "" {
+		o.DataDir = "modelgate-data"
+	}
+	if o.Logger == nil {
+		o.Logger = log.Default()
+	}
+	if err := os.MkdirAll(o.DataDir, 0o755); err != nil {
+		return nil, fmt.Errorf("create data folder %s: %w", o.DataDir, err)
+	}
+	s := &Server{o: o, log: o.Logger, Registry: prometheus.NewRegistry()}
+	s.Registry.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	ok := false
+	defer func() {
+		if !ok {
+			_ = s.Close()
+		}
+	}()
+
+	st, err := sqlite.Open(ctx, sqlite.Options{Path: filepath.Join(o.DataDir, "modelgate.db")})
+	if err != nil {
+		return nil, fmt.Errorf("open store: %w", err)
+	}
+	s.Store = st
+	s.closers = append(s.closers, st.Close)
+
+	s.Trail, err = audit.Open(ctx, audit.Options{Store: st, KeyPath: filepath.Join(o.DataDir, "audit.key")})
+	if err != nil {
+		return nil, fmt.Errorf("open audit trail: %w", err)
+	}
+	s.closers = append([]func() error{s.Trail.Close}, s.closers...)
+
+	s.Engine, err = oversight.NewEngine(ctx, oversight.EngineOptions{Dir: o.PolicyDir, Recorder: s.Trail, Logger: o.Logger})
+	if err != nil {
+		return nil, fmt.Errorf("load policies: %w", err)
+	}
+
+	tokensFile := o.TokensFile
+	if tokensFile == "" {
+		tokensFile = filepath.Join(o.DataDir, "tokens.yaml")
+	}
+	s.Tokens, s.TokensNew, err = auth.LoadOrCreate(tokensFile)
+	if err != nil {
+		return nil, err
+	}
+	if s.Auth, err = auth.New(s.Tokens); err != nil {
+		return nil, fmt.Errorf("tokens %s: %w", tokensFile, err)
+	}
+
+	s.Gateway, err = gateway.New(gateway.Options{Routes: st, Registry: s.Registry, Logger: o.Logger.WithPrefix("gateway")})
+	if err != nil {
+		return nil, fmt.Errorf("gateway: %w", err)
+	}
+	s.closers = append([]func() error{s.Gateway.Close}, s.closers...)
+
+	as := map[string]agents.Agent{}
+	var ta agents.Agent = security.New(security.Options{}) // TEMP until testing agent lands
+	as[coordinator.StageValidate] = ta
+	as[coordinator.StageTest] = ta
+	as[coordinator.StageScan] = security.New(security.Options{Logger: o.Logger})
+	as[coordinator.StageEvaluate] = evaluation.New(evaluation.Options{})
+	if !o.NoDeploy {
+		s.Deployer = deployment.New(deployment.Options{Store: st, Gateway: s.Gateway, Recorder: s.Trail,
+			Tick: o.DeployTick, Logger: o.Logger.WithPrefix("deploy"), ServeBinary: o.ServeBinary})
+		as[coordinator.StageDeploy] = s.Deployer
+		s.closers = append([]func() error{s.Deployer.Close}, s.closers...)
+	}
+
+	var coord *coordinator.Coordinator
+	s.Queue = oversight.NewQueue(oversight.QueueOptions{Store: st, Recorder: s.Trail, Expiry: o.ApprovalExpiry,
+		PolicyRevision: s.Engine.Revision, Logger: o.Logger,
+		OnDecided: func(ctx context.Context, a store.Approval) {
+			if coord != nil {
+				coord.Wake(a.RunID)
+			}
+		}})
+	coord, err = coordinator.New(coordinator.Options{
+		Store: st, Recorder: s.Trail, Agents: as, Decider: s.Engine,
+		RequestApproval: func(ctx context.Context, run store.Run, d oversight.Decision) (store.Approval, error) {
+			return s.Queue.Request(ctx, oversight.ApprovalRequest{Run: run, Decision: d})
+		},
+		Abort: func(ctx context.Context, runID, actor, reason string) error {
+			if s.Deployer == nil {
+				return nil
+			}
+			_, err := s.Deployer.Abort(ctx, runID, actor, reason)
+			return err
+		},
+		Workers: o.Workers, DataDir: o.DataDir, Logger: o.Logger, Registerer: s.Registry,
+	})
+	if err != nil {
+		return nil, err
+	}
+	s.Coordinator = coord
+
+	sessionKey, err := loadOrCreateKey(filepath.Join(o.DataDir, "session.key"))
+	if err != nil {
+		return nil, err
+	}
+	uiHandler, err := ui.New(ui.Options{Store: st, Queue: s.Queue, Engine: s.Engine, Authenticate: s.Auth.Lookup,
+		SessionKey: sessionKey, BasePath: "/ui", Logger: o.Logger, Recorder: s.Trail})
+	if err != nil {
+		return nil, fmt.Errorf("reviewers' page: %w", err)
+	}
+	var rollouts httpapi.Rollouts
+	if s.Deployer != nil {
+		rollouts = rolloutControls{s.Deployer}
+	}
+	api, err := httpapi.New(httpapi.Options{
+		Coordinator: coord, Store: st, Auth: s.Auth,
+		Authorize: func(ctx context.Context, p oversight.Principal, action, model, env string) (bool, error) {
+			return s.Engine.Authorize(ctx, oversight.AuthzInput{Principal: p, Action: action, Model: model, Environment: env})
+		},
+		Approvals: s.Queue, Rollouts: rollouts, Policies: s.Engine, ApprovalErrs: approvalStatus,
+		Gatherer: s.Registry, Logger: o.Logger,
+		Mount: map[string]http.Handler{"/ui/": uiHandler, "GET /{$}": http.RedirectHandler("/ui/", http.StatusFound)},
+	})
+	if err != nil {
+		return nil, err
+	}
+	s.Handler = api
+	ok = true
+	return s, nil
+}
+
+// Start restores gateway routes, resumes runs and starts the background
+// loops (approval expiry, policy watch). It returns at once.
+func (s *Server) Start(ctx context.Context) error {
+	ctx, s.cancel = context.WithCancel(ctx)
+	if err := s.Gateway.Load(ctx); err != nil {
+		return fmt.Errorf("restore gateway routes: %w", err)
+	}
+	if err := s.Coordinator.Start(ctx); err != nil {
+		return err
+	}
+	if s.o.PolicyWatch > 0 && s.o.PolicyDir != "" {
+		go s.Engine.Watch(ctx, s.o.PolicyWatch)
+	}
+	go s.expireLoop(ctx)
+	return s.Trail.Record(ctx, "server.started", "", "modelgate", map[string]any{
+		"policy_revision": s.Engine.Revision(), "data_dir": s.o.DataDir})
+}
+
+func (s *Server) expireLoop(ctx context.Context) {
+	t := time.NewTicker(30 * time.Second)
+	defer t.Stop()
+	for {
+		if n, err := s.Queue.ExpireDue(ctx); err != nil && ctx.Err() == nil {
+			s.log.Error("expire approvals", "err", err)
+		} else if n > 0 {
+			s.log.Info("approvals expired", "count", n)
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+	}
+}
+
+// Close stops the work and closes everything, newest first.
+func (s *Server) Close() error {
+	if s.cancel != nil {
+		s.cancel()
+	}
+	if s.Coordinator != nil {
+		s.Coordinator.Stop()
+	}
+	var errs []error
+	for _, c := range s.closers {
+		if err := c(); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	s.closers = nil
+	return errors.Join(errs...)
+}
+
+// Listen serves h on addr until ctx ends, then shuts down gracefully.
+// ready, when set, receives the bound address (useful with port 0).
+func Listen(ctx context.Context, addr string, h http.Handler, ready func(net.Addr)) error {
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return fmt.Errorf("listen on %s: %w", addr, err)
+	}
+	srv := &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 2 * time.Minute}
+	if ready != nil {
+		ready(ln.Addr())
+	}
+	errc := make(chan error, 1)
+	go func() { errc <- srv.Serve(ln) }()
+	select {
+	case err := <-errc:
+		return err
+	case <-ctx.Done():
+		sctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		return srv.Shutdown(sctx)
+	}
+}
+
+// predictorForTask opens the candidate for behavioural tests.
+func predictorForTask(ctx context.Context, t agents.Task) (model.Predictor, error) {
+	return evaluation.DefaultPredictor(ctx, t.Candidate, t.Config)
+}
+
+// rolloutControls adapts the deployment agent to the API's interface.
+type rolloutControls struct{ a *deployment.Agent }
+
+func (r rolloutControls) Promote(ctx context.Context, runID, actor string) error {
+	_, err := r.a.Promote(ctx, runID, actor)
+	return err
+}
+func (r rolloutControls) Abort(ctx context.Context, runID, actor, reason string) error {
+	_, err := r.a.Abort(ctx, runID, actor, reason)
+	return err
+}
+func (r rolloutControls) Pause(ctx context.Context, runID, actor string) error {
+	_, err := r.a.Pause(ctx, runID, actor)
+	return err
+}
+func (r rolloutControls) Resume(ctx context.Context, runID, actor string) error {
+	_, err := r.a.Resume(ctx, runID, actor)
+	return err
+}
+func (r rolloutControls) Rollback(ctx context.Context, model, env, actor, reason string) (store.Production, error) {
+	return r.a.Rollback(ctx, deployment.RollbackParams{Model: model, Environment: env, Actor: actor, Reason: reason})
+}
+
+func approvalStatus(err error) (int, string, bool) {
+	switch {
+	case errors.Is(err, oversight.ErrSelfApproval):
+		return http.StatusForbidden, "self_approval", true
+	case errors.Is(err, oversight.ErrNotAllowed):
+		return http.StatusForbidden, "forbidden", true
+	case errors.Is(err, oversight.ErrAlreadyDecided):
+		return http.StatusConflict, "already_decided", true
+	case errors.Is(err, oversight.ErrExpired):
+		return http.StatusGone, "expired", true
+	case errors.Is(err, oversight.ErrBadRequest):
+		return http.StatusBadRequest, "bad_request", true
+	}
+	return 0, "", false
+}
+
+func loadOrCreateKey(path string) ([]byte, error) {
+	if b, err := os.ReadFile(path); err == nil && len(b) >= 32 {
+		return b, nil
+	}
+	b := make([]byte, 32)
+	if _, err := rand.Read(b); err != nil {
+		return nil, err
+	}
+	if err := os.WriteFile(path, b, 0o600); err != nil {
+		return nil, fmt.Errorf("write session key: %w", err)
+	}
+	return b, nil
+}
+
+// PipelineFromFile reads a pipeline file and returns its bytes and folder.
+func PipelineFromFile(path string) ([]byte, string, *config.Pipeline, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, "", nil, fmt.Errorf("read pipeline config: %w", err)
+	}
+	cfg, err := config.Parse(path, data)
+	if err != nil {
+		return nil, "", nil, err
+	}
+	abs, err := filepath.Abs(filepath.Dir(path))
+	if err != nil {
+		return nil, "", nil, err
+	}
+	return data, abs, cfg, nil
+}
