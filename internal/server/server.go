@@ -189,7 +189,7 @@ func Build(ctx context.Context, o Options) (*Server, error) {
 		Authorize: func(ctx context.Context, p oversight.Principal, action, model, env string) (bool, error) {
 			return s.Engine.Authorize(ctx, oversight.AuthzInput{Principal: p, Action: action, Model: model, Environment: env})
 		},
-		Approvals: s.Queue, Rollouts: rollouts, Policies: s.Engine, ApprovalErrs: approvalStatus,
+		Approvals: s.Queue, Rollouts: rollouts, Policies: s.Engine, ApprovalErrs: oversight.ErrorStatus,
 		Gatherer: s.Registry, Logger: o.Logger,
 		Mount: map[string]http.Handler{"/ui/": uiHandler, "GET /{$}": http.RedirectHandler("/ui/", http.StatusFound)},
 	})
@@ -303,22 +303,6 @@ func (r rolloutControls) Resume(ctx context.Context, runID, actor string) error 
 }
 func (r rolloutControls) Rollback(ctx context.Context, model, env, actor, reason string) (store.Production, error) {
 	return r.a.Rollback(ctx, deployment.RollbackParams{Model: model, Environment: env, Actor: actor, Reason: reason})
-}
-
-func approvalStatus(err error) (int, string, bool) {
-	switch {
-	case errors.Is(err, oversight.ErrSelfApproval):
-		return http.StatusForbidden, "self_approval", true
-	case errors.Is(err, oversight.ErrNotAllowed):
-		return http.StatusForbidden, "forbidden", true
-	case errors.Is(err, oversight.ErrAlreadyDecided):
-		return http.StatusConflict, "already_decided", true
-	case errors.Is(err, oversight.ErrExpired):
-		return http.StatusGone, "expired", true
-	case errors.Is(err, oversight.ErrBadRequest):
-		return http.StatusBadRequest, "bad_request", true
-	}
-	return 0, "", false
 }
 
 func loadOrCreateKey(path string) ([]byte, error) {

@@ -1,0 +1,48 @@
+package main
+
+import (
+	"os/signal"
+	"syscall"
+
+	"github.com/charmbracelet/log"
+	"github.com/spf13/cobra"
+
+	"github.com/modelgate/modelgate/internal/demo"
+)
+
+func init() { register(newDemoCmd) }
+
+func newDemoCmd() *cobra.Command {
+	var dataDir string
+	var verbose bool
+	cmd := &cobra.Command{
+		Use:   "demo",
+		Short: "Run the whole pipeline on a bundled example, no set-up",
+		Long: `Starts a modelgate server in this process, serves a production model behind
+the gateway and replays live traffic, then takes two candidates through the
+pipeline: a better model (validated, evaluated, approved by two reviewers,
+shadowed, canaried and promoted) and one with a broken serving upstream
+(canaried at 5% and rolled back automatically). Ends by verifying the audit
+trail. Takes about half a minute.`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			ctx, stop := signal.NotifyContext(cmd.Context(), syscall.SIGINT, syscall.SIGTERM)
+			defer stop()
+			o := demo.Options{Out: cmd.OutOrStdout(), DataDir: dataDir}
+			if verbose {
+				o.Logger = log.Default()
+			}
+			res, err := demo.Run(ctx, o)
+			if err != nil {
+				return err
+			}
+			if !res.AuditOK {
+				return checkFailed(errAuditBroken)
+			}
+			return nil
+		},
+	}
+	cmd.Flags().StringVar(&dataDir, "data-dir", "", "keep the demo's state here (default: a temporary folder)")
+	cmd.Flags().BoolVarP(&verbose, "verbose", "v", false, "show the server's logs")
+	return cmd
+}
