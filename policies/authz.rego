@@ -1,0 +1,78 @@
+# METADATA
+# title: Authorization
+# description: |
+#   Who may do what. The HTTP API, the reviewers' page, Slack and the CLI all
+#   ask data.modelgate.authz.allow with
+#   {"principal": {"subject", "roles", "groups"}, "action", "model", "environment"}.
+#   Anything not allowed here is refused.
+package modelgate.authz
+
+actions := {"trigger", "approve", "reject", "promote", "rollback", "abort", "reload", "read"}
+
+# What each role may do. admin may do everything, including reloading the
+# policies; nobody else may reload them.
+role_actions := {
+	"admin": actions,
+	"ci": {"trigger", "read"},
+	"reviewer": {"approve", "reject", "read"},
+	"operator": {"trigger", "promote", "rollback", "abort", "read"},
+	"viewer": {"read"},
+}
+
+# Scopes a team may set in data.json under {"modelgate": {"settings": {"authz": {...}}}}:
+#   model_groups:       {"fraud-detector": ["fraud-team"]} - only these groups act on the model
+#   environment_groups: {"production": ["sre", "ml-leads"]} - only these groups change the environment
+# Reading is never scoped; admin is never scoped.
+default scopes := {}
+
+scopes := data.modelgate.settings.authz if is_object(data.modelgate.settings.authz)
+
+default allow := false
+
+allow if {
+	"admin" in principal_roles
+	input.action in actions
+	non_empty_string(input.principal.subject)
+}
+
+allow if {
+	non_empty_string(input.principal.subject)
+	input.action in actions
+	some role in principal_roles
+	input.action in role_actions[role]
+	model_in_scope
+	environment_in_scope
+}
+
+principal_roles contains role if {
+	some role in input.principal.roles
+	is_string(role)
+}
+
+principal_groups contains g if {
+	some g in input.principal.groups
+	is_string(g)
+}
+
+model_in_scope if input.action == "read"
+
+model_in_scope if not scopes.model_groups[input.model]
+
+model_in_scope if {
+	some g in scopes.model_groups[input.model]
+	g in principal_groups
+}
+
+environment_in_scope if input.action == "read"
+
+environment_in_scope if not scopes.environment_groups[input.environment]
+
+environment_in_scope if {
+	some g in scopes.environment_groups[input.environment]
+	g in principal_groups
+}
+
+non_empty_string(s) if {
+	is_string(s)
+	trim_space(s) != ""
+}

@@ -1,0 +1,3 @@
+package modelgate.promotion
+
+allow := true

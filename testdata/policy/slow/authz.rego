@@ -1,0 +1,3 @@
+package modelgate.authz
+
+default allow := false

@@ -1,0 +1,3 @@
+package modelgate.promotion
+
+decision := {"allow": true if {
