@@ -1,0 +1,254 @@
+package model
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"io"
+	"net/http"
+	"sort"
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/charmbracelet/log"
+	"github.com/prometheus/client_golang/prometheus"
+)
+
+// ServerOptions configures the V2 model server.
+type ServerOptions struct {
+	Models       map[string]Predictor // by the name in URLs
+	MaxBodyBytes int64                // request body limit; default 32 MiB
+	Registry     prometheus.Registerer
+	Logger       *log.Logger
+	Version      string // reported by GET /v2
+}
+
+// DefaultMaxBodyBytes is the default request size limit of the server.
+const DefaultMaxBodyBytes = 32 << 20
+
+type server struct {
+	models  map[string]Predictor
+	meta    map[string][]byte // GET /v2/models/{name}, prebuilt
+	maxBody int64
+	log     *log.Logger
+	version string
+	reqs    *prometheus.CounterVec
+	dur     *prometheus.HistogramVec
+	rows    *prometheus.CounterVec
+	hot     map[string]modelMetrics // per-model handles of the success path, resolved once
+	bufs    sync.Pool
+}
+
+type modelMetrics struct {
+	ok   prometheus.Counter
+	dur  prometheus.Observer
+	rows prometheus.Counter
+}
+
+// NewServer returns the Open Inference Protocol V2 REST handler serving
+// the models: GET /v2, /v2/health/live, /v2/health/ready,
+// /v2/models/{name}, /v2/models/{name}/ready, and POST
+// /v2/models/{name}/infer (also under /versions/{version}/). Errors are
+// {"error": "..."} with 400 (bad request), 404 (unknown model), 413 (body
+// too large) or 500.
+func NewServer(o ServerOptions) http.Handler {
+	s := &server{models: o.Models, meta: map[string][]byte{}, maxBody: o.MaxBodyBytes, log: o.Logger, version: o.Version}
+	if s.maxBody <= 0 {
+		s.maxBody = DefaultMaxBodyBytes
+	}
+	if s.log == nil {
+		s.log = log.Default()
+	}
+	if s.version == "" {
+		s.version = "dev"
+	}
+	s.bufs.New = func() any { return new(bytes.Buffer) }
+	for name, p := range o.Models {
+		s.meta[name] = metadata(name, p)
+	}
+	if o.Registry != nil {
+		s.reqs = register(o.Registry, prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "modelgate_model_requests_total", Help: "V2 infer requests by model and HTTP status code.",
+		}, []string{"model", "code"}))
+		s.dur = register(o.Registry, prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Name: "modelgate_model_request_duration_seconds", Help: "V2 infer request latency.",
+			Buckets: []float64{.0001, .00025, .0005, .001, .0025, .005, .01, .025, .05, .1, .25, 1},
+		}, []string{"model"}))
+		s.rows = register(o.Registry, prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "modelgate_model_rows_total", Help: "Rows scored by model.",
+		}, []string{"model"}))
+		s.hot = map[string]modelMetrics{}
+		for name := range o.Models {
+			s.hot[name] = modelMetrics{ok: s.reqs.WithLabelValues(name, "200"), dur: s.dur.WithLabelValues(name), rows: s.rows.WithLabelValues(name)}
+		}
+	}
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /v2", s.serverMeta)
+	mux.HandleFunc("GET /v2/health/live", s.ok(`{"live":true}`))
+	mux.HandleFunc("GET /v2/health/ready", s.ok(`{"ready":true}`))
+	for _, prefix := range []string{"/v2/models/{name}", "/v2/models/{name}/versions/{version}"} {
+		mux.HandleFunc("GET "+prefix, s.modelMeta)
+		mux.HandleFunc("GET "+prefix+"/ready", s.modelReady)
+		mux.HandleFunc("POST "+prefix+"/infer", s.infer)
+	}
+	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
+		writeError(w, http.StatusNotFound, "no such endpoint: "+r.Method+" "+r.URL.Path)
+	})
+	return mux
+}
+
+// register adds c to r, or returns the collector already registered
+// under the same name (several servers in one process share metrics).
+func register[C prometheus.Collector](r prometheus.Registerer, c C) C {
+	if err := r.Register(c); err != nil {
+		var are prometheus.AlreadyRegisteredError
+		if errors.As(err, &are) {
+			if existing, ok := are.ExistingCollector.(C); ok {
+				return existing
+			}
+		}
+		log.Warn("model server metrics not registered", "err", err)
+	}
+	return c
+}
+
+func metadata(name string, p Predictor) []byte {
+	info := p.Info()
+	md := V2ModelMetadata{Name: name, Platform: "xgboost_json", Params: &V2ModelParams{Kind: info.Kind, Classes: info.Classes}}
+	if _, ok := p.(*XGBoost); !ok {
+		md.Platform = "modelgate"
+	}
+	if len(info.Features) > 0 {
+		for _, f := range info.Features {
+			md.Inputs = append(md.Inputs, V2TensorMeta{Name: f, Datatype: "FP64", Shape: []int64{-1}})
+		}
+	} else {
+		md.Inputs = []V2TensorMeta{{Name: "input-0", Datatype: "FP64", Shape: []int64{-1, int64(numFeatures(p))}}}
+	}
+	if info.Kind == Multiclass {
+		md.Outputs = []V2TensorMeta{{Name: OutputPredictProba, Datatype: "FP64", Shape: []int64{-1, int64(info.Classes)}}}
+	} else {
+		md.Outputs = []V2TensorMeta{{Name: OutputPredict, Datatype: "FP64", Shape: []int64{-1}}}
+	}
+	b, _ := json.Marshal(md)
+	return b
+}
+
+func numFeatures(p Predictor) int {
+	if n, ok := p.(interface{ NumFeatures() int }); ok {
+		return n.NumFeatures()
+	}
+	return len(p.Info().Features)
+}
+
+func (s *server) ok(body string) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		io.WriteString(w, body)
+	}
+}
+
+func (s *server) serverMeta(w http.ResponseWriter, r *http.Request) {
+	names := make([]string, 0, len(s.models))
+	for n := range s.models {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	w.Header().Set("Content-Type", "application/json")
+	json.NewEncoder(w).Encode(map[string]any{"name": "modelgate", "version": s.version, "extensions": []string{}, "models": names})
+}
+
+func (s *server) modelMeta(w http.ResponseWriter, r *http.Request) {
+	b, ok := s.meta[r.PathValue("name")]
+	if !ok {
+		writeError(w, http.StatusNotFound, "unknown model "+strconv.Quote(r.PathValue("name")))
+		return
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Write(b)
+}
+
+func (s *server) modelReady(w http.ResponseWriter, r *http.Request) {
+	name := r.PathValue("name")
+	if _, ok := s.models[name]; !ok {
+		writeError(w, http.StatusNotFound, "unknown model "+strconv.Quote(name))
+		return
+	}
+	w.Header().Set("Content-Type", "application/json")
+	io.WriteString(w, `{"name":`+strconv.Quote(name)+`,"ready":true}`)
+}
+
+func (s *server) infer(w http.ResponseWriter, r *http.Request) {
+	start := time.Now()
+	name := r.PathValue("name")
+	code := s.serveInfer(w, r, name)
+	if s.reqs == nil {
+		return
+	}
+	if h, ok := s.hot[name]; ok {
+		if code == http.StatusOK {
+			h.ok.Inc()
+		} else {
+			s.reqs.WithLabelValues(name, strconv.Itoa(code)).Inc()
+		}
+		h.dur.Observe(time.Since(start).Seconds())
+		return
+	}
+	// Unknown names share one label value: a scanner must not be able to
+	// create a time series per URL it tries.
+	s.reqs.WithLabelValues("(unknown)", strconv.Itoa(code)).Inc()
+}
+
+func (s *server) serveInfer(w http.ResponseWriter, r *http.Request, name string) int {
+	p, ok := s.models[name]
+	if !ok {
+		return writeError(w, http.StatusNotFound, "unknown model "+strconv.Quote(name))
+	}
+	buf := s.bufs.Get().(*bytes.Buffer)
+	defer s.bufs.Put(buf)
+	buf.Reset()
+	if _, err := buf.ReadFrom(http.MaxBytesReader(w, r.Body, s.maxBody)); err != nil {
+		var mbe *http.MaxBytesError
+		if errors.As(err, &mbe) {
+			return writeError(w, http.StatusRequestEntityTooLarge, "request body larger than "+strconv.FormatInt(s.maxBody, 10)+" bytes")
+		}
+		return writeError(w, http.StatusBadRequest, "read request: "+err.Error())
+	}
+	var req V2InferRequest
+	if err := json.Unmarshal(buf.Bytes(), &req); err != nil {
+		return writeError(w, http.StatusBadRequest, "request is not a V2 infer request: "+err.Error())
+	}
+	b, err := req.Batch(p.Info().Features, numFeatures(p))
+	if err != nil {
+		return writeError(w, http.StatusBadRequest, err.Error())
+	}
+	preds, err := p.Predict(r.Context(), b)
+	if err != nil {
+		var mf *MissingFeatureError
+		if errors.As(err, &mf) {
+			return writeError(w, http.StatusBadRequest, err.Error())
+		}
+		s.log.Error("predict failed", "model", name, "err", err)
+		return writeError(w, http.StatusInternalServerError, "predict: "+err.Error())
+	}
+	if h, ok := s.hot[name]; ok {
+		h.rows.Add(float64(b.Rows))
+	}
+	out := AppendInferResponse(buf.Bytes()[:0], name, req.ID, preds)
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Content-Length", strconv.Itoa(len(out)))
+	w.Write(out)
+	// The response was built in the pooled buffer's array; hand the
+	// (possibly grown) array back to the pool.
+	*buf = *bytes.NewBuffer(out[:0])
+	return http.StatusOK
+}
+
+func writeError(w http.ResponseWriter, code int, msg string) int {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(code)
+	b, _ := json.Marshal(map[string]string{"error": msg})
+	w.Write(b)
+	return code
+}
