@@ -27,16 +27,17 @@ type globalFlags struct {
 	logFormat string
 }
 
-var globals globalFlags
-
 func newRoot(stdout, stderr io.Writer) *cobra.Command {
+	// Flags are per root, not package variables, so that tests may run
+	// several CLIs at once.
+	globals := &globalFlags{}
 	root := &cobra.Command{
 		Use:           "modelgate",
 		Short:         "CI/CD for ML and LLM models: validate, evaluate, decide, roll out, audit",
 		SilenceUsage:  true,
 		SilenceErrors: true,
 		PersistentPreRunE: func(cmd *cobra.Command, args []string) error {
-			return setupLogging(stderr)
+			return setupLogging(stderr, globals)
 		},
 	}
 	root.SetOut(stdout)
@@ -72,7 +73,7 @@ func execute(args []string, stdout, stderr io.Writer) int {
 	return code
 }
 
-func setupLogging(stderr io.Writer) error {
+func setupLogging(stderr io.Writer, globals *globalFlags) error {
 	lvl, err := log.ParseLevel(globals.logLevel)
 	if err != nil {
 		return usageErr(fmt.Errorf("--log-level: %w", err))

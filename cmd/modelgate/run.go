@@ -135,7 +135,7 @@ func runLocal(cmd *cobra.Command, f runFlags, data []byte, base string) error {
 		dir = tmp
 	}
 	quiet := log.NewWithOptions(cmd.ErrOrStderr(), log.Options{Level: log.WarnLevel})
-	if globals.logLevel == "debug" {
+	if f := cmd.Flag("log-level"); f != nil && f.Value.String() == "debug" {
 		quiet = log.Default()
 	}
 	s, err := server.Build(ctx, server.Options{DataDir: dir, PolicyDir: f.policies, NoDeploy: true, Logger: quiet})

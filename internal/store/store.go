@@ -17,7 +17,8 @@ var (
 // params structs so that adding a field never breaks a caller.
 //
 // Every method is safe for concurrent use, and each is atomic: a caller
-// that gets ErrConflict knows nothing was written.
+// that gets ErrConflict knows nothing was written. Times round-trip with
+// their nanoseconds, and a zero time comes back zero.
 type Store interface {
 	// Runs.
 	RunCreate(ctx context.Context, p RunCreateParams) (Run, bool, error) // bool: created (false = idempotent replay)
@@ -28,7 +29,8 @@ type Store interface {
 	RunTransition(ctx context.Context, p RunTransitionParams) (Run, error)
 	RunUpdate(ctx context.Context, p RunUpdateParams) (Run, error)
 
-	// Stages of a run and the agents' reports.
+	// Stages of a run and the agents' reports. StagePut upserts by (run,
+	// name) and is ErrNotFound for an unknown run, as is LogAppend.
 	StagePut(ctx context.Context, s Stage) error
 	StageList(ctx context.Context, runID string) ([]Stage, error)
 
@@ -38,6 +40,7 @@ type Store interface {
 
 	// Approvals: Decide is a compare-and-swap on Version so that two
 	// reviewers racing each other cannot both win.
+	// ApprovalCreate stores version 1; lists are newest first.
 	ApprovalCreate(ctx context.Context, a Approval) (Approval, error)
 	ApprovalGet(ctx context.Context, id string) (Approval, error)
 	ApprovalList(ctx context.Context, p ApprovalListParams) ([]Approval, error)
@@ -57,7 +60,8 @@ type Store interface {
 	ModelVersionList(ctx context.Context, model string) ([]ModelVersion, error)
 	ModelList(ctx context.Context) ([]string, error)
 	// ProductionSet records which version serves an environment; the
-	// previous one is kept so that a rollback can restore it. ErrConflict
+	// previous one is kept so that a rollback can restore it (setting the
+	// version already in production keeps the old Previous). ErrConflict
 	// when p.ExpectVersion is set and does not match the current one.
 	ProductionSet(ctx context.Context, p ProductionSetParams) (Production, error)
 	ProductionGet(ctx context.Context, model, env string) (Production, error)
@@ -68,7 +72,8 @@ type Store interface {
 	RouteGet(ctx context.Context, model string) (json.RawMessage, error)
 	RouteList(ctx context.Context) (map[string]json.RawMessage, error)
 
-	// Rollout state of a run's deployment; Save is a compare-and-swap on Version.
+	// Rollout state of a run's deployment; Save is a compare-and-swap on
+	// Version (a non-zero Version for a rollout never saved is ErrConflict).
 	RolloutGet(ctx context.Context, runID string) (Rollout, error)
 	RolloutSave(ctx context.Context, r Rollout) (Rollout, error)
 

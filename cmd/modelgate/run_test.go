@@ -1,0 +1,136 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"io"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/charmbracelet/log"
+	"github.com/stretchr/testify/require"
+
+	"github.com/modelgate/modelgate/internal/httpapi"
+	"github.com/modelgate/modelgate/internal/server"
+	"github.com/modelgate/modelgate/internal/store"
+)
+
+// cli runs the entry point in-process; not parallel, as the root keeps
+// its global flags in package variables.
+func cli(args ...string) (int, string, string) {
+	var out, errb bytes.Buffer
+	code := execute(args, &out, &errb)
+	return code, out.String(), errb.String()
+}
+
+func TestRunBadInput(t *testing.T) {
+	dir := t.TempDir()
+	bad := filepath.Join(dir, "bad.yaml")
+	require.NoError(t, os.WriteFile(bad, []byte("model: m\ntask: binary\ncandidate: {artifact: m.json}\ntreshold: 1\n"), 0o644))
+	cases := []struct {
+		name string
+		args []string
+		code int
+		msg  string
+	}{
+		{"no -f", []string{"run"}, 2, "-f modelgate.yaml is required"},
+		{"missing file", []string{"run", "-f", filepath.Join(dir, "nope.yaml")}, 2, "no such file"},
+		{"unknown key with position", []string{"run", "-f", bad, "--local"}, 2, "line 4 column 1"},
+		{"unknown flag", []string{"run", "--bogus"}, 2, "unknown flag"},
+		{"unknown command", []string{"frobnicate"}, 2, "unknown command"},
+		{"server unreachable", []string{"runs", "list", "--server", "http://127.0.0.1:1", "--token", "x"}, 1, "reach modelgate server"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			code, _, stderr := cli(tc.args...)
+			require.Equal(t, tc.code, code, stderr)
+			require.Contains(t, stderr, tc.msg)
+		})
+	}
+}
+
+// TestRunLocal runs the bundled example in-process: every agent and the
+// policy decision, no server.
+func TestRunLocal(t *testing.T) {
+	if testing.Short() {
+		t.Skip("runs the whole pipeline")
+	}
+	code, stdout, stderr := cli("run", "--local", "-f", "../../internal/demo/example/modelgate.yaml", "--json")
+	require.Equal(t, 0, code, stderr)
+	var v httpapi.RunView
+	require.NoError(t, json.Unmarshal([]byte(stdout), &v))
+	// production environment at full traffic: the policy asks for reviewers
+	require.Equal(t, store.RunAwaitingApproval, v.State, v.Error)
+	names := map[string]bool{}
+	for _, s := range v.Stages {
+		names[s.Name] = true
+	}
+	for _, s := range []string{"validate", "test", "scan", "evaluate", "decide"} {
+		require.True(t, names[s], "stage %s missing", s)
+	}
+}
+
+// TestRunAgainstServer submits through the API and follows the event
+// stream to the end, as CI does.
+func TestRunAgainstServer(t *testing.T) {
+	if testing.Short() {
+		t.Skip("runs the whole pipeline")
+	}
+	dir := t.TempDir()
+	ctx := context.Background()
+	s, err := server.Build(ctx, server.Options{DataDir: dir, NoDeploy: true, Logger: log.NewWithOptions(io.Discard, log.Options{})})
+	require.NoError(t, err)
+	defer s.Close()
+	require.NoError(t, s.Start(ctx))
+	web := httptest.NewServer(s.Handler)
+	defer web.Close()
+	var ci string
+	for _, tok := range s.Tokens {
+		if tok.Name == "ci" {
+			ci = tok.Token
+		}
+	}
+	// staging at a 25% canary: low enough risk to pass without reviewers
+	cfg := filepath.Join(dir, "modelgate.yaml")
+	example, _ := filepath.Abs("../../internal/demo/example")
+	src, err := os.ReadFile(filepath.Join(example, "modelgate.yaml"))
+	require.NoError(t, err)
+	text := strings.Replace(string(src), "environment: production", "environment: staging", 1)
+	text = strings.ReplaceAll(text, "train.csv", filepath.Join(example, "train.csv"))
+	text = strings.ReplaceAll(text, "holdout.csv", filepath.Join(example, "holdout.csv"))
+	text = strings.ReplaceAll(text, "model-candidate.json", filepath.Join(example, "model-candidate.json"))
+	require.NoError(t, os.WriteFile(cfg, []byte(text), 0o644))
+
+	code, stdout, stderr := cli("run", "-f", cfg, "--wait", "--server", web.URL, "--token", ci, "--idempotency-key", "build-1")
+	require.Contains(t, stderr, "evaluate")
+	require.Contains(t, stdout, "STAGE")
+	code2, stdout2, _ := cli("runs", "list", "--server", web.URL, "--token", ci, "--json")
+	require.Equal(t, 0, code2)
+	var list struct{ Runs []store.Run }
+	require.NoError(t, json.Unmarshal([]byte(stdout2), &list))
+	require.Len(t, list.Runs, 1)
+	r := list.Runs[0]
+	if r.State == store.RunSucceeded {
+		require.Equal(t, 0, code)
+	} else {
+		require.Equal(t, 1, code, "a run that did not succeed exits 1: %s %s", r.State, r.Error)
+	}
+	// the same key again returns the same run
+	code3, stdout3, _ := cli("run", "-f", cfg, "--server", web.URL, "--token", ci, "--idempotency-key", "build-1", "--json")
+	require.Equal(t, 0, code3)
+	require.Contains(t, stdout3, r.ID)
+	// a reviewer token may not start runs: a 4xx, so exit 2
+	var reviewer string
+	for _, tok := range s.Tokens {
+		if tok.Name == "reviewer" {
+			reviewer = tok.Token
+		}
+	}
+	code4, _, stderr4 := cli("run", "-f", cfg, "--server", web.URL, "--token", reviewer)
+	require.Equal(t, 2, code4)
+	require.Contains(t, stderr4, "403")
+}
