@@ -19,7 +19,7 @@ import (
 	"github.com/modelgate/modelgate/agents/deployment"
 	"github.com/modelgate/modelgate/agents/evaluation"
 	"github.com/modelgate/modelgate/agents/security"
-	//testagent "github.com/modelgate/modelgate/agents/testing"
+	testagent "github.com/modelgate/modelgate/agents/testing"
 	"github.com/modelgate/modelgate/coordinator"
 	"github.com/modelgate/modelgate/internal/audit"
 	"github.com/modelgate/modelgate/internal/auth"
@@ -132,7 +132,7 @@ func Build(ctx context.Context, o Options) (*Server, error) {
 	s.closers = append([]func() error{s.Gateway.Close}, s.closers...)
 
 	as := map[string]agents.Agent{}
-	var ta agents.Agent = security.New(security.Options{}) // TEMP until testing agent lands
+	ta := testagent.New(testagent.Options{Predictor: predictorForTask})
 	as[coordinator.StageValidate] = ta
 	as[coordinator.StageTest] = ta
 	as[coordinator.StageScan] = security.New(security.Options{Logger: o.Logger})

@@ -1,0 +1,726 @@
+package dataset
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"io"
+	"math"
+	"runtime"
+	"strconv"
+	"sync"
+	"unicode/utf8"
+	"unsafe"
+)
+
+// ParseError locates a problem in a CSV file.
+type ParseError struct {
+	File   string
+	Row    int    // 1-based data row (the header is row 0); 0 when unknown
+	Line   int    // 1-based line where the record starts; 0 when unknown
+	Column string // column name, "" when the problem is the whole record
+	Err    error
+}
+
+func (e *ParseError) Error() string {
+	loc := e.File
+	switch {
+	case e.Row > 0 && e.Line > 0 && e.Line != e.Row+1:
+		loc += fmt.Sprintf(": row %d (line %d)", e.Row, e.Line)
+	case e.Row > 0:
+		loc += fmt.Sprintf(": row %d", e.Row)
+	case e.Line > 0:
+		loc += fmt.Sprintf(": line %d", e.Line)
+	}
+	if e.Column != "" {
+		loc += fmt.Sprintf(", column %q", e.Column)
+	}
+	return loc + ": " + e.Err.Error()
+}
+
+func (e *ParseError) Unwrap() error { return e.Err }
+
+// Errors the CSV parser returns inside a ParseError.
+var (
+	ErrEmpty         = errors.New("the file is empty: no header row")
+	ErrFieldCount    = errors.New("wrong number of fields")
+	ErrBareQuote     = errors.New(`bare " in a non-quoted field (quote the whole field and double the quote: "a ""b"" c")`)
+	ErrQuote         = errors.New(`extraneous text after a closing quote`)
+	ErrUnterminated  = errors.New(`quoted field is never closed`)
+	ErrInvalidUTF8   = errors.New("invalid UTF-8")
+	ErrNotNumber     = errors.New("not a number")
+	ErrDuplicateName = errors.New("duplicate column name")
+	ErrRecordTooLong = errors.New("record longer than 64 MiB (an unterminated quote?)")
+)
+
+const (
+	defaultBlock = 4 << 20
+	maxRecord    = 64 << 20
+)
+
+type mode uint8
+
+const (
+	modeNum mode = iota
+	modeStr
+)
+
+type parser struct {
+	name      string
+	delim     byte
+	types     map[string]Type
+	blockSize int
+	workers   int
+	queue     int // blocks waiting on each side of the workers
+}
+
+func newParser(name string, o Options) (*parser, error) {
+	d := o.Delimiter
+	if d == 0 {
+		d = ','
+	}
+	if d >= utf8.RuneSelf || d == '"' || d == '\n' || d == '\r' {
+		return nil, fmt.Errorf("read %s: delimiter %q not supported: use a single ASCII character other than quote and newline", name, d)
+	}
+	for col, t := range o.Types {
+		if !t.Valid() {
+			return nil, fmt.Errorf("read %s: column %q: unknown type %q (numeric, categorical, boolean, timestamp)", name, col, t)
+		}
+	}
+	return &parser{name: name, delim: byte(d), types: o.Types, blockSize: defaultBlock, workers: runtime.GOMAXPROCS(0), queue: runtime.GOMAXPROCS(0)}, nil
+}
+
+// chunk is one block's parsed columns.
+type chunk struct {
+	rows, lines int
+	cols        []chunkCol
+	err         *ParseError // local row/line; made global by the collector
+	errCol      int
+}
+
+type chunkCol struct {
+	num    []float64
+	null   []bool
+	str    []string
+	badRow int // first local row whose text did not parse as a number; -1 if none
+	bad    string
+}
+
+// header is the parsed header record.
+type header struct {
+	names []string
+	lines int // newlines the header record spans
+}
+
+// parseHeader splits the first record off data.
+func (p *parser) parseHeader(data []byte) (header, int, error) {
+	data = bytes.TrimPrefix(data, []byte("\xef\xbb\xbf"))
+	off := 0
+	// Skip leading blank lines, as for data rows.
+	h := header{}
+	for off < len(data) && (data[off] == '\n' || data[off] == '\r') {
+		if data[off] == '\n' {
+			h.lines++
+		}
+		off++
+	}
+	if off >= len(data) {
+		return h, 0, &ParseError{File: p.name, Err: ErrEmpty}
+	}
+	var fields []string
+	var scratch []byte
+	n, err := p.record(data[off:], func(i int, f []byte) {
+		fields = append(fields, string(f))
+	}, &scratch)
+	if err != nil {
+		return h, 0, &ParseError{File: p.name, Line: h.lines + 1, Err: fmt.Errorf("header: %w", err)}
+	}
+	if !utf8.Valid(data[off : off+n]) {
+		return h, 0, &ParseError{File: p.name, Line: h.lines + 1, Err: fmt.Errorf("header: %w", ErrInvalidUTF8)}
+	}
+	h.lines += bytes.Count(data[off:off+n], []byte{'\n'})
+	seen := map[string]int{}
+	for i, f := range fields {
+		if f == "" {
+			return h, 0, &ParseError{File: p.name, Line: h.lines, Err: fmt.Errorf("header: column %d has an empty name", i+1)}
+		}
+		if j, ok := seen[f]; ok {
+			return h, 0, &ParseError{File: p.name, Line: h.lines, Column: f, Err: fmt.Errorf("header: %w (columns %d and %d)", ErrDuplicateName, j+1, i+1)}
+		}
+		seen[f] = i
+	}
+	if len(fields) == 1 && p.delim == ',' {
+		for _, d := range []byte{';', '\t', '|'} {
+			if bytes.IndexByte([]byte(fields[0]), d) >= 0 {
+				return h, 0, &ParseError{File: p.name, Line: h.lines, Err: fmt.Errorf("header has one column %q: is the delimiter %q? (set the delimiter option)", fields[0], d)}
+			}
+		}
+	}
+	h.names = fields
+	return h, off + n, nil
+}
+
+// record parses one record at the start of data, calling fn for each field
+// (the slice is only valid during the call), and returns the bytes consumed
+// including the line end.
+func (p *parser) record(data []byte, fn func(i int, f []byte), scratch *[]byte) (int, error) {
+	pos, col := 0, 0
+	d := p.delim
+	for {
+		var field []byte
+		if pos < len(data) && data[pos] == '"' {
+			i := pos + 1
+			*scratch = (*scratch)[:0]
+			escaped := false
+			for {
+				j := bytes.IndexByte(data[i:], '"')
+				if j < 0 {
+					return 0, ErrUnterminated
+				}
+				j += i
+				if j+1 < len(data) && data[j+1] == '"' {
+					*scratch = append(*scratch, data[i:j+1]...)
+					i = j + 2
+					escaped = true
+					continue
+				}
+				if escaped {
+					*scratch = append(*scratch, data[i:j]...)
+					field = *scratch
+				} else {
+					field = data[i:j]
+				}
+				pos = j + 1
+				break
+			}
+			if pos < len(data) && data[pos] == '\r' && pos+1 < len(data) && data[pos+1] == '\n' {
+				pos++
+			}
+			if pos < len(data) && data[pos] != d && data[pos] != '\n' {
+				return 0, ErrQuote
+			}
+		} else {
+			i := pos
+			for i < len(data) {
+				c := data[i]
+				if c == d || c == '\n' {
+					break
+				}
+				if c == '"' {
+					return 0, ErrBareQuote
+				}
+				i++
+			}
+			field = data[pos:i]
+			if (i == len(data) || data[i] == '\n') && len(field) > 0 && field[len(field)-1] == '\r' {
+				field = field[:len(field)-1]
+			}
+			pos = i
+		}
+		fn(col, field)
+		col++
+		if pos < len(data) && data[pos] == d {
+			pos++
+			continue
+		}
+		if pos < len(data) { // '\n'
+			pos++
+		}
+		return pos, nil
+	}
+}
+
+var missingTokens = map[string]bool{"NA": true, "N/A": true, "NaN": true, "nan": true, "null": true, "NULL": true, "None": true, "none": true}
+
+// parseNumber parses a numeric field: ok=false when it is text.
+func parseNumber(f []byte) (v float64, null, ok bool) {
+	if len(f) == 0 {
+		return math.NaN(), true, true
+	}
+	if v, ok := fastFloat(f); ok {
+		return v, false, true
+	}
+	s := unsafe.String(&f[0], len(f))
+	v, err := strconv.ParseFloat(s, 64)
+	if err == nil && !math.IsInf(v, 0) && !math.IsNaN(v) {
+		return v, false, true
+	}
+	if missingTokens[s] {
+		return math.NaN(), true, true
+	}
+	return math.NaN(), true, false
+}
+
+var pow10 = [...]float64{1e0, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9, 1e10, 1e11,
+	1e12, 1e13, 1e14, 1e15, 1e16, 1e17, 1e18, 1e19, 1e20, 1e21, 1e22}
+
+// fastFloat parses plain decimals ("-12.345") by Clinger's fast path:
+// when the digits fit in 53 bits and at most 22 decimals follow the
+// point, one correctly rounded division gives exactly what
+// strconv.ParseFloat gives. Anything else (exponents, long mantissas,
+// hex, inf) reports ok=false and goes to strconv.
+func fastFloat(b []byte) (float64, bool) {
+	i := 0
+	neg := false
+	if b[0] == '-' || b[0] == '+' {
+		neg = b[0] == '-'
+		i++
+	}
+	var mant uint64
+	exp := 0
+	sawDot, sawDigit := false, false
+	for ; i < len(b); i++ {
+		c := b[i]
+		switch {
+		case c >= '0' && c <= '9':
+			if mant > (1<<53)/10 {
+				return 0, false
+			}
+			mant = mant*10 + uint64(c-'0')
+			sawDigit = true
+			if sawDot {
+				exp--
+			}
+		case c == '.' && !sawDot:
+			sawDot = true
+		default:
+			return 0, false
+		}
+	}
+	if !sawDigit || mant > 1<<53 || -exp >= len(pow10) {
+		return 0, false
+	}
+	f := float64(mant)
+	if exp < 0 {
+		f /= pow10[-exp]
+	}
+	if neg {
+		f = -f
+	}
+	return f, true
+}
+
+// parseBlock parses the records of data (a whole number of records).
+func (p *parser) parseBlock(data []byte, modes []mode) *chunk {
+	ncol := len(modes)
+	est := bytes.Count(data, []byte{'\n'}) + 1
+	c := &chunk{cols: make([]chunkCol, ncol), lines: est - 1, errCol: -1}
+	interns := make([]map[string]string, ncol)
+	for i, m := range modes {
+		cc := &c.cols[i]
+		cc.null = make([]bool, 0, est)
+		cc.badRow = -1
+		if m == modeNum {
+			cc.num = make([]float64, 0, est)
+		} else {
+			cc.str = make([]string, 0, est)
+			interns[i] = map[string]string{}
+		}
+	}
+	checkUTF8 := !utf8.Valid(data)
+	var scratch []byte
+	pos, line, row := 0, 0, 0
+	var ferr error
+	fieldErrCol := -1
+	store := func(i int, f []byte) {
+		if i >= ncol || ferr != nil {
+			return
+		}
+		if checkUTF8 && !utf8.Valid(f) {
+			ferr, fieldErrCol = ErrInvalidUTF8, i
+			return
+		}
+		cc := &c.cols[i]
+		if modes[i] == modeNum {
+			v, null, ok := parseNumber(f)
+			if !ok && cc.badRow < 0 {
+				cc.badRow, cc.bad = row, string(f)
+			}
+			cc.num = append(cc.num, v)
+			cc.null = append(cc.null, null)
+			return
+		}
+		if len(f) == 0 {
+			cc.str = append(cc.str, "")
+			cc.null = append(cc.null, true)
+			return
+		}
+		s, ok := interns[i][string(f)]
+		if !ok {
+			s = string(f)
+			interns[i][s] = s
+		}
+		cc.str = append(cc.str, s)
+		cc.null = append(cc.null, false)
+	}
+	for pos < len(data) {
+		if data[pos] == '\n' {
+			pos++
+			line++
+			continue
+		}
+		if data[pos] == '\r' && pos+1 < len(data) && data[pos+1] == '\n' {
+			pos += 2
+			line++
+			continue
+		}
+		nf := 0
+		n, err := p.record(data[pos:], func(i int, f []byte) { nf = i + 1; store(i, f) }, &scratch)
+		if err == nil && ferr != nil {
+			err = ferr
+		}
+		if err == nil && nf != ncol {
+			err = fmt.Errorf("%w: %d fields, the header has %d (check the delimiter and quoting)", ErrFieldCount, nf, ncol)
+		}
+		if err != nil {
+			c.err = &ParseError{File: p.name, Row: row + 1, Line: line + 1, Err: err}
+			c.errCol = fieldErrCol
+			c.rows = row
+			return c
+		}
+		line += bytes.Count(data[pos:pos+n], []byte{'\n'})
+		pos += n
+		row++
+	}
+	c.rows = row
+	return c
+}
+
+// lastRecordEnd returns the offset just past the last line end that is
+// outside quotes, or 0 when data holds no complete record.
+func lastRecordEnd(data []byte) int {
+	if bytes.IndexByte(data, '"') < 0 {
+		return bytes.LastIndexByte(data, '\n') + 1
+	}
+	inq, last := false, -1
+	for i, c := range data {
+		if c == '"' {
+			inq = !inq
+		} else if c == '\n' && !inq {
+			last = i
+		}
+	}
+	return last + 1
+}
+
+// blockReader cuts r into record-aligned blocks.
+type blockReader struct {
+	r       io.Reader
+	size    int
+	pending []byte
+	eof     bool
+	lines   int // newlines in blocks handed out so far
+}
+
+// next returns the next block, or nil at the end.
+func (b *blockReader) next() ([]byte, error) {
+	for {
+		if b.eof {
+			if len(b.pending) == 0 {
+				return nil, nil
+			}
+			blk := b.pending
+			b.pending = nil
+			return blk, nil
+		}
+		capacity := max(b.size, 2*len(b.pending))
+		if len(b.pending) > maxRecord {
+			return nil, &ParseError{Line: b.lines + 1, Err: ErrRecordTooLong}
+		}
+		blk := make([]byte, len(b.pending), capacity)
+		copy(blk, b.pending)
+		n, err := io.ReadFull(b.r, blk[len(b.pending):capacity])
+		blk = blk[:len(b.pending)+n]
+		switch {
+		case err == io.EOF || err == io.ErrUnexpectedEOF:
+			b.eof = true
+		case err != nil:
+			return nil, err
+		}
+		if b.eof {
+			b.pending = blk
+			continue
+		}
+		end := lastRecordEnd(blk)
+		if end == 0 {
+			b.pending = blk
+			continue
+		}
+		b.pending = blk[end:]
+		b.lines += bytes.Count(blk[:end], []byte{'\n'})
+		return blk[:end], nil
+	}
+}
+
+// run parses every block of br in parallel with fixed modes, handing
+// each parsed chunk to emit in file order. firstRow/firstLine are the
+// row and line numbers before the first block.
+func (p *parser) run(first []byte, br *blockReader, modes []mode, emit func(*chunk) error) error {
+	type job struct {
+		seq  int
+		data []byte
+	}
+	type result struct {
+		seq int
+		c   *chunk
+	}
+	jobs := make(chan job, p.queue)
+	results := make(chan result, p.queue)
+	stop := make(chan struct{})
+	var readErr error
+	go func() {
+		defer close(jobs)
+		seq := 0
+		if len(first) > 0 {
+			select {
+			case jobs <- job{seq, first}:
+			case <-stop:
+				return
+			}
+			seq++
+		}
+		for {
+			blk, err := br.next()
+			if err != nil {
+				readErr = err
+				return
+			}
+			if blk == nil {
+				return
+			}
+			select {
+			case jobs <- job{seq, blk}:
+			case <-stop:
+				return
+			}
+			seq++
+		}
+	}()
+	var wg sync.WaitGroup
+	for range p.workers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for j := range jobs {
+				results <- result{j.seq, p.parseBlock(j.data, modes)}
+			}
+		}()
+	}
+	go func() { wg.Wait(); close(results) }()
+	// Re-order: results come back in any order; emit in file order.
+	waiting := map[int]*chunk{}
+	nextSeq := 0
+	var emitErr error
+	stopped := false
+	for r := range results {
+		waiting[r.seq] = r.c
+		for {
+			c, ok := waiting[nextSeq]
+			if !ok {
+				break
+			}
+			delete(waiting, nextSeq)
+			nextSeq++
+			if emitErr == nil {
+				emitErr = emit(c)
+			}
+			if emitErr != nil && !stopped {
+				stopped = true
+				close(stop)
+			}
+		}
+	}
+	if emitErr != nil {
+		return emitErr
+	}
+	if readErr != nil {
+		var pe *ParseError
+		if errors.As(readErr, &pe) {
+			pe.File = p.name
+			return pe
+		}
+		return fmt.Errorf("read %s: %w", p.name, readErr)
+	}
+	return nil
+}
+
+// detect guesses modes from the first block: numeric when every value
+// in it parses as a number. It only looks at the text, storing nothing,
+// so that a big first block costs no memory.
+func (p *parser) detect(h header, first []byte, forced map[int]mode) []mode {
+	n := len(h.names)
+	text := make([]bool, n)
+	var scratch []byte
+	for pos := 0; pos < len(first); {
+		if first[pos] == '\n' || first[pos] == '\r' {
+			pos++
+			continue
+		}
+		used, err := p.record(first[pos:], func(i int, f []byte) {
+			if i < n && !text[i] && len(f) > 0 {
+				if _, _, ok := parseNumber(f); !ok {
+					text[i] = true
+				}
+			}
+		}, &scratch)
+		if err != nil || used == 0 {
+			break // the real parse reports it with its row
+		}
+		pos += used
+	}
+	modes := make([]mode, n)
+	for i := range modes {
+		if m, ok := forced[i]; ok {
+			modes[i] = m
+			continue
+		}
+		if t, ok := p.types[h.names[i]]; ok {
+			if t == TypeNumeric {
+				modes[i] = modeNum
+			} else {
+				modes[i] = modeStr
+			}
+			continue
+		}
+		if text[i] {
+			modes[i] = modeStr
+		}
+	}
+	return modes
+}
+
+// start reads the first block and the header.
+func (p *parser) start(r io.Reader) (header, []byte, *blockReader, error) {
+	br := &blockReader{r: r, size: p.blockSize}
+	blk, err := br.next()
+	if err != nil {
+		var pe *ParseError
+		if errors.As(err, &pe) {
+			pe.File = p.name
+			return header{}, nil, nil, pe
+		}
+		return header{}, nil, nil, fmt.Errorf("read %s: %w", p.name, err)
+	}
+	h, off, err := p.parseHeader(blk)
+	if err != nil {
+		return h, nil, nil, err
+	}
+	if bytes.HasPrefix(blk, []byte("\xef\xbb\xbf")) {
+		off += 3
+	}
+	return h, blk[off:], br, nil
+}
+
+// readFrame parses the whole input into a Frame.
+func (p *parser) readFrame(rs io.ReadSeeker) (*Frame, error) {
+	forced := map[int]mode{}
+	for attempt := 0; ; attempt++ {
+		if attempt > 0 {
+			if _, err := rs.Seek(0, io.SeekStart); err != nil {
+				return nil, fmt.Errorf("read %s: rewind for a second pass: %w", p.name, err)
+			}
+		}
+		h, first, br, err := p.start(rs)
+		if err != nil {
+			return nil, err
+		}
+		modes := p.detect(h, first, forced)
+		var chunks []*chunk
+		rows, lines := 0, h.lines
+		retry := false
+		err = p.run(first, br, modes, func(c *chunk) error {
+			if c.err != nil {
+				c.err.Row += rows
+				c.err.Line += lines
+				if c.errCol >= 0 {
+					c.err.Column = h.names[c.errCol]
+				}
+				return c.err
+			}
+			for i := range c.cols {
+				cc := &c.cols[i]
+				if cc.badRow < 0 {
+					continue
+				}
+				if _, over := p.types[h.names[i]]; over {
+					return &ParseError{File: p.name, Row: rows + cc.badRow + 1, Column: h.names[i],
+						Err: fmt.Errorf("%w: %q (the column is declared numeric)", ErrNotNumber, cc.bad)}
+				}
+				forced[i] = modeStr
+				retry = true
+			}
+			rows += c.rows
+			lines += c.lines
+			if !retry {
+				chunks = append(chunks, c)
+			}
+			return nil
+		})
+		if err != nil {
+			return nil, err
+		}
+		if retry {
+			continue
+		}
+		return p.assemble(h, modes, chunks, rows)
+	}
+}
+
+// assemble concatenates chunks into columns and settles their types,
+// a column per worker.
+func (p *parser) assemble(h header, modes []mode, chunks []*chunk, rows int) (*Frame, error) {
+	f := &Frame{Source: p.name, Rows: rows, Columns: make([]*Column, len(h.names))}
+	errs := make([]error, len(h.names))
+	next := make(chan int)
+	var wg sync.WaitGroup
+	for range p.workers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := range next {
+				f.Columns[i], errs[i] = p.assembleColumn(h.names[i], i, modes[i], chunks, rows)
+			}
+		}()
+	}
+	for i := range h.names {
+		next <- i
+	}
+	close(next)
+	wg.Wait()
+	if err := errors.Join(errs...); err != nil {
+		for _, e := range errs {
+			if e != nil {
+				return nil, e // the first column's error, in column order
+			}
+		}
+	}
+	return f, nil
+}
+
+func (p *parser) assembleColumn(name string, i int, m mode, chunks []*chunk, rows int) (*Column, error) {
+	col := &Column{Name: name, Null: make([]bool, 0, rows)}
+	if m == modeNum {
+		col.Type = TypeNumeric
+		col.Num = make([]float64, 0, rows)
+	} else {
+		col.Str = make([]string, 0, rows)
+	}
+	for _, c := range chunks {
+		cc := &c.cols[i]
+		col.Null = append(col.Null, cc.null...)
+		col.Num = append(col.Num, cc.num...)
+		col.Str = append(col.Str, cc.str...)
+		*cc = chunkCol{} // let the chunk's memory go as we go
+	}
+	if m == modeStr {
+		want, declared := p.types[name]
+		if err := settleText(col, want, declared); err != nil {
+			var pe *ParseError
+			if errors.As(err, &pe) {
+				pe.File = p.name
+			}
+			return nil, err
+		}
+	}
+	return col, nil
+}

@@ -1,0 +1,26 @@
+// Package dataset reads tabular data (CSV and Parquet) into a columnar
+// in-memory Frame, and streams larger-than-memory CSV files block by block
+// for the bounded-memory drift mode.
+//
+// The CSV reader is a hand-written byte-level RFC 4180 parser: a reader
+// goroutine cuts the input into blocks at record boundaries (quote aware),
+// and one worker per CPU parses blocks into typed column chunks, which are
+// concatenated in order at the end. Memory stays at the size of the Frame
+// plus a few blocks in flight; the file is never held whole.
+//
+// Type inference (overridable per column with Options.Types):
+//
+//  1. numeric: every non-missing value parses as a finite decimal number.
+//     Missing is an empty field, or one of NA, N/A, NaN, nan, null, NULL,
+//     None, none. Numbers are float64; 0/1 columns stay numeric.
+//  2. boolean: every non-missing value is true or false (any case).
+//  3. timestamp: every non-missing value is an RFC 3339 time, or
+//     "2006-01-02", "2006-01-02 15:04:05" or "2006-01-02T15:04:05" (UTC).
+//  4. categorical: anything else. Only an empty field is missing.
+//
+// Types are guessed from the first block (4 MiB) and confirmed on the
+// whole file; a numeric guess that meets text later makes the reader parse
+// the file again with that column as text, so the result never depends on
+// the block size. Errors name the file, the 1-based data row (and the line
+// when it differs), and the column.
+package dataset
