@@ -13,6 +13,7 @@ import (
 
 	"github.com/modelgate/modelgate/agents"
 	"github.com/modelgate/modelgate/coordinator"
+	"github.com/modelgate/modelgate/internal/audit"
 	"github.com/modelgate/modelgate/internal/store"
 	"github.com/modelgate/modelgate/internal/store/sqlite"
 )
@@ -32,11 +33,17 @@ func benchCoordinator(b *testing.B, workers int) (*coordinator.Coordinator, []by
 		b.Fatal(err)
 	}
 	b.Cleanup(func() { st.Close() })
+	// the real audit trail: every transition and stage is recorded
+	trail, err := audit.Open(context.Background(), audit.Options{Store: st, KeyPath: filepath.Join(dir, "audit.key")})
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { trail.Close() })
 	as := map[string]agents.Agent{}
 	for _, s := range []string{"validate", "test", "scan", "evaluate", "deploy"} {
 		as[s] = noopAgent(s)
 	}
-	c, err := coordinator.New(coordinator.Options{Store: st, Agents: as, Decider: deciderFunc(allow), DataDir: dir, Workers: workers,
+	c, err := coordinator.New(coordinator.Options{Store: st, Recorder: trail, Agents: as, Decider: deciderFunc(allow), DataDir: dir, Workers: workers,
 		Logger: log.NewWithOptions(os.Stderr, log.Options{Level: log.ErrorLevel})})
 	if err != nil {
 		b.Fatal(err)

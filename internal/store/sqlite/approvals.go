@@ -46,7 +46,7 @@ func (s *Store) ApprovalCreate(ctx context.Context, a store.Approval) (store.App
 		return store.Approval{}, fmt.Errorf("create approval %s: encode: %w", a.ID, err)
 	}
 	err = s.tx(ctx, func(tx *sql.Tx) error {
-		_, err := tx.ExecContext(ctx, `INSERT INTO approvals (id, run_id, state, created_at, version, body) VALUES (?, ?, ?, ?, ?, ?)`,
+		_, err := s.txExec(ctx, tx, `INSERT INTO approvals (id, run_id, state, created_at, version, body) VALUES (?, ?, ?, ?, ?, ?)`,
 			a.ID, a.RunID, string(a.State), ts(a.CreatedAt), a.Version, string(body))
 		if isConstraint(err) {
 			return fmt.Errorf("create approval %s: an approval with this id exists: %w", a.ID, store.ErrConflict)
@@ -73,7 +73,7 @@ func decodeApproval(body []byte) (store.Approval, error) {
 // ApprovalGet returns one approval.
 func (s *Store) ApprovalGet(ctx context.Context, id string) (store.Approval, error) {
 	var body string
-	err := s.r.QueryRowContext(ctx, `SELECT body FROM approvals WHERE id = ?`, id).Scan(&body)
+	err := s.rrow(ctx, `SELECT body FROM approvals WHERE id = ?`, id).Scan(&body)
 	if errors.Is(err, sql.ErrNoRows) {
 		return store.Approval{}, fmt.Errorf("approval %s: %w", id, store.ErrNotFound)
 	}
@@ -109,7 +109,7 @@ func (s *Store) ApprovalList(ctx context.Context, p store.ApprovalListParams) ([
 	}
 	q += ` ORDER BY created_at DESC, rowid DESC LIMIT ?`
 	args = append(args, limitOr(p.Limit, 100))
-	rows, err := s.r.QueryContext(ctx, q, args...)
+	rows, err := s.rquery(ctx, q, args...)
 	if err != nil {
 		return nil, fmt.Errorf("list approvals: %w", err)
 	}
@@ -138,7 +138,7 @@ func (s *Store) ApprovalDecide(ctx context.Context, p store.ApprovalDecideParams
 	var out store.Approval
 	err := s.tx(ctx, func(tx *sql.Tx) error {
 		var body string
-		err := tx.QueryRowContext(ctx, `SELECT body FROM approvals WHERE id = ?`, p.ID).Scan(&body)
+		err := s.txRow(ctx, tx, `SELECT body FROM approvals WHERE id = ?`, p.ID).Scan(&body)
 		if errors.Is(err, sql.ErrNoRows) {
 			return fmt.Errorf("decide approval %s: %w", p.ID, store.ErrNotFound)
 		}
@@ -172,7 +172,7 @@ func (s *Store) ApprovalDecide(ctx context.Context, p store.ApprovalDecideParams
 		if err != nil {
 			return fmt.Errorf("decide approval %s: encode: %w", p.ID, err)
 		}
-		res, err := tx.ExecContext(ctx, `UPDATE approvals SET state = ?, version = ?, body = ? WHERE id = ? AND version = ?`,
+		res, err := s.txExec(ctx, tx, `UPDATE approvals SET state = ?, version = ?, body = ? WHERE id = ? AND version = ?`,
 			string(a.State), a.Version, string(nb), p.ID, p.ExpectVersion)
 		if err != nil {
 			return fmt.Errorf("decide approval %s: %w", p.ID, err)

@@ -30,7 +30,7 @@ func (s *Store) AuditAppendBatch(ctx context.Context, es []store.AuditEntry) err
 	}
 	return s.tx(ctx, func(tx *sql.Tx) error {
 		var last int64
-		if err := tx.QueryRowContext(ctx, `SELECT coalesce(max(seq), 0) FROM audit`).Scan(&last); err != nil {
+		if err := s.txRow(ctx, tx, `SELECT coalesce(max(seq), 0) FROM audit`).Scan(&last); err != nil {
 			return fmt.Errorf("append audit entry %d: %w", es[0].Seq, err)
 		}
 		if es[0].Seq != last+1 {
@@ -128,7 +128,7 @@ func (s *Store) AuditList(ctx context.Context, p store.AuditListParams) ([]store
 	}
 	limit := limitOr(p.Limit, 1000)
 	args = append(args, limit)
-	rows, err := s.r.QueryContext(ctx, `SELECT `+auditColumns+` FROM audit WHERE `+strings.Join(where, " AND ")+
+	rows, err := s.rquery(ctx, `SELECT `+auditColumns+` FROM audit WHERE `+strings.Join(where, " AND ")+
 		` ORDER BY seq LIMIT ?`, args...)
 	if err != nil {
 		return nil, fmt.Errorf("list audit entries after %d: %w", p.AfterSeq, err)
@@ -150,7 +150,7 @@ func (s *Store) AuditList(ctx context.Context, p store.AuditListParams) ([]store
 
 // AuditLast returns the entry with the highest seq.
 func (s *Store) AuditLast(ctx context.Context) (store.AuditEntry, error) {
-	e, err := scanAudit(s.r.QueryRowContext(ctx, `SELECT `+auditColumns+` FROM audit ORDER BY seq DESC LIMIT 1`))
+	e, err := scanAudit(s.rrow(ctx, `SELECT `+auditColumns+` FROM audit ORDER BY seq DESC LIMIT 1`))
 	if errors.Is(err, sql.ErrNoRows) {
 		return store.AuditEntry{}, fmt.Errorf("last audit entry: trail is empty: %w", store.ErrNotFound)
 	}
@@ -166,7 +166,7 @@ func (s *Store) AuditCheckpointPut(ctx context.Context, c store.Checkpoint) erro
 	return s.tx(ctx, func(tx *sql.Tx) error {
 		var prev store.Checkpoint
 		var t int64
-		err := tx.QueryRowContext(ctx, `SELECT seq, hash, time, key_id, signature FROM audit_checkpoints WHERE seq = ?`, c.Seq).
+		err := s.txRow(ctx, tx, `SELECT seq, hash, time, key_id, signature FROM audit_checkpoints WHERE seq = ?`, c.Seq).
 			Scan(&prev.Seq, &prev.Hash, &t, &prev.KeyID, &prev.Signature)
 		switch {
 		case err == nil:
@@ -177,7 +177,7 @@ func (s *Store) AuditCheckpointPut(ctx context.Context, c store.Checkpoint) erro
 		case !errors.Is(err, sql.ErrNoRows):
 			return fmt.Errorf("put audit checkpoint at seq %d: %w", c.Seq, err)
 		}
-		if _, err := tx.ExecContext(ctx, `INSERT INTO audit_checkpoints (seq, hash, time, key_id, signature) VALUES (?, ?, ?, ?, ?)`,
+		if _, err := s.txExec(ctx, tx, `INSERT INTO audit_checkpoints (seq, hash, time, key_id, signature) VALUES (?, ?, ?, ?, ?)`,
 			c.Seq, c.Hash, ts(c.Time), c.KeyID, c.Signature); err != nil {
 			return fmt.Errorf("put audit checkpoint at seq %d: %w", c.Seq, err)
 		}
@@ -187,7 +187,7 @@ func (s *Store) AuditCheckpointPut(ctx context.Context, c store.Checkpoint) erro
 
 // AuditCheckpointList returns every checkpoint by seq.
 func (s *Store) AuditCheckpointList(ctx context.Context) ([]store.Checkpoint, error) {
-	rows, err := s.r.QueryContext(ctx, `SELECT seq, hash, time, key_id, signature FROM audit_checkpoints ORDER BY seq`)
+	rows, err := s.rquery(ctx, `SELECT seq, hash, time, key_id, signature FROM audit_checkpoints ORDER BY seq`)
 	if err != nil {
 		return nil, fmt.Errorf("list audit checkpoints: %w", err)
 	}

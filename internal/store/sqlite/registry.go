@@ -30,7 +30,7 @@ func (s *Store) ModelVersionPut(ctx context.Context, v store.ModelVersion) error
 	}
 	return s.tx(ctx, func(tx *sql.Tx) error {
 		var digest string
-		err := tx.QueryRowContext(ctx, `SELECT digest FROM model_versions WHERE model = ? AND version = ?`, v.Model, v.Version).Scan(&digest)
+		err := s.txRow(ctx, tx, `SELECT digest FROM model_versions WHERE model = ? AND version = ?`, v.Model, v.Version).Scan(&digest)
 		switch {
 		case err == nil:
 			if digest != v.Digest {
@@ -40,7 +40,7 @@ func (s *Store) ModelVersionPut(ctx context.Context, v store.ModelVersion) error
 		case !errors.Is(err, sql.ErrNoRows):
 			return fmt.Errorf("put model version %s@%s: %w", v.Model, v.Version, err)
 		}
-		if _, err := tx.ExecContext(ctx, `INSERT INTO model_versions (model, version, digest, artifact_path, endpoint, run_id, metrics, created_at)
+		if _, err := s.txExec(ctx, tx, `INSERT INTO model_versions (model, version, digest, artifact_path, endpoint, run_id, metrics, created_at)
 			VALUES (?, ?, ?, ?, ?, ?, ?, ?)`, v.Model, v.Version, v.Digest, v.ArtifactPath, v.Endpoint, v.RunID, metrics, ts(v.CreatedAt)); err != nil {
 			return fmt.Errorf("put model version %s@%s: %w", v.Model, v.Version, err)
 		}
@@ -70,7 +70,7 @@ func scanModelVersion(sc scanner) (store.ModelVersion, error) {
 
 // ModelVersionGet returns one registered version.
 func (s *Store) ModelVersionGet(ctx context.Context, model, version string) (store.ModelVersion, error) {
-	v, err := scanModelVersion(s.r.QueryRowContext(ctx, `SELECT `+modelVersionColumns+` FROM model_versions WHERE model = ? AND version = ?`, model, version))
+	v, err := scanModelVersion(s.rrow(ctx, `SELECT `+modelVersionColumns+` FROM model_versions WHERE model = ? AND version = ?`, model, version))
 	if errors.Is(err, sql.ErrNoRows) {
 		return store.ModelVersion{}, fmt.Errorf("model version %s@%s: %w", model, version, store.ErrNotFound)
 	}
@@ -82,7 +82,7 @@ func (s *Store) ModelVersionGet(ctx context.Context, model, version string) (sto
 
 // ModelVersionList returns a model's versions, newest first.
 func (s *Store) ModelVersionList(ctx context.Context, model string) ([]store.ModelVersion, error) {
-	rows, err := s.r.QueryContext(ctx, `SELECT `+modelVersionColumns+` FROM model_versions WHERE model = ? ORDER BY created_at DESC, rowid DESC`, model)
+	rows, err := s.rquery(ctx, `SELECT `+modelVersionColumns+` FROM model_versions WHERE model = ? ORDER BY created_at DESC, rowid DESC`, model)
 	if err != nil {
 		return nil, fmt.Errorf("list versions of model %s: %w", model, err)
 	}
@@ -104,7 +104,7 @@ func (s *Store) ModelVersionList(ctx context.Context, model string) ([]store.Mod
 // ModelList returns the names of every model with a version or a
 // production pointer, sorted.
 func (s *Store) ModelList(ctx context.Context) ([]string, error) {
-	rows, err := s.r.QueryContext(ctx, `SELECT model FROM model_versions UNION SELECT model FROM production ORDER BY model`)
+	rows, err := s.rquery(ctx, `SELECT model FROM model_versions UNION SELECT model FROM production ORDER BY model`)
 	if err != nil {
 		return nil, fmt.Errorf("list models: %w", err)
 	}
@@ -145,7 +145,7 @@ func (s *Store) ProductionSet(ctx context.Context, p store.ProductionSetParams) 
 	}
 	var out store.Production
 	err := s.tx(ctx, func(tx *sql.Tx) error {
-		cur, err := scanProduction(tx.QueryRowContext(ctx, `SELECT `+productionColumns+` FROM production WHERE model = ? AND environment = ?`, p.Model, p.Environment))
+		cur, err := scanProduction(s.txRow(ctx, tx, `SELECT `+productionColumns+` FROM production WHERE model = ? AND environment = ?`, p.Model, p.Environment))
 		exists := err == nil
 		if err != nil && !errors.Is(err, sql.ErrNoRows) {
 			return fmt.Errorf("set production of %s in %s: %w", p.Model, p.Environment, err)
@@ -166,7 +166,7 @@ func (s *Store) ProductionSet(ctx context.Context, p store.ProductionSetParams) 
 		default:
 			out.Previous = cur.Version
 		}
-		_, err = tx.ExecContext(ctx, `INSERT INTO production (`+productionColumns+`) VALUES (?, ?, ?, ?, ?, ?, ?)
+		_, err = s.txExec(ctx, tx, `INSERT INTO production (`+productionColumns+`) VALUES (?, ?, ?, ?, ?, ?, ?)
 			ON CONFLICT (model, environment) DO UPDATE SET version = excluded.version, previous = excluded.previous,
 				run_id = excluded.run_id, reason = excluded.reason, updated_at = excluded.updated_at`,
 			out.Model, out.Environment, out.Version, out.Previous, out.RunID, out.Reason, ts(out.UpdatedAt))
@@ -180,7 +180,7 @@ func (s *Store) ProductionSet(ctx context.Context, p store.ProductionSetParams) 
 
 // ProductionGet returns which version serves model in env.
 func (s *Store) ProductionGet(ctx context.Context, model, env string) (store.Production, error) {
-	p, err := scanProduction(s.r.QueryRowContext(ctx, `SELECT `+productionColumns+` FROM production WHERE model = ? AND environment = ?`, model, env))
+	p, err := scanProduction(s.rrow(ctx, `SELECT `+productionColumns+` FROM production WHERE model = ? AND environment = ?`, model, env))
 	if errors.Is(err, sql.ErrNoRows) {
 		return store.Production{}, fmt.Errorf("production of %s in %s: %w", model, env, store.ErrNotFound)
 	}
@@ -193,7 +193,7 @@ func (s *Store) ProductionGet(ctx context.Context, model, env string) (store.Pro
 // ProductionList returns a model's production pointers by environment;
 // every model's when model is empty.
 func (s *Store) ProductionList(ctx context.Context, model string) ([]store.Production, error) {
-	rows, err := s.r.QueryContext(ctx, `SELECT `+productionColumns+` FROM production WHERE ? = '' OR model = ? ORDER BY model, environment`, model, model)
+	rows, err := s.rquery(ctx, `SELECT `+productionColumns+` FROM production WHERE ? = '' OR model = ? ORDER BY model, environment`, model, model)
 	if err != nil {
 		return nil, fmt.Errorf("list production of %s: %w", model, err)
 	}
@@ -221,7 +221,7 @@ func (s *Store) RouteSet(ctx context.Context, model string, table json.RawMessag
 		return fmt.Errorf("set routes of %s: table is not valid JSON", model)
 	}
 	return s.tx(ctx, func(tx *sql.Tx) error {
-		if _, err := tx.ExecContext(ctx, `INSERT INTO routes (model, tbl) VALUES (?, ?) ON CONFLICT (model) DO UPDATE SET tbl = excluded.tbl`,
+		if _, err := s.txExec(ctx, tx, `INSERT INTO routes (model, tbl) VALUES (?, ?) ON CONFLICT (model) DO UPDATE SET tbl = excluded.tbl`,
 			model, string(table)); err != nil {
 			return fmt.Errorf("set routes of %s: %w", model, err)
 		}
@@ -232,7 +232,7 @@ func (s *Store) RouteSet(ctx context.Context, model string, table json.RawMessag
 // RouteGet returns a model's route table.
 func (s *Store) RouteGet(ctx context.Context, model string) (json.RawMessage, error) {
 	var t string
-	err := s.r.QueryRowContext(ctx, `SELECT tbl FROM routes WHERE model = ?`, model).Scan(&t)
+	err := s.rrow(ctx, `SELECT tbl FROM routes WHERE model = ?`, model).Scan(&t)
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, fmt.Errorf("routes of %s: %w", model, store.ErrNotFound)
 	}
@@ -244,7 +244,7 @@ func (s *Store) RouteGet(ctx context.Context, model string) (json.RawMessage, er
 
 // RouteList returns every model's route table.
 func (s *Store) RouteList(ctx context.Context) (map[string]json.RawMessage, error) {
-	rows, err := s.r.QueryContext(ctx, `SELECT model, tbl FROM routes`)
+	rows, err := s.rquery(ctx, `SELECT model, tbl FROM routes`)
 	if err != nil {
 		return nil, fmt.Errorf("list routes: %w", err)
 	}
@@ -270,7 +270,7 @@ func (s *Store) RolloutGet(ctx context.Context, runID string) (store.Rollout, er
 		data    sql.NullString
 		updated int64
 	)
-	err := s.r.QueryRowContext(ctx, `SELECT run_id, model, data, version, updated_at FROM rollouts WHERE run_id = ?`, runID).
+	err := s.rrow(ctx, `SELECT run_id, model, data, version, updated_at FROM rollouts WHERE run_id = ?`, runID).
 		Scan(&r.RunID, &r.Model, &data, &r.Version, &updated)
 	if errors.Is(err, sql.ErrNoRows) {
 		return store.Rollout{}, fmt.Errorf("rollout of run %s: %w", runID, store.ErrNotFound)
@@ -297,7 +297,7 @@ func (s *Store) RolloutSave(ctx context.Context, r store.Rollout) (store.Rollout
 	now := s.now().UTC().Round(0)
 	err := s.tx(ctx, func(tx *sql.Tx) error {
 		if r.Version == 0 {
-			_, err := tx.ExecContext(ctx, `INSERT INTO rollouts (run_id, model, data, version, updated_at) VALUES (?, ?, ?, 1, ?)`,
+			_, err := s.txExec(ctx, tx, `INSERT INTO rollouts (run_id, model, data, version, updated_at) VALUES (?, ?, ?, 1, ?)`,
 				r.RunID, r.Model, nullIfEmpty(r.Data), ts(now))
 			if isConstraint(err) {
 				return fmt.Errorf("save rollout of run %s: it already exists: %w", r.RunID, store.ErrConflict)
@@ -307,7 +307,7 @@ func (s *Store) RolloutSave(ctx context.Context, r store.Rollout) (store.Rollout
 			}
 			return nil
 		}
-		res, err := tx.ExecContext(ctx, `UPDATE rollouts SET model = ?, data = ?, version = version + 1, updated_at = ?
+		res, err := s.txExec(ctx, tx, `UPDATE rollouts SET model = ?, data = ?, version = version + 1, updated_at = ?
 			WHERE run_id = ? AND version = ?`, r.Model, nullIfEmpty(r.Data), ts(now), r.RunID, r.Version)
 		if err != nil {
 			return fmt.Errorf("save rollout of run %s: %w", r.RunID, err)
@@ -316,7 +316,7 @@ func (s *Store) RolloutSave(ctx context.Context, r store.Rollout) (store.Rollout
 			return nil
 		}
 		var cur int64
-		err = tx.QueryRowContext(ctx, `SELECT version FROM rollouts WHERE run_id = ?`, r.RunID).Scan(&cur)
+		err = s.txRow(ctx, tx, `SELECT version FROM rollouts WHERE run_id = ?`, r.RunID).Scan(&cur)
 		if errors.Is(err, sql.ErrNoRows) {
 			return fmt.Errorf("save rollout of run %s at version %d: no rollout is stored: %w", r.RunID, r.Version, store.ErrConflict)
 		}

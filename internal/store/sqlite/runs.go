@@ -93,7 +93,7 @@ func (s *Store) RunCreate(ctx context.Context, p store.RunCreateParams) (store.R
 	created := true
 	err = s.tx(ctx, func(tx *sql.Tx) error {
 		if p.IdempotencyKey != "" {
-			row := tx.QueryRowContext(ctx, `SELECT `+runColumns+` FROM runs WHERE idempotency_key = ?`, p.IdempotencyKey)
+			row := s.txRow(ctx, tx, `SELECT `+runColumns+` FROM runs WHERE idempotency_key = ?`, p.IdempotencyKey)
 			prev, digest, err := scanRun(row)
 			switch {
 			case err == nil:
@@ -107,7 +107,7 @@ func (s *Store) RunCreate(ctx context.Context, p store.RunCreateParams) (store.R
 				return fmt.Errorf("create run: look up idempotency key: %w", err)
 			}
 		}
-		_, err := tx.ExecContext(ctx, `INSERT INTO runs (`+runColumns+`, idempotency_key)
+		_, err := s.txExec(ctx, tx, `INSERT INTO runs (`+runColumns+`, idempotency_key)
 			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 			r.ID, r.Model, r.Environment, string(r.State), r.Trigger, r.Requester, r.CommitAuthor,
 			r.Config, r.BaseDir, string(cand), nullIfEmpty(r.Decision), r.Error, labels,
@@ -129,7 +129,7 @@ func (s *Store) RunCreate(ctx context.Context, p store.RunCreateParams) (store.R
 
 // RunGet returns one run.
 func (s *Store) RunGet(ctx context.Context, id string) (store.Run, error) {
-	r, _, err := scanRun(s.r.QueryRowContext(ctx, `SELECT `+runColumns+` FROM runs WHERE id = ?`, id))
+	r, _, err := scanRun(s.rrow(ctx, `SELECT `+runColumns+` FROM runs WHERE id = ?`, id))
 	if errors.Is(err, sql.ErrNoRows) {
 		return store.Run{}, fmt.Errorf("run %s: %w", id, store.ErrNotFound)
 	}
@@ -165,7 +165,7 @@ func (s *Store) RunList(ctx context.Context, p store.RunListParams) ([]store.Run
 	}
 	q += ` ORDER BY created_at DESC, rowid DESC LIMIT ?`
 	args = append(args, limitOr(p.Limit, 100))
-	rows, err := s.r.QueryContext(ctx, q, args...)
+	rows, err := s.rquery(ctx, q, args...)
 	if err != nil {
 		return nil, fmt.Errorf("list runs: %w", err)
 	}
@@ -203,7 +203,7 @@ func (s *Store) RunTransition(ctx context.Context, p store.RunTransitionParams) 
 		for _, st := range from {
 			args = append(args, string(st))
 		}
-		row := tx.QueryRowContext(ctx, `UPDATE runs SET state = ?,
+		row := s.txRow(ctx, tx, `UPDATE runs SET state = ?,
 			error = CASE WHEN ? <> '' THEN ? ELSE error END,
 			updated_at = ?, version = version + 1
 			WHERE id = ? AND state IN (`+placeholders(len(from))+`)
@@ -211,7 +211,7 @@ func (s *Store) RunTransition(ctx context.Context, p store.RunTransitionParams) 
 		r, _, err := scanRun(row)
 		if errors.Is(err, sql.ErrNoRows) {
 			var cur string
-			err := tx.QueryRowContext(ctx, `SELECT state FROM runs WHERE id = ?`, p.ID).Scan(&cur)
+			err := s.txRow(ctx, tx, `SELECT state FROM runs WHERE id = ?`, p.ID).Scan(&cur)
 			if errors.Is(err, sql.ErrNoRows) {
 				return fmt.Errorf("transition run %s: %w", p.ID, store.ErrNotFound)
 			}
@@ -255,7 +255,7 @@ func (s *Store) RunUpdate(ctx context.Context, p store.RunUpdateParams) (store.R
 	args = append(args, p.ID)
 	var out store.Run
 	err := s.tx(ctx, func(tx *sql.Tx) error {
-		r, _, err := scanRun(tx.QueryRowContext(ctx, `UPDATE runs SET `+strings.Join(sets, ", ")+
+		r, _, err := scanRun(s.txRow(ctx, tx, `UPDATE runs SET `+strings.Join(sets, ", ")+
 			` WHERE id = ? RETURNING `+runColumns, args...))
 		if errors.Is(err, sql.ErrNoRows) {
 			return fmt.Errorf("update run %s: %w", p.ID, store.ErrNotFound)
@@ -279,7 +279,7 @@ func (s *Store) StagePut(ctx context.Context, st store.Stage) error {
 		return fmt.Errorf("put stage %s of run %s: report is not valid JSON", st.Name, st.RunID)
 	}
 	return s.tx(ctx, func(tx *sql.Tx) error {
-		_, err := tx.ExecContext(ctx, `INSERT INTO stages (run_id, name, state, attempt, verdict, report, error, started_at, finished_at)
+		_, err := s.txExec(ctx, tx, `INSERT INTO stages (run_id, name, state, attempt, verdict, report, error, started_at, finished_at)
 			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
 			ON CONFLICT (run_id, name) DO UPDATE SET state = excluded.state, attempt = excluded.attempt,
 				verdict = excluded.verdict, report = excluded.report, error = excluded.error,
@@ -298,7 +298,7 @@ func (s *Store) StagePut(ctx context.Context, st store.Stage) error {
 
 // StageList returns a run's stages in the order they were first put.
 func (s *Store) StageList(ctx context.Context, runID string) ([]store.Stage, error) {
-	rows, err := s.r.QueryContext(ctx, `SELECT run_id, name, state, attempt, verdict, report, error, started_at, finished_at
+	rows, err := s.rquery(ctx, `SELECT run_id, name, state, attempt, verdict, report, error, started_at, finished_at
 		FROM stages WHERE run_id = ? ORDER BY rowid`, runID)
 	if err != nil {
 		return nil, fmt.Errorf("list stages of run %s: %w", runID, err)
@@ -336,7 +336,7 @@ func (s *Store) LogAppend(ctx context.Context, p store.LogAppendParams) error {
 	now := ts(s.now())
 	return s.tx(ctx, func(tx *sql.Tx) error {
 		var last int64
-		if err := tx.QueryRowContext(ctx, `SELECT coalesce(max(seq), 0) FROM logs WHERE run_id = ?`, p.RunID).Scan(&last); err != nil {
+		if err := s.txRow(ctx, tx, `SELECT coalesce(max(seq), 0) FROM logs WHERE run_id = ?`, p.RunID).Scan(&last); err != nil {
 			return fmt.Errorf("append log of run %s: %w", p.RunID, err)
 		}
 		stmt, err := tx.PrepareContext(ctx, `INSERT INTO logs (run_id, seq, stage, time, text) VALUES (?, ?, ?, ?, ?)`)
@@ -359,7 +359,7 @@ func (s *Store) LogAppend(ctx context.Context, p store.LogAppendParams) error {
 
 // LogList returns a run's log in order.
 func (s *Store) LogList(ctx context.Context, runID string) ([]store.LogLine, error) {
-	rows, err := s.r.QueryContext(ctx, `SELECT run_id, seq, stage, time, text FROM logs WHERE run_id = ? ORDER BY seq`, runID)
+	rows, err := s.rquery(ctx, `SELECT run_id, seq, stage, time, text FROM logs WHERE run_id = ? ORDER BY seq`, runID)
 	if err != nil {
 		return nil, fmt.Errorf("list log of run %s: %w", runID, err)
 	}

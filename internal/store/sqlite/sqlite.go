@@ -45,6 +45,7 @@ type Store struct {
 	now  func() time.Time
 
 	auditOne, auditMany *sql.Stmt // prepared at Open on the writer connection
+	wc, rc              *stmtCache
 }
 
 var _ store.Store = (*Store)(nil)
@@ -98,7 +99,7 @@ func Open(ctx context.Context, o Options) (*Store, error) {
 	w.SetConnMaxLifetime(0)
 	w.SetConnMaxIdleTime(0)
 
-	s := &Store{path: o.Path, w: w, now: o.Now}
+	s := &Store{path: o.Path, w: w, now: o.Now, wc: newStmtCache(w)}
 	if err := s.migrate(ctx); err != nil {
 		_ = w.Close()
 		return nil, err
@@ -119,6 +120,7 @@ func Open(ctx context.Context, o Options) (*Store, error) {
 	r.SetMaxOpenConns(o.Readers)
 	r.SetMaxIdleConns(o.Readers)
 	s.r = r
+	s.rc = newStmtCache(r)
 	log.Debug("sqlite store open", "path", o.Path, "synchronous", o.Synchronous)
 	return s, nil
 }
@@ -139,6 +141,10 @@ func (s *Store) Ping(ctx context.Context) error {
 
 // Close closes the database; in-flight calls finish first.
 func (s *Store) Close() error {
+	s.wc.close()
+	if s.rc != nil {
+		s.rc.close()
+	}
 	var serr error
 	for _, st := range []*sql.Stmt{s.auditOne, s.auditMany} {
 		if st != nil {
@@ -325,6 +331,9 @@ func (s *Store) tx(ctx context.Context, f func(tx *sql.Tx) error) error {
 	}
 	if err := tx.Commit(); err != nil {
 		return fmt.Errorf("commit: %w", err)
+	}
+	if s.wc != nil {
+		s.wc.preparePending(ctx)
 	}
 	return nil
 }
