@@ -1,0 +1,451 @@
+package deployment
+
+import (
+	"encoding/json"
+	"fmt"
+	"math"
+	"slices"
+
+	"github.com/modelgate/modelgate/internal/config"
+	"github.com/modelgate/modelgate/tools/gateway"
+)
+
+// Phase is the outcome of a check, ranked as Argo Rollouts ranks analysis
+// phases: Successful < Inconclusive < Error < Failed. The worst check is
+// the analysis's phase.
+type Phase int
+
+const (
+	Successful Phase = iota
+	Inconclusive
+	Errored
+	Failed
+)
+
+var phaseNames = []string{"successful", "inconclusive", "error", "failed"}
+
+func (p Phase) String() string {
+	if p >= 0 && int(p) < len(phaseNames) {
+		return phaseNames[p]
+	}
+	return fmt.Sprintf("phase(%d)", int(p))
+}
+
+// MarshalJSON writes the phase by name.
+func (p Phase) MarshalJSON() ([]byte, error) { return json.Marshal(p.String()) }
+
+// UnmarshalJSON reads a phase name.
+func (p *Phase) UnmarshalJSON(b []byte) error {
+	var s string
+	if err := json.Unmarshal(b, &s); err != nil {
+		return err
+	}
+	i := slices.Index(phaseNames, s)
+	if i < 0 {
+		return fmt.Errorf("unknown analysis phase %q", s)
+	}
+	*p = Phase(i)
+	return nil
+}
+
+// Measurement is one check's result: what was measured, against what, and
+// the verdict. Stable is the baseline's value when the check compares.
+type Measurement struct {
+	Check   string   `json:"check"`
+	Value   float64  `json:"value"`
+	Stable  *float64 `json:"stable,omitempty"`
+	Limit   string   `json:"limit,omitempty"`
+	Phase   Phase    `json:"phase"`
+	Message string   `json:"message"`
+}
+
+// Analysis is one window's verdict.
+type Analysis struct {
+	Phase        Phase         `json:"phase"`
+	Measurements []Measurement `json:"measurements"`
+	Candidate    WindowCounts  `json:"candidate"`
+	Stable       WindowCounts  `json:"stable"`
+}
+
+// WindowCounts summarises a version's traffic in a window.
+type WindowCounts struct {
+	Requests  uint64 `json:"requests"`
+	Errors    uint64 `json:"errors"`
+	Fallbacks uint64 `json:"fallbacks,omitempty"`
+	Scores    int    `json:"scores"`
+}
+
+func (a *Analysis) add(m Measurement) {
+	a.Measurements = append(a.Measurements, m)
+	if m.Phase > a.Phase {
+		a.Phase = m.Phase
+	}
+}
+
+// Failures lists the failed measurements.
+func (a Analysis) Failures() []Measurement {
+	var out []Measurement
+	for _, m := range a.Measurements {
+		if m.Phase == Failed {
+			out = append(out, m)
+		}
+	}
+	return out
+}
+
+// Metric returns a measurement's value by check name.
+func (a Analysis) Metric(check string) (float64, bool) {
+	for _, m := range a.Measurements {
+		if m.Check == check {
+			return m.Value, true
+		}
+	}
+	return 0, false
+}
+
+// CanaryParams is what AnalyzeCanary judges: the candidate against stable
+// over the same window.
+type CanaryParams struct {
+	Checks      config.CanaryChecks
+	MinRequests int
+	Candidate   gateway.VersionStats
+	Stable      gateway.VersionStats
+	HasStable   bool // false when stable serves nothing in the window (a 100% step, after a blue-green switch)
+}
+
+// AnalyzeCanary runs the configured checks. Too little candidate traffic
+// makes every check Inconclusive (no data) rather than passing an
+// unobserved version; a stable baseline with too little traffic makes the
+// comparative checks (ratios, PSI, KS, Mann-Whitney) Inconclusive while
+// the absolute bounds still apply.
+func AnalyzeCanary(p CanaryParams) Analysis {
+	c, s := p.Candidate, p.Stable
+	a := Analysis{
+		Candidate: WindowCounts{c.Requests, c.Errors, c.Fallbacks, len(c.Scores)},
+		Stable:    WindowCounts{s.Requests, s.Errors, s.Fallbacks, len(s.Scores)},
+	}
+	if c.Requests < uint64(p.MinRequests) {
+		a.add(Measurement{Check: "requests", Value: float64(c.Requests), Limit: fmt.Sprintf(">= %d", p.MinRequests), Phase: Inconclusive,
+			Message: fmt.Sprintf("no data: the candidate answered %d requests in the window, %d needed", c.Requests, p.MinRequests)})
+		return a
+	}
+	baseline := p.HasStable && s.Requests >= uint64(p.MinRequests)
+	ck := p.Checks
+	var stErr, stLat *float64
+	if baseline {
+		stErr, stLat = &s.ErrorRate, &s.LatencyP99Ms
+	}
+	if ck.ErrorRate.Set() {
+		a.add(bound("error_rate", c.ErrorRate, stErr, ck.ErrorRate))
+	}
+	if ck.LatencyP99Ms.Set() {
+		a.add(bound("latency_p99_ms", c.LatencyP99Ms, stLat, ck.LatencyP99Ms))
+	}
+	distribution := ck.ScorePSI.Set() || ck.ScoreKS.Set() || ck.MannWhitney != nil
+	if !distribution || !p.HasStable {
+		// At 100% (and after a blue-green switch) stable serves nothing in
+		// the window: the distributions were compared at the earlier steps.
+		return a
+	}
+	if !baseline || len(s.Scores) < p.MinRequests || len(c.Scores) < p.MinRequests {
+		a.add(Measurement{Check: "score_distribution", Phase: Inconclusive,
+			Message: fmt.Sprintf("no baseline: %d stable and %d candidate scores in the window, %d each needed to compare distributions",
+				len(s.Scores), len(c.Scores), p.MinRequests)})
+		return a
+	}
+	if nonFinite(c.Scores) > 0 {
+		n := nonFinite(c.Scores)
+		a.add(Measurement{Check: "score_finite", Value: float64(n), Limit: "0", Phase: Failed,
+			Message: fmt.Sprintf("the candidate returned %d NaN or infinite scores", n)})
+		return a
+	}
+	if ck.ScorePSI.Set() {
+		psi := PSI(s.Scores, c.Scores)
+		a.add(bound("score_psi", psi, nil, ck.ScorePSI))
+	}
+	if ck.ScoreKS.Set() {
+		d, pv := KS(s.Scores, c.Scores)
+		m := bound("score_ks", d, nil, ck.ScoreKS)
+		m.Message += fmt.Sprintf(" (p=%.3g)", pv)
+		a.add(m)
+	}
+	if mw := ck.MannWhitney; mw != nil {
+		r := MannWhitneyU(c.Scores, s.Scores)
+		m := Measurement{Check: "mann_whitney_effect", Value: math.Abs(r.Effect),
+			Limit: fmt.Sprintf("p >= %g or |effect| <= %g", mw.Alpha, mw.MaxEffect)}
+		if r.P < mw.Alpha && math.Abs(r.Effect) > mw.MaxEffect {
+			m.Phase = Failed
+			m.Message = fmt.Sprintf("candidate scores differ from stable's: Mann-Whitney p=%.3g < %g with effect size %.3f > %g", r.P, mw.Alpha, math.Abs(r.Effect), mw.MaxEffect)
+		} else {
+			m.Message = fmt.Sprintf("Mann-Whitney p=%.3g, effect size %.3f", r.P, math.Abs(r.Effect))
+		}
+		a.add(m)
+	}
+	return a
+}
+
+// ShadowParams is what AnalyzeShadow judges.
+type ShadowParams struct {
+	Checks      config.ShadowChecks
+	MinRequests int
+	Summary     gateway.ShadowSummary
+}
+
+// AnalyzeShadow judges the shadow phase from the paired comparison.
+func AnalyzeShadow(p ShadowParams) Analysis {
+	s := p.Summary
+	a := Analysis{Candidate: WindowCounts{Requests: s.Compared + s.Errors, Errors: s.Errors, Scores: int(s.Rows)}}
+	if n := s.Compared + s.Errors; n < uint64(p.MinRequests) {
+		a.add(Measurement{Check: "requests", Value: float64(n), Limit: fmt.Sprintf(">= %d", p.MinRequests), Phase: Inconclusive,
+			Message: fmt.Sprintf("no data: %d shadow requests completed (%d dropped), %d needed", n, s.Dropped, p.MinRequests)})
+		return a
+	}
+	ck := p.Checks
+	if ck.ErrorRate.Set() {
+		a.add(bound("error_rate", s.ErrorRate, nil, ck.ErrorRate))
+	}
+	if ck.Agreement.Set() {
+		if s.Rows == 0 {
+			a.add(Measurement{Check: "agreement", Phase: Inconclusive, Message: "no comparable rows: the answers carry no V2 outputs to compare"})
+		} else {
+			a.add(bound("agreement", s.Agreement, nil, ck.Agreement))
+		}
+	}
+	if ck.LatencyP99Ms.Set() {
+		p := s.PrimaryP99Ms
+		a.add(bound("latency_p99_ms", s.ShadowP99Ms, &p, ck.LatencyP99Ms))
+	}
+	if ck.ScoreDelta.Set() && s.Rows > 0 {
+		a.add(bound("score_delta", s.MeanAbsDelta, nil, ck.ScoreDelta))
+	}
+	return a
+}
+
+// bound checks a value against min, max and max_ratio (value / stable).
+// A zero or missing stable value leaves the ratio undefined: it is then
+// skipped and said so, and the absolute bounds decide alone.
+func bound(check string, v float64, stable *float64, b config.Bound) Measurement {
+	m := Measurement{Check: check, Value: v, Stable: stable, Phase: Successful}
+	var limits []string
+	fail := func(msg string) {
+		if m.Phase != Failed {
+			m.Phase = Failed
+			m.Message = msg
+		}
+	}
+	if math.IsNaN(v) {
+		fail(check + " is NaN")
+	}
+	if b.Min != nil {
+		limits = append(limits, fmt.Sprintf(">= %g", *b.Min))
+		if v < *b.Min {
+			fail(fmt.Sprintf("%s %.4g is below the minimum %g", check, v, *b.Min))
+		}
+	}
+	if b.Max != nil {
+		limits = append(limits, fmt.Sprintf("<= %g", *b.Max))
+		if v > *b.Max {
+			fail(fmt.Sprintf("%s %.4g is above the maximum %g", check, v, *b.Max))
+		}
+	}
+	note := ""
+	if b.MaxRatio != nil {
+		limits = append(limits, fmt.Sprintf("<= %g × stable", *b.MaxRatio))
+		switch {
+		case stable == nil:
+			note = "; no stable baseline in the window, ratio not checked"
+		case *stable == 0:
+			note = "; stable's value is 0, ratio undefined, absolute bounds only"
+		case v / *stable > *b.MaxRatio:
+			fail(fmt.Sprintf("%s %.4g is %.2f× stable's %.4g, above the allowed %g×", check, v, v / *stable, *stable, *b.MaxRatio))
+		}
+	}
+	m.Limit = joinLimits(limits)
+	if m.Phase != Failed {
+		m.Message = fmt.Sprintf("%s %.4g within %s%s", check, v, m.Limit, note)
+	}
+	return m
+}
+
+func joinLimits(l []string) string {
+	s := ""
+	for i, x := range l {
+		if i > 0 {
+			s += ", "
+		}
+		s += x
+	}
+	return s
+}
+
+func nonFinite(v []float64) int {
+	n := 0
+	for _, x := range v {
+		if math.IsNaN(x) || math.IsInf(x, 0) {
+			n++
+		}
+	}
+	return n
+}
+
+// psiEmpty stands in for an empty bin's share so that the logarithm is
+// finite, as Evidently does.
+const psiEmpty = 1e-4
+
+// PSI is the population stability index of actual against expected, as
+// Evidently computes it: ten equal-width bins over the range of both
+// samples together (numpy's histogram_bin_edges; the last bin closed),
+// empty bins' shares replaced by 0.0001, Σ (e−a)·ln(e/a). Equal-width bins
+// over the joint range, unlike deciles of the baseline, stay meaningful
+// when the baseline's scores take few distinct values, as a small tree
+// ensemble's do.
+func PSI(expected, actual []float64) float64 {
+	if len(expected) == 0 || len(actual) == 0 {
+		return math.NaN()
+	}
+	lo, hi := math.Inf(1), math.Inf(-1)
+	for _, v := range [][]float64{expected, actual} {
+		for _, x := range v {
+			lo, hi = math.Min(lo, x), math.Max(hi, x)
+		}
+	}
+	if lo == hi {
+		lo, hi = lo-0.5, hi+0.5
+	}
+	const bins = 10
+	shares := func(v []float64) []float64 {
+		c := make([]float64, bins)
+		for _, x := range v {
+			j := int((x - lo) / (hi - lo) * bins)
+			if j >= bins {
+				j = bins - 1
+			}
+			if j < 0 {
+				j = 0
+			}
+			c[j]++
+		}
+		for i := range c {
+			c[i] /= float64(len(v))
+			if c[i] == 0 {
+				c[i] = psiEmpty
+			}
+		}
+		return c
+	}
+	ce, ca := shares(expected), shares(actual)
+	psi := 0.0
+	for i := range ce {
+		psi += (ce[i] - ca[i]) * math.Log(ce[i]/ca[i])
+	}
+	return psi
+}
+
+// KS is the two-sample Kolmogorov-Smirnov statistic (scipy's ks_2samp
+// statistic exactly) and an asymptotic two-sided p-value from the
+// Kolmogorov distribution with Stephens' small-sample correction.
+func KS(a, b []float64) (d, p float64) {
+	if len(a) == 0 || len(b) == 0 {
+		return math.NaN(), math.NaN()
+	}
+	x, y := slices.Clone(a), slices.Clone(b)
+	slices.Sort(x)
+	slices.Sort(y)
+	i, j := 0, 0
+	n, m := float64(len(x)), float64(len(y))
+	for i < len(x) && j < len(y) {
+		v := math.Min(x[i], y[j])
+		for i < len(x) && x[i] == v {
+			i++
+		}
+		for j < len(y) && y[j] == v {
+			j++
+		}
+		d = math.Max(d, math.Abs(float64(i)/n-float64(j)/m))
+	}
+	en := math.Sqrt(n * m / (n + m))
+	return d, kolmogorovQ((en + 0.12 + 0.11/en) * d)
+}
+
+// kolmogorovQ is P(K > x) for the Kolmogorov distribution.
+func kolmogorovQ(x float64) float64 {
+	if x < 0.2 {
+		return 1
+	}
+	sum, sign := 0.0, 1.0
+	for k := 1; k <= 100; k++ {
+		t := sign * math.Exp(-2*float64(k*k)*x*x)
+		sum += t
+		if math.Abs(t) < 1e-12 {
+			break
+		}
+		sign = -sign
+	}
+	return math.Min(1, math.Max(0, 2*sum))
+}
+
+// MannWhitney is a two-sided Mann-Whitney U test of x against y.
+type MannWhitney struct {
+	U      float64 `json:"u"`      // U statistic of x (scipy's mannwhitneyu statistic)
+	P      float64 `json:"p"`      // asymptotic, tie-corrected, continuity-corrected
+	Effect float64 `json:"effect"` // rank-biserial correlation 2U/(n·m) − 1: 0 none, ±1 complete separation
+}
+
+// MannWhitneyU matches scipy.stats.mannwhitneyu(x, y, alternative=
+// "two-sided", method="asymptotic", use_continuity=True).
+func MannWhitneyU(x, y []float64) MannWhitney {
+	n1, n2 := len(x), len(y)
+	if n1 == 0 || n2 == 0 {
+		return MannWhitney{U: math.NaN(), P: math.NaN(), Effect: math.NaN()}
+	}
+	type obs struct {
+		v   float64
+		inX bool
+	}
+	all := make([]obs, 0, n1+n2)
+	for _, v := range x {
+		all = append(all, obs{v, true})
+	}
+	for _, v := range y {
+		all = append(all, obs{v, false})
+	}
+	slices.SortFunc(all, func(a, b obs) int {
+		switch {
+		case a.v < b.v:
+			return -1
+		case a.v > b.v:
+			return 1
+		}
+		return 0
+	})
+	n := float64(n1 + n2)
+	r1, ties := 0.0, 0.0
+	for i := 0; i < len(all); {
+		j := i
+		for j < len(all) && all[j].v == all[i].v {
+			j++
+		}
+		rank := float64(i+j+1) / 2 // average of ranks i+1..j
+		for k := i; k < j; k++ {
+			if all[k].inX {
+				r1 += rank
+			}
+		}
+		t := float64(j - i)
+		ties += t*t*t - t
+		i = j
+	}
+	fn1, fn2 := float64(n1), float64(n2)
+	u1 := r1 - fn1*(fn1+1)/2
+	u2 := fn1*fn2 - u1
+	mu := fn1 * fn2 / 2
+	sigma := math.Sqrt(fn1 * fn2 / 12 * ((n + 1) - ties/(n*(n-1))))
+	res := MannWhitney{U: u1, Effect: 2*u1/(fn1*fn2) - 1}
+	if sigma == 0 {
+		res.P = 1
+		return res
+	}
+	z := (math.Max(u1, u2) - mu - 0.5) / sigma
+	res.P = math.Min(1, 2*0.5*math.Erfc(z/math.Sqrt2))
+	return res
+}

@@ -1,0 +1,36 @@
+// Package gateway is modelgate's data plane: an HTTP proxy in front of
+// model servers that splits each model's traffic between a stable and a
+// candidate version, mirrors a share of it to the candidate, and measures
+// every version so that the deployment agent can judge a rollout.
+//
+// It speaks the Open Inference Protocol V2 (/v2/models/{model}/infer) and
+// OpenAI-compatible chat completions (/v1/chat/completions, routed by the
+// body's "model"). Each model has an immutable RouteTable — stable and
+// candidate backends, candidate weight, shadow share, mode — persisted in
+// the store and swapped atomically: a request reads the current table
+// once and is routed by it to the end.
+//
+// The split is random, or sticky by a request header (a customer id)
+// hashed onto a fixed 10,000-slot ring whose first weight×100 slots
+// belong to the candidate, so raising the weight only ever moves clients
+// from stable to candidate. A candidate that fails (connection refused,
+// 5xx, a body that is not a V2 answer) is counted against the candidate
+// and the request is answered by stable instead: clients keep getting
+// answers while the rollout's analysis sees the failures and rolls back.
+//
+// Shadow mirroring copies the request into a bounded queue served by a
+// fixed pool of workers; the primary's response is written before the
+// mirror is even queued, and a full queue drops the mirror (counted)
+// rather than wait. Each pair is compared: same class per row (score ≥
+// threshold for one output, argmax for several), |Δscore|, both latencies.
+//
+// Measurements are kept per version as exact counters plus the most
+// recent 32,768 latencies and scores. A Mark is a point in those counters
+// as plain data; Stats(model, version, mark) measures from it, which is
+// how a rollout measures "this step's window" and keeps doing so after a
+// restart. A reservoir keeps a uniform sample of request rows for drift
+// monitoring, parsing only the requests that may enter it.
+//
+// Stats are per gateway process. With several gateway replicas each has
+// its own; the deployment agent reads the one it runs beside.
+package gateway

@@ -1,0 +1,614 @@
+package gateway
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"math/rand/v2"
+	"net"
+	"net/http"
+	"reflect"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/charmbracelet/log"
+	"github.com/google/uuid"
+	"github.com/prometheus/client_golang/prometheus"
+)
+
+// RouteStore persists route tables; store.Store satisfies it.
+type RouteStore interface {
+	RouteSet(ctx context.Context, model string, table json.RawMessage) error
+	RouteGet(ctx context.Context, model string) (json.RawMessage, error)
+	RouteList(ctx context.Context) (map[string]json.RawMessage, error)
+}
+
+// Options configures a Gateway. Zero values take the defaults noted.
+type Options struct {
+	Routes        RouteStore            // required: where tables persist
+	MaxBodyBytes  int64                 // request body limit; default 8 MiB
+	Timeout       time.Duration         // per upstream call; default 10s
+	ShadowQueue   int                   // pending shadow calls before drops; default 1024
+	ShadowWorkers int                   // concurrent shadow calls; default 32
+	Registry      prometheus.Registerer // default: a private registry
+	StickyHeader  string                // request header pinning a client to a version; default none (random split)
+	SampleSize    int                   // rows kept in the input reservoir per model; default 1000
+	Logger        *log.Logger
+	Transport     http.RoundTripper // default: a pooled transport tuned for many small calls to few hosts
+}
+
+// Gateway is the data plane: it routes inference requests to model
+// versions by the current route table, mirrors a share to the candidate,
+// and measures every version.
+type Gateway struct {
+	opts    Options
+	log     *log.Logger
+	client  *http.Client
+	metrics *metrics
+	epoch   string
+
+	routes atomic.Pointer[map[string]*route] // copy-on-write; read on every request
+	setMu  sync.Mutex                        // serialises writers
+
+	statesMu sync.Mutex
+	states   map[string]*modelState
+
+	shadowQ  chan shadowJob
+	wg       sync.WaitGroup
+	closed   chan struct{}
+	closeOne sync.Once
+
+	bufs sync.Pool
+}
+
+// New builds a gateway with no routes; call Load to restore the stored ones.
+func New(o Options) (*Gateway, error) {
+	if o.Routes == nil {
+		return nil, errors.New("gateway: Options.Routes is required")
+	}
+	if o.MaxBodyBytes <= 0 {
+		o.MaxBodyBytes = 8 << 20
+	}
+	if o.Timeout <= 0 {
+		o.Timeout = 10 * time.Second
+	}
+	if o.ShadowQueue <= 0 {
+		o.ShadowQueue = 1024
+	}
+	if o.ShadowWorkers <= 0 {
+		o.ShadowWorkers = 32
+	}
+	if o.SampleSize <= 0 {
+		o.SampleSize = 1000
+	}
+	if o.Registry == nil {
+		o.Registry = prometheus.NewRegistry()
+	}
+	if o.Logger == nil {
+		o.Logger = log.Default()
+	}
+	if o.Transport == nil {
+		o.Transport = &http.Transport{
+			Proxy:                 nil, // loopback model servers; never through an HTTP proxy
+			DialContext:           (&net.Dialer{Timeout: 2 * time.Second, KeepAlive: 30 * time.Second}).DialContext,
+			MaxIdleConns:          4096,
+			MaxIdleConnsPerHost:   1024,
+			IdleConnTimeout:       90 * time.Second,
+			DisableCompression:    true,
+			ResponseHeaderTimeout: o.Timeout,
+			ForceAttemptHTTP2:     false,
+		}
+	}
+	m, err := newMetrics(o.Registry)
+	if err != nil {
+		return nil, fmt.Errorf("gateway metrics: %w", err)
+	}
+	g := &Gateway{
+		opts:    o,
+		log:     o.Logger.WithPrefix("gateway"),
+		client:  &http.Client{Transport: o.Transport, CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }},
+		metrics: m,
+		epoch:   uuid.NewString(),
+		states:  map[string]*modelState{},
+		shadowQ: make(chan shadowJob, o.ShadowQueue),
+		closed:  make(chan struct{}),
+	}
+	g.bufs.New = func() any { return new(bytes.Buffer) }
+	empty := map[string]*route{}
+	g.routes.Store(&empty)
+	for range o.ShadowWorkers {
+		g.wg.Add(1)
+		go g.shadowWorker()
+	}
+	return g, nil
+}
+
+// Close stops the shadow workers after the queue drains.
+func (g *Gateway) Close() error {
+	g.closeOne.Do(func() { close(g.closed) })
+	g.wg.Wait()
+	return nil
+}
+
+func (g *Gateway) state(model string) *modelState {
+	g.statesMu.Lock()
+	defer g.statesMu.Unlock()
+	s, ok := g.states[model]
+	if !ok {
+		s = &modelState{versions: map[string]*series{}}
+		s.inputs.k = g.opts.SampleSize
+		g.states[model] = s
+	}
+	return s
+}
+
+// SetRoutes validates t, persists it, and swaps it in for its model.
+// The store is written first: a table that was never stored never
+// carries traffic, so a restarted gateway serves what it served before.
+func (g *Gateway) SetRoutes(ctx context.Context, model string, t RouteTable) error {
+	if t.Model == "" {
+		t.Model = model
+	}
+	if t.Model != model {
+		return &RouteError{Model: model, Field: "model", Msg: fmt.Sprintf("table names %q", t.Model)}
+	}
+	if t.UpdatedAt.IsZero() {
+		t.UpdatedAt = time.Now().UTC()
+	}
+	if err := t.Validate(); err != nil {
+		return err
+	}
+	raw, err := json.Marshal(t)
+	if err != nil {
+		return fmt.Errorf("encode route table for %s: %w", model, err)
+	}
+	g.setMu.Lock()
+	defer g.setMu.Unlock()
+	if err := g.opts.Routes.RouteSet(ctx, model, raw); err != nil {
+		return fmt.Errorf("store route table for %s: %w", model, err)
+	}
+	g.install(t)
+	g.log.Info("routes set", "model", model, "mode", t.Mode, "stable", t.Stable.Version,
+		"candidate", candidateVersion(t), "weight", t.CandidateWeight, "shadow", t.ShadowShare)
+	return nil
+}
+
+func candidateVersion(t RouteTable) string {
+	if t.Candidate == nil {
+		return ""
+	}
+	return t.Candidate.Version
+}
+
+// install compiles and swaps in a validated table; setMu is held.
+func (g *Gateway) install(t RouteTable) {
+	ms := g.state(t.Model)
+	r := &route{table: t, model: ms, threshold: t.Threshold, sticky: t.StickyHeader}
+	if r.threshold == 0 {
+		r.threshold = 0.5
+	}
+	if r.sticky == "" {
+		r.sticky = g.opts.StickyHeader
+	}
+	r.stable = compileBackend(t, t.Stable, "stable", ms, g.metrics)
+	if t.Candidate != nil {
+		r.candidate = compileBackend(t, *t.Candidate, "candidate", ms, g.metrics)
+		r.candidateSlots = uint64(t.CandidateWeight) * ringSlots / 100
+		r.shadowMilli = uint64(t.ShadowShare * 1e6)
+	}
+	g.metrics.weight.WithLabelValues(t.Model).Set(float64(t.CandidateWeight))
+	old := *g.routes.Load()
+	next := make(map[string]*route, len(old)+1)
+	for k, v := range old {
+		next[k] = v
+	}
+	next[t.Model] = r
+	g.routes.Store(&next)
+}
+
+// Routes returns the table serving model.
+func (g *Gateway) Routes(model string) (RouteTable, bool) {
+	r, ok := (*g.routes.Load())[model]
+	if !ok {
+		return RouteTable{}, false
+	}
+	return r.table, true
+}
+
+// Models lists the models with a route table.
+func (g *Gateway) Models() []string {
+	m := *g.routes.Load()
+	out := make([]string, 0, len(m))
+	for k := range m {
+		out = append(out, k)
+	}
+	return out
+}
+
+// Load restores every stored table, and installs the ones that changed
+// when called again: a gateway running apart from the coordinator calls it
+// periodically to follow the rollouts. A table that no longer validates is
+// skipped with an error naming it; the others still load.
+func (g *Gateway) Load(ctx context.Context) error {
+	all, err := g.opts.Routes.RouteList(ctx)
+	if err != nil {
+		return fmt.Errorf("list stored routes: %w", err)
+	}
+	var errs []error
+	g.setMu.Lock()
+	defer g.setMu.Unlock()
+	changed := 0
+	for model, raw := range all {
+		t, err := DecodeRouteTable(model, raw)
+		if err != nil {
+			errs = append(errs, err)
+			continue
+		}
+		if cur, ok := (*g.routes.Load())[model]; ok && reflect.DeepEqual(cur.table, t) {
+			continue // unchanged: keep the compiled route
+		}
+		g.install(t)
+		changed++
+	}
+	if changed > 0 {
+		g.log.Info("routes loaded", "changed", changed, "models", len(all)-len(errs))
+	}
+	return errors.Join(errs...)
+}
+
+// Mark is a point in a gateway's counters; Stats and ShadowStats measure
+// from it to now. It is plain data so that a rollout can store it and,
+// after a restart, measure from where it stood (a mark from another
+// gateway instance measures from that instance's start).
+type Mark struct {
+	Epoch    string         `json:"epoch"`
+	Versions map[string]Pos `json:"versions"`
+	Shadow   ShadowPos      `json:"shadow"`
+}
+
+// Mark records where model's counters stand now.
+func (g *Gateway) Mark(model string) Mark {
+	ms := g.state(model)
+	m := Mark{Epoch: g.epoch, Versions: map[string]Pos{}, Shadow: ms.shadow.pos()}
+	ms.mu.Lock()
+	vs := make(map[string]*series, len(ms.versions))
+	for v, s := range ms.versions {
+		vs[v] = s
+	}
+	ms.mu.Unlock()
+	for v, s := range vs {
+		m.Versions[v] = s.pos()
+	}
+	return m
+}
+
+// Stats measures one version of model since a mark.
+func (g *Gateway) Stats(model, version string, since Mark) VersionStats {
+	var from Pos
+	if since.Epoch == g.epoch {
+		from = since.Versions[version]
+	}
+	return g.state(model).series(version).stats(version, from)
+}
+
+// ShadowStats summarises the shadow comparison of model since a mark.
+func (g *Gateway) ShadowStats(model string, since Mark) ShadowSummary {
+	var from ShadowPos
+	if since.Epoch == g.epoch {
+		from = since.Shadow
+	}
+	return g.state(model).shadow.summary(from)
+}
+
+// Inputs returns the uniform sample of request rows seen for model.
+func (g *Gateway) Inputs(model string) InputSample { return g.state(model).inputs.sample() }
+
+// apiError writes the project's error shape.
+func apiError(w http.ResponseWriter, status int, code, msg string) {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(status)
+	b, _ := json.Marshal(map[string]any{"error": map[string]string{"code": code, "message": msg}})
+	_, _ = w.Write(b)
+}
+
+// ServeHTTP answers V2 inference (/v2/models/{model}/infer), its preview
+// route (/preview/v2/models/{model}/infer, always the candidate), V2
+// metadata and readiness (forwarded to stable), and OpenAI chat
+// completions (/v1/chat/completions, routed by the body's model).
+func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	path := r.URL.Path
+	switch {
+	case path == "/v2/health/live" || path == "/v2/health/ready" || path == "/healthz":
+		w.WriteHeader(http.StatusOK)
+		return
+	case path == "/v1/chat/completions":
+		g.serveInfer(w, r, "", kindChat, false)
+		return
+	}
+	preview := false
+	if rest, ok := strings.CutPrefix(path, "/preview"); ok {
+		preview, path = true, rest
+	}
+	rest, ok := strings.CutPrefix(path, "/v2/models/")
+	if !ok || rest == "" {
+		apiError(w, http.StatusNotFound, "not_found", "no such endpoint: "+r.URL.Path)
+		return
+	}
+	model, tail, _ := strings.Cut(rest, "/")
+	switch tail {
+	case "infer":
+		g.serveInfer(w, r, model, kindV2, preview)
+	case "", "ready":
+		g.serveMeta(w, r, model, tail, preview)
+	default:
+		apiError(w, http.StatusNotFound, "not_found", "no such endpoint: "+r.URL.Path)
+	}
+}
+
+const (
+	kindV2 = iota
+	kindChat
+)
+
+func (g *Gateway) serveMeta(w http.ResponseWriter, r *http.Request, model, tail string, preview bool) {
+	if r.Method != http.MethodGet {
+		w.Header().Set("Allow", "GET")
+		apiError(w, http.StatusMethodNotAllowed, "method_not_allowed", "use GET")
+		return
+	}
+	rt, ok := (*g.routes.Load())[model]
+	if !ok {
+		apiError(w, http.StatusNotFound, "model_not_found", fmt.Sprintf("no route for model %q", model))
+		return
+	}
+	b := rt.stable
+	if preview {
+		if rt.candidate == nil {
+			apiError(w, http.StatusNotFound, "no_candidate", fmt.Sprintf("model %q has no candidate to preview", model))
+			return
+		}
+		b = rt.candidate
+	}
+	u := strings.TrimSuffix(b.inferURL, "/infer")
+	if tail == "ready" {
+		u += "/ready"
+	}
+	ctx, cancel := context.WithTimeout(r.Context(), g.opts.Timeout)
+	defer cancel()
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u, nil)
+	if err != nil {
+		apiError(w, http.StatusInternalServerError, "internal", err.Error())
+		return
+	}
+	resp, err := g.client.Do(req)
+	if err != nil {
+		apiError(w, http.StatusBadGateway, "upstream_unavailable", fmt.Sprintf("version %s of %s: %v", b.Version, model, err))
+		return
+	}
+	defer resp.Body.Close()
+	w.Header().Set("Content-Type", resp.Header.Get("Content-Type"))
+	w.Header().Set("X-Modelgate-Version", b.Version)
+	w.WriteHeader(resp.StatusCode)
+	_, _ = io.Copy(w, io.LimitReader(resp.Body, 1<<20))
+}
+
+// hop-by-hop headers are the proxy's own business (RFC 9110 §7.6.1).
+var hopHeaders = map[string]bool{
+	"Connection": true, "Keep-Alive": true, "Proxy-Connection": true, "Proxy-Authenticate": true,
+	"Proxy-Authorization": true, "Te": true, "Trailer": true, "Transfer-Encoding": true, "Upgrade": true,
+	"Content-Length": true, "Accept-Encoding": true,
+}
+
+func (g *Gateway) getBuf() *bytes.Buffer {
+	b := g.bufs.Get().(*bytes.Buffer)
+	b.Reset()
+	return b
+}
+
+func (g *Gateway) putBuf(b *bytes.Buffer) {
+	if b.Cap() <= 1<<20 { // don't pin one huge body forever
+		g.bufs.Put(b)
+	}
+}
+
+func (g *Gateway) serveInfer(w http.ResponseWriter, r *http.Request, model string, kind int, preview bool) {
+	if r.Method != http.MethodPost {
+		w.Header().Set("Allow", "POST")
+		apiError(w, http.StatusMethodNotAllowed, "method_not_allowed", "inference takes POST")
+		return
+	}
+	in := g.getBuf()
+	defer g.putBuf(in)
+	if r.ContentLength > g.opts.MaxBodyBytes {
+		apiError(w, http.StatusRequestEntityTooLarge, "request_too_large",
+			fmt.Sprintf("request body of %d bytes is over the %d-byte limit", r.ContentLength, g.opts.MaxBodyBytes))
+		return
+	}
+	if _, err := in.ReadFrom(http.MaxBytesReader(w, r.Body, g.opts.MaxBodyBytes)); err != nil {
+		var mbe *http.MaxBytesError
+		if errors.As(err, &mbe) {
+			apiError(w, http.StatusRequestEntityTooLarge, "request_too_large",
+				fmt.Sprintf("request body is over the %d-byte limit", g.opts.MaxBodyBytes))
+			return
+		}
+		apiError(w, http.StatusBadRequest, "bad_request", "read request body: "+err.Error())
+		return
+	}
+	body := in.Bytes()
+	if !json.Valid(body) {
+		apiError(w, http.StatusBadRequest, "malformed_request", "request body is not valid JSON")
+		return
+	}
+	if kind == kindChat {
+		var m struct {
+			Model string `json:"model"`
+		}
+		if err := json.Unmarshal(body, &m); err != nil || m.Model == "" {
+			apiError(w, http.StatusBadRequest, "malformed_request", `chat completion request needs a "model" string`)
+			return
+		}
+		model = m.Model
+	}
+	rt, ok := (*g.routes.Load())[model]
+	if !ok {
+		apiError(w, http.StatusNotFound, "model_not_found", fmt.Sprintf("no route for model %q", model))
+		return
+	}
+	b := rt.stable
+	if preview {
+		if rt.candidate == nil {
+			apiError(w, http.StatusNotFound, "no_candidate", fmt.Sprintf("model %q has no candidate to preview", model))
+			return
+		}
+		b = rt.candidate
+	} else if rt.candidateSlots > 0 {
+		var slot uint64
+		if key := r.Header.Get(rt.sticky); rt.sticky != "" && key != "" {
+			slot = fnv1a(key) % ringSlots
+		} else {
+			slot = rand.Uint64N(ringSlots)
+		}
+		if slot < rt.candidateSlots {
+			b = rt.candidate
+		}
+	}
+
+	res := g.call(r.Context(), b, kind, body, r.Header)
+	answered := b
+	if res.outcome == outcomeError && b.role == "candidate" && !preview {
+		// The candidate failed; the client still gets an answer, from
+		// stable. The failure is counted against the candidate, which is
+		// what the rollout's analysis reads.
+		b.stats.mu.Lock()
+		b.stats.fallbacks++
+		b.stats.mu.Unlock()
+		b.metrics.fallbacks.Inc()
+		g.putBuf(res.buf)
+		res = g.call(r.Context(), rt.stable, kind, body, r.Header)
+		answered = rt.stable
+		w.Header().Set("X-Modelgate-Fallback", b.Version)
+	}
+	defer g.putBuf(res.buf)
+	h := w.Header()
+	h.Set("X-Modelgate-Version", answered.Version)
+	if res.err != nil {
+		apiError(w, http.StatusBadGateway, "upstream_unavailable",
+			fmt.Sprintf("version %s of model %s: %v", answered.Version, model, res.err))
+	} else {
+		if res.contentType != "" {
+			h.Set("Content-Type", res.contentType)
+		}
+		h.Set("Content-Length", strconv.Itoa(res.buf.Len()))
+		w.WriteHeader(res.status)
+		_, _ = w.Write(res.buf.Bytes())
+	}
+
+	if !preview && rt.shadowMilli > 0 && rt.candidate != nil && answered == rt.stable && res.outcome == outcomeOK &&
+		(rt.shadowMilli >= 1e6 || rand.Uint64N(1e6) < rt.shadowMilli) {
+		g.enqueueShadow(rt, kind, body, r.Header, res)
+	}
+	if kind == kindV2 && !preview && res.outcome == outcomeOK && rt.model.inputs.want() {
+		if names, rows, err := ParseInputs(body, rt.table.Features); err == nil {
+			rt.model.inputs.add(names, rows)
+		}
+	}
+}
+
+// result is one upstream call's outcome; buf holds the response body.
+type result struct {
+	status      int
+	contentType string
+	buf         *bytes.Buffer
+	outcome     int
+	latencyMs   float64
+	outputs     *Outputs
+	err         error
+}
+
+func (g *Gateway) call(ctx context.Context, b *backend, kind int, body []byte, hdr http.Header) result {
+	res := result{buf: g.getBuf()}
+	start := time.Now()
+	res.err = g.roundTrip(ctx, b, kind, body, hdr, &res)
+	res.latencyMs = float64(time.Since(start).Nanoseconds()) / 1e6
+	switch {
+	case res.err != nil || res.status >= 500:
+		res.outcome = outcomeError
+	case res.status == http.StatusNotFound && kind == kindV2:
+		// The client named a model the gateway routes; a 404 from the
+		// upstream means the route points at a server (or a name) that
+		// does not serve this version: the route's fault, not the client's.
+		res.outcome = outcomeError
+		res.err = fmt.Errorf("the upstream does not serve this model (404 from %s)", b.inferURL)
+	case res.status >= 400:
+		res.outcome = outcomeClientError
+	case kind == kindV2:
+		out, err := ParseOutputs(res.buf.Bytes(), nil)
+		if err != nil {
+			// A 200 whose body is not a V2 answer is the version's fault.
+			res.outcome = outcomeError
+			res.err = fmt.Errorf("malformed V2 response: %w", err)
+		} else {
+			res.outputs = &out
+		}
+	}
+	b.stats.record(res.latencyMs, res.outcome, res.outputs)
+	switch res.outcome {
+	case outcomeOK:
+		b.metrics.ok.Inc()
+	case outcomeError:
+		b.metrics.errors.Inc()
+	default:
+		b.metrics.clientErrors.Inc()
+	}
+	b.metrics.duration.Observe(res.latencyMs / 1e3)
+	return res
+}
+
+func (g *Gateway) roundTrip(ctx context.Context, b *backend, kind int, body []byte, hdr http.Header, res *result) error {
+	ctx, cancel := context.WithTimeout(ctx, g.opts.Timeout)
+	defer cancel()
+	u := b.inferURL
+	if kind == kindChat {
+		u = b.chatURL
+	}
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, u, bytes.NewReader(body))
+	if err != nil {
+		return err
+	}
+	for k, v := range hdr {
+		if !hopHeaders[k] {
+			req.Header[k] = v
+		}
+	}
+	if req.Header.Get("Content-Type") == "" {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	resp, err := g.client.Do(req)
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	res.status = resp.StatusCode
+	res.contentType = resp.Header.Get("Content-Type")
+	if _, err := res.buf.ReadFrom(io.LimitReader(resp.Body, 64<<20)); err != nil {
+		return fmt.Errorf("read response: %w", err)
+	}
+	return nil
+}
+
+// fnv1a hashes a sticky key. It is fixed (not seeded per process) so
+// that every gateway replica and every restart pins a key to the same slot.
+func fnv1a(s string) uint64 {
+	h := uint64(14695981039346656037)
+	for i := 0; i < len(s); i++ {
+		h ^= uint64(s[i])
+		h *= 1099511628211
+	}
+	return h
+}

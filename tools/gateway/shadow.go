@@ -1,0 +1,87 @@
+package gateway
+
+import (
+	"context"
+	"net/http"
+	"slices"
+)
+
+// shadowJob is one mirrored request waiting for a worker. It owns copies
+// of everything it needs: the primary's buffers go back to the pool as
+// soon as the client has its answer.
+type shadowJob struct {
+	rt        *route
+	kind      int
+	body      []byte
+	header    http.Header
+	primary   *Outputs
+	primaryMs float64
+}
+
+// enqueueShadow never blocks: a full queue drops the mirror and counts
+// it, so that a slow candidate cannot slow the primary path down.
+func (g *Gateway) enqueueShadow(rt *route, kind int, body []byte, hdr http.Header, res result) {
+	sh := &rt.model.shadow
+	if len(g.shadowQ) == cap(g.shadowQ) {
+		// Full: drop before copying the body, the common case when the
+		// candidate is slower than the traffic.
+		sh.dropped.Add(1)
+		g.metrics.dropped.WithLabelValues(rt.table.Model).Inc()
+		return
+	}
+	job := shadowJob{rt: rt, kind: kind, body: slices.Clone(body), primary: res.outputs, primaryMs: res.latencyMs}
+	if ct := hdr.Get("Content-Type"); ct != "" {
+		job.header = http.Header{"Content-Type": {ct}}
+	}
+	select {
+	case g.shadowQ <- job:
+		sh.mu.Lock()
+		sh.mirrored++
+		sh.mu.Unlock()
+	default:
+		sh.dropped.Add(1)
+		g.metrics.dropped.WithLabelValues(rt.table.Model).Inc()
+	}
+}
+
+func (g *Gateway) shadowWorker() {
+	defer g.wg.Done()
+	for {
+		select {
+		case job := <-g.shadowQ:
+			g.runShadow(job)
+		case <-g.closed:
+			for {
+				select {
+				case job := <-g.shadowQ:
+					g.runShadow(job)
+				default:
+					return
+				}
+			}
+		}
+	}
+}
+
+func (g *Gateway) runShadow(job shadowJob) {
+	c := job.rt.candidate
+	// The shadow call is detached from the client's request: the client
+	// is long gone by the time it runs.
+	res := g.call(context.Background(), c, job.kind, job.body, job.header)
+	defer g.putBuf(res.buf)
+	failed := res.outcome != outcomeOK
+	sh := &job.rt.model.shadow
+	sh.compare(job.primary, res.outputs, job.primaryMs, res.latencyMs, job.rt.threshold, failed)
+	model := job.rt.table.Model
+	if failed {
+		g.metrics.shadow.WithLabelValues(model, "error").Inc()
+	} else {
+		g.metrics.shadow.WithLabelValues(model, "compared").Inc()
+	}
+	g.metrics.shadowLat.WithLabelValues(model).Observe(res.latencyMs / 1e3)
+	sh.mu.Lock()
+	if sh.rows > 0 {
+		g.metrics.agreement.WithLabelValues(model).Set(float64(sh.agreeRows) / float64(sh.rows))
+	}
+	sh.mu.Unlock()
+}
