@@ -75,7 +75,8 @@ type Coordinator struct {
 	// active holds runs being processed here, so a run is never driven by
 	// two goroutines at once, and their cancel functions.
 	active  map[string]context.CancelFunc
-	pending map[string]bool // woken while active: process again after
+	pending map[string]bool          // woken while active: process again after
+	deploys map[string]chan struct{} // per model+environment deploy locks
 	wg      sync.WaitGroup
 	started bool
 	ctx     context.Context

@@ -404,6 +404,13 @@ func (c *Coordinator) deploy(ctx context.Context, run store.Run, lg *log.Logger)
 		_, err = c.transition(ctx, run, []store.RunState{store.RunDeploying}, store.RunSucceeded, "promoted in the registry (no rollout configured)", "coordinator")
 		return err == nil, err
 	}
+	// One rollout per model and environment at a time: two would fight
+	// over the same route table. Later runs wait their turn here.
+	unlock, err := c.lockDeploy(ctx, run.Model+"\x00"+run.Environment)
+	if err != nil {
+		return false, err
+	}
+	defer unlock()
 	prod, err := c.production(ctx, run, cfg)
 	if err != nil {
 		return false, err
@@ -421,6 +428,26 @@ func (c *Coordinator) deploy(ctx context.Context, run store.Run, lg *log.Logger)
 	}
 	_, err = c.transition(ctx, run, []store.RunState{store.RunDeploying}, store.RunSucceeded, rep.Summary, "deployment")
 	return err == nil, err
+}
+
+// lockDeploy takes the per-model deploy lock, or gives up when ctx ends.
+func (c *Coordinator) lockDeploy(ctx context.Context, key string) (func(), error) {
+	c.mu.Lock()
+	if c.deploys == nil {
+		c.deploys = map[string]chan struct{}{}
+	}
+	ch, ok := c.deploys[key]
+	if !ok {
+		ch = make(chan struct{}, 1)
+		c.deploys[key] = ch
+	}
+	c.mu.Unlock()
+	select {
+	case ch <- struct{}{}:
+		return func() { <-ch }, nil
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	}
 }
 
 // promote registers the candidate and points the environment at it.

@@ -403,7 +403,7 @@ func (d *demo) startTraffic(ctx context.Context) func() gateway.ReplayResult {
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
-		res, _ = gateway.Replay(ctx, gateway.ReplayOptions{URL: d.gw, Model: ModelName, Rows: d.rows, RPS: 200, Duration: time.Hour,
+		res, _ = gateway.Replay(ctx, gateway.ReplayOptions{URL: d.gw, Model: ModelName, Rows: d.rows, RPS: 300, Duration: time.Hour,
 			Header: func(i int) http.Header { return http.Header{"X-Customer-Id": []string{fmt.Sprint(i % 97)}} }})
 	}()
 	return func() gateway.ReplayResult {
