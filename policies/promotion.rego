@@ -73,6 +73,29 @@ decision := {
 deny_list := [r | some r in deny]
 
 # ---------------------------------------------------------------------------
+# How this file is written, and why (a decision must cost well under a
+# millisecond; see bench/oversight/RESULTS.md):
+#   - OPA caches a complete rule (`x := ...`) for the whole evaluation, but
+#     re-runs a partial rule (`x[k] := v if ...`, `x contains k if ...`)
+#     every time something iterates it with an unbound key. So every
+#     collection of the input (findings, guarded metrics) is scanned once,
+#     in a complete rule, and the rules below iterate that cached value.
+#   - A reference to a rule, even a cached one, costs several times a
+#     lookup in a local variable, so a loop binds the rules it reads to
+#     locals first.
+#   - A call of a function defined here costs about as much as ten
+#     reference lookups, and a built-in whose arguments must be assembled
+#     (concat, sprintf) several. Hot paths use references and `==`; helper
+#     functions and sprintf are left to paths taken only when something is
+#     wrong (a denial's message, a risk factor's reason) or unusual (a
+#     team's own guarded metrics).
+#   - OPA does arithmetic on decimals with math/big: a cheap comparison that
+#     rules a case out comes before any arithmetic.
+# None of this changes a decision: the rules compute what they computed
+# when they were written plainly, one helper function per idea; the tests
+# in promotion_test.rego pin that down, including the unusual settings.
+
+# ---------------------------------------------------------------------------
 # Denials. Each is {"code", "message"}; codes are stable for scripts.
 
 # The evidence must say what is promoted, where and by whom.
@@ -97,18 +120,25 @@ deny contains {"code": "input.missing_report", "message": sprintf("the %s stage 
 	not is_object(get_path(["reports", stage]))
 }
 
+# A report that is not an object, or has no verdict or another word, fails
+# closed. The stages with a valid verdict are collected first and the
+# denial asks which stage is not among them: negating a check on
+# `report.verdict` directly would be undefined, not true, for a report that
+# is not an object, and such a report would slip through.
 deny contains {"code": "input.bad_report", "message": sprintf("the %s report has no valid verdict (pass, warn or fail)", [stage])} if {
-	some stage, report in input.reports
-	not verdict_of(report) in {"pass", "warn", "fail"}
+	some stage, _ in input.reports
+	not valid_verdict_stages[stage]
 }
+
+valid_verdict_stages := {stage | input.reports[stage].verdict in {"pass", "warn", "fail"}}
 
 # A failing scan, test or evaluation stops the promotion. A failing
 # validation stops it only for reasons other than drift: drift is a fact
 # about the world, so it raises the risk instead and a person decides.
 deny contains {"code": "report.failed", "message": sprintf("the %s stage failed: %s", [stage, summary(report)])} if {
 	some stage, report in input.reports
-	stage != "validate"
 	report.verdict == "fail"
+	stage != "validate"
 }
 
 deny contains {"code": "report.failed", "message": sprintf("data validation failed: %s", [summary(report)])} if {
@@ -120,32 +150,33 @@ deny contains {"code": "report.failed", "message": sprintf("data validation fail
 }
 
 deny contains {"code": "security.critical", "message": sprintf("critical security finding %s on %s: %s", [f.code, subject(f), f.message])} if {
-	some [stage, _], f in notable
+	some [stage, _], f in critical_findings
 	stage == "scan"
-	f.severity == "critical"
 }
 
 deny contains {"code": "finding.critical", "message": sprintf("critical finding %s in the %s report on %s: %s", [f.code, stage, subject(f), f.message])} if {
-	some [stage, _], f in notable
+	some [stage, _], f in critical_findings
 	stage != "scan"
-	f.severity == "critical"
 	not is_drift(f)
 }
 
 deny contains {"code": "evaluation.regression", "message": msg} if {
-	some name, direction in guarded_compared
-	worse_by(name, direction) > tolerance(name)
+	some name, [_, tolerance] in regressions
+	direction := guarded_compared[name]
 	msg := sprintf("%s regressed against production: delta %v (%s %v), tolerance %v", [
 		name, eval_metrics[concat("", ["delta.", name])],
-		bound_name(direction), bound(name, direction), tolerance(name),
+		bound_name[direction], bounds[name], tolerance,
 	])
 }
 
 # Both models were measured but the comparison is missing: we cannot tell
 # whether the candidate regressed, so we do not promote it.
 deny contains {"code": "evaluation.missing_delta", "message": msg} if {
+	# Usually every measured metric has its delta; the counts say so
+	# without a pass over the metrics.
+	count(guarded_compared) < count(guarded_measured)
 	some name, _ in guarded_measured
-	not is_number(object.get(eval_metrics, concat("", ["delta.", name]), null))
+	not name in object.keys(guarded_compared)
 	msg := sprintf("candidate.%s and production.%s are reported but delta.%s is missing", [name, name, name])
 }
 
@@ -213,6 +244,157 @@ reasons := array.concat(
 )
 
 # ---------------------------------------------------------------------------
+# Findings, read once.
+
+# Each report's findings when they are a list; anything else counts as none.
+finding_lists := {stage: fs |
+	some stage, report in input.reports
+	fs := report.findings
+	is_array(fs)
+}
+
+# Critical and high findings, [stage, index] -> finding. Comparing the
+# severity inside the reference with `==` lets OPA walk every finding
+# without binding each one; only the few that match are read whole.
+critical_findings := {[stage, i]: finding_lists[stage][i] |
+	finding_lists[stage][i].severity == "critical"
+}
+
+high_severity_findings := {[stage, i]: finding_lists[stage][i] |
+	finding_lists[stage][i].severity == "high"
+}
+
+# The findings that can change a decision: [stage, index] -> finding.
+notable := object.union(critical_findings, high_severity_findings)
+
+high_findings := {key | some key, f in high_severity_findings; not is_drift(f)}
+
+# ---------------------------------------------------------------------------
+# Guarded metrics, read once.
+
+default eval_metrics := {}
+
+eval_metrics := m if {
+	m := input.reports.evaluate.metrics
+	is_object(m)
+}
+
+# One row per guarded metric: [name, direction, and the names under which
+# the evaluation agent reports it: candidate, production, delta, and the
+# bound of the delta's interval nearest to "no change" (ci_high for
+# higher-is-better, ci_low for lower-is-better)]. The rows of the default
+# settings are spelled out, so that a decision does not build some sixty
+# strings with concat(); a team that changes guarded_metrics gets its rows
+# built.
+default_guarded_rows := [
+	["roc_auc", "higher", "candidate.roc_auc", "production.roc_auc", "delta.roc_auc", "delta.roc_auc.ci_high"],
+	["pr_auc", "higher", "candidate.pr_auc", "production.pr_auc", "delta.pr_auc", "delta.pr_auc.ci_high"],
+	["f1", "higher", "candidate.f1", "production.f1", "delta.f1", "delta.f1.ci_high"],
+	["recall", "higher", "candidate.recall", "production.recall", "delta.recall", "delta.recall.ci_high"],
+	["precision", "higher", "candidate.precision", "production.precision", "delta.precision", "delta.precision.ci_high"],
+	["accuracy", "higher", "candidate.accuracy", "production.accuracy", "delta.accuracy", "delta.accuracy.ci_high"],
+	["macro_f1", "higher", "candidate.macro_f1", "production.macro_f1", "delta.macro_f1", "delta.macro_f1.ci_high"],
+	["r2", "higher", "candidate.r2", "production.r2", "delta.r2", "delta.r2.ci_high"],
+	["log_loss", "lower", "candidate.log_loss", "production.log_loss", "delta.log_loss", "delta.log_loss.ci_low"],
+	["brier", "lower", "candidate.brier", "production.brier", "delta.brier", "delta.brier.ci_low"],
+	["rmse", "lower", "candidate.rmse", "production.rmse", "delta.rmse", "delta.rmse.ci_low"],
+	["mae", "lower", "candidate.mae", "production.mae", "delta.mae", "delta.mae.ci_low"],
+	["mape", "lower", "candidate.mape", "production.mape", "delta.mape", "delta.mape.ci_low"],
+]
+
+guarded_rows := default_guarded_rows if {
+	settings.guarded_metrics == defaults.guarded_metrics
+} else := [row |
+	some name, direction in settings.guarded_metrics
+	row := [
+		name, direction,
+		concat("", ["candidate.", name]), concat("", ["production.", name]), concat("", ["delta.", name]),
+		interval_bound_key(name, direction),
+	]
+]
+
+interval_bound_key(name, "higher") := concat("", ["delta.", name, ".ci_high"])
+
+interval_bound_key(name, "lower") := concat("", ["delta.", name, ".ci_low"])
+
+# A direction other than higher or lower is never judged (regressions), but
+# a missing delta still denies.
+default interval_bound_key(_, _) := null
+
+# The rows of the guarded metrics measured on both models (only when
+# production exists). The metrics are bound to a local variable first: a
+# lookup in a local value costs a fraction of a reference to a rule, even a
+# cached one.
+measured_rows := [row |
+	input.production != null
+	metrics := eval_metrics
+	some row in guarded_rows
+	[_, _, candidate, production, _, _] := row
+	is_number(metrics[candidate])
+	is_number(metrics[production])
+]
+
+guarded_measured := {name: direction | some [name, direction, _, _, _, _] in measured_rows}
+
+# ... and of those, the rows of the ones with a delta.
+compared_rows := [row |
+	metrics := eval_metrics
+	some row in measured_rows
+	is_number(metrics[row[4]])
+]
+
+guarded_compared := {name: direction | some [name, direction, _, _, _, _] in compared_rows}
+
+# The bound of the delta's interval closest to "no change" decides, so noise
+# alone never denies; without an interval, the point estimate decides.
+# name -> the number that decides.
+bounds := object.union(
+	{name: metrics[delta] |
+		metrics := eval_metrics
+		some [name, _, _, _, delta, _] in compared_rows
+	},
+	{name: v |
+		metrics := eval_metrics
+		some [name, _, _, _, _, interval_bound] in compared_rows
+		v := metrics[interval_bound]
+		is_number(v)
+	},
+)
+
+# The compared metrics that may have regressed. OPA does arithmetic on
+# decimals with math/big, so the four operations of the full check
+# (regressions) cost far more than a lookup; when the tolerance is not
+# negative, a metric whose bound did not move the wrong way (below zero for
+# higher-is-better, above zero for lower-is-better) cannot have regressed,
+# and one comparison rules it out.
+regression_suspects := s if {
+	settings.regression_tolerance >= 0
+	b := bounds
+	s := {name | some [name, "higher", _, _, _, _] in compared_rows; b[name] < 0} | {name |
+		some [name, "lower", _, _, _, _] in compared_rows
+		b[name] > 0
+	}
+} else := object.keys(guarded_compared)
+
+# How far each suspect moved the wrong way (a fall for a metric that should
+# rise, a rise for one that should fall), and how far it may, for those
+# that moved too far: name -> [worse, tolerance]. A direction other than
+# higher or lower is never judged.
+regressions := {name: [worse, tolerance] |
+	metrics := eval_metrics
+	b := bounds
+	directions := guarded_compared
+	fraction := settings.regression_tolerance
+	sign := {"higher": -1, "lower": 1}
+	some name in regression_suspects
+	worse := sign[directions[name]] * b[name]
+	tolerance := fraction * abs(metrics[concat("", ["production.", name])])
+	worse > tolerance
+}
+
+bound_name := {"higher": "upper bound", "lower": "lower bound"}
+
+# ---------------------------------------------------------------------------
 # Helpers.
 
 # In Rego, `not f(x)` is undefined (not true) when x itself is undefined, so
@@ -220,10 +402,6 @@ reasons := array.concat(
 # missing field or a non-object input into null.
 get_path(p) := v if {
 	v := object.get(input, p, null)
-} else := null
-
-verdict_of(report) := v if {
-	v := object.get(report, "verdict", null)
 } else := null
 
 non_empty_string(s) if {
@@ -236,11 +414,6 @@ valid_digest(d) if {
 	regex.match(`^sha256:[0-9a-f]{64}$`, d)
 }
 
-findings(report) := fs if {
-	fs := report.findings
-	is_array(fs)
-} else := []
-
 summary(report) := report.summary if {
 	non_empty_string(report.summary)
 } else := "no summary"
@@ -251,19 +424,6 @@ subject(f) := f.subject if {
 
 is_drift(f) if startswith(f.code, "drift")
 
-# The findings that can change a decision, read once: [stage, index] -> finding.
-notable[[stage, i]] := f if {
-	some stage, report in input.reports
-	some i, f in findings(report)
-	f.severity in {"high", "critical"}
-}
-
-high_findings contains key if {
-	some key, f in notable
-	f.severity == "high"
-	not is_drift(f)
-}
-
 # A missing or malformed traffic share counts as the whole traffic.
 traffic_share := s if {
 	s := input.deploy.max_traffic_share
@@ -272,7 +432,7 @@ traffic_share := s if {
 	s <= 1
 } else := 1
 
-drift_shares contains s if {
+drift_shares := {s |
 	some _, report in input.reports
 	s := report.metrics["drift.share"]
 	is_number(s)
@@ -283,45 +443,3 @@ drift_measured if count(drift_shares) > 0
 drift_share := max(drift_shares) if drift_measured
 
 pct(x) := round(x * 1000) / 10
-
-default eval_metrics := {}
-
-eval_metrics := m if {
-	m := input.reports.evaluate.metrics
-	is_object(m)
-}
-
-# Guarded metrics measured on both models (only when production exists).
-guarded_measured[name] := direction if {
-	input.production != null
-	some name, direction in settings.guarded_metrics
-	is_number(eval_metrics[concat("", ["candidate.", name])])
-	is_number(eval_metrics[concat("", ["production.", name])])
-}
-
-guarded_compared[name] := direction if {
-	some name, direction in guarded_measured
-	is_number(eval_metrics[concat("", ["delta.", name])])
-}
-
-# The bound of the delta's interval closest to "no change" decides, so noise
-# alone never denies; without an interval, the point estimate decides.
-bound(name, "higher") := v if {
-	v := eval_metrics[concat("", ["delta.", name, ".ci_high"])]
-	is_number(v)
-} else := eval_metrics[concat("", ["delta.", name])]
-
-bound(name, "lower") := v if {
-	v := eval_metrics[concat("", ["delta.", name, ".ci_low"])]
-	is_number(v)
-} else := eval_metrics[concat("", ["delta.", name])]
-
-bound_name("higher") := "upper bound"
-
-bound_name("lower") := "lower bound"
-
-worse_by(name, "higher") := 0 - bound(name, "higher")
-
-worse_by(name, "lower") := bound(name, "lower")
-
-tolerance(name) := settings.regression_tolerance * abs(eval_metrics[concat("", ["production.", name])])

@@ -279,3 +279,42 @@ test_denied_high_risk_needs_no_approval if {
 	not d.require_approval
 	d.approvers.min == 0
 }
+
+# A team may guard a metric of its own; its names are built, not looked up
+# in the default table, and it is judged like the others.
+test_settings_add_a_guarded_metric if {
+	doc := json.patch(base, [
+		{"op": "add", "path": "/reports/evaluate/metrics/candidate.auc_at_1pct", "value": 0.40},
+		{"op": "add", "path": "/reports/evaluate/metrics/production.auc_at_1pct", "value": 0.50},
+		{"op": "add", "path": "/reports/evaluate/metrics/delta.auc_at_1pct", "value": -0.10},
+	])
+	d := promotion.decision with input as doc with data.modelgate.settings as {"guarded_metrics": {"auc_at_1pct": "higher", "cost": "lower"}}
+	not d.allow
+	{r.code | some r in d.deny} == {"evaluation.regression"}
+}
+
+# A direction other than higher or lower is never judged, but a missing
+# delta still denies.
+test_settings_unknown_direction_is_not_judged if {
+	doc := json.patch(base, [{"op": "replace", "path": "/reports/evaluate/metrics/delta.roc_auc", "value": -0.5}])
+	d := promotion.decision with input as doc with data.modelgate.settings as {"guarded_metrics": {"roc_auc": "sideways"}}
+	d.allow
+	doc2 := json.patch(base, [{"op": "remove", "path": "/reports/evaluate/metrics/delta.roc_auc"}])
+	d2 := promotion.decision with input as doc2 with data.modelgate.settings as {"guarded_metrics": {"roc_auc": "sideways"}}
+	{r.code | some r in d2.deny} == {"evaluation.missing_delta"}
+}
+
+# A negative tolerance demands an improvement: a metric that did not move
+# fails it, which the shortcut for non-negative tolerances must not hide.
+test_settings_negative_tolerance if {
+	doc := json.patch(base, [
+		{"op": "replace", "path": "/reports/evaluate/metrics/delta.log_loss", "value": 0},
+		{"op": "replace", "path": "/reports/evaluate/metrics/production.log_loss", "value": 0.25},
+	])
+	promotion.decision.allow with input as doc
+	d := promotion.decision with input as doc with data.modelgate.settings as {"regression_tolerance": -0.01}
+	not d.allow
+	some r in d.deny
+	r.code == "evaluation.regression"
+	startswith(r.message, "log_loss regressed")
+}

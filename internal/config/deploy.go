@@ -100,10 +100,16 @@ type Bound struct {
 	Min      *float64 `yaml:"min" json:"min,omitempty"`
 	Max      *float64 `yaml:"max" json:"max,omitempty"`
 	MaxRatio *float64 `yaml:"max_ratio" json:"max_ratio,omitempty"`
+	// Off switches a check off, defaults included ({off: true}): a
+	// retrained model may legitimately move its score distribution.
+	Off bool `yaml:"off" json:"off,omitempty"`
 }
 
 // Set reports whether the bound limits anything.
-func (b Bound) Set() bool { return b.Min != nil || b.Max != nil || b.MaxRatio != nil }
+func (b Bound) Set() bool { return !b.Off && (b.Min != nil || b.Max != nil || b.MaxRatio != nil) }
+
+// unset reports whether a default should fill the bound.
+func (b Bound) unset() bool { return !b.Off && !b.Set() }
 
 func ptr(f float64) *float64 { return &f }
 
@@ -133,10 +139,10 @@ func (c *Deploy) setDefaults() {
 		if s.Share == 0 {
 			s.Share = 1
 		}
-		if !s.Checks.Agreement.Set() {
+		if s.Checks.Agreement.unset() {
 			s.Checks.Agreement.Min = ptr(0.95)
 		}
-		if !s.Checks.ErrorRate.Set() {
+		if s.Checks.ErrorRate.unset() {
 			s.Checks.ErrorRate.Max = ptr(0.01)
 		}
 	}
@@ -156,16 +162,16 @@ func (c *Deploy) setDefaults() {
 	if c.BlueGreen.Interval.Duration == 0 {
 		c.BlueGreen.Interval.Duration = 30 * time.Second
 	}
-	if !c.BlueGreen.Checks.ErrorRate.Set() {
+	if c.BlueGreen.Checks.ErrorRate.unset() {
 		c.BlueGreen.Checks.ErrorRate.Max = ptr(0.01)
 	}
 }
 
 func (c *CanaryChecks) setDefaults() {
-	if !c.ErrorRate.Set() {
+	if c.ErrorRate.unset() {
 		c.ErrorRate.Max = ptr(0.01)
 	}
-	if !c.ScorePSI.Set() {
+	if c.ScorePSI.unset() {
 		c.ScorePSI.Max = ptr(0.2)
 	}
 	if m := c.MannWhitney; m != nil {
@@ -256,6 +262,9 @@ func (c *CanaryChecks) validate(v *validator, field string) {
 }
 
 func (b Bound) validate(v *validator, field string, unit bool) {
+	if b.Off && (b.Min != nil || b.Max != nil || b.MaxRatio != nil) {
+		v.add(field, "off: true switches the check off; remove min/max/max_ratio or the off")
+	}
 	check := func(name string, p *float64) {
 		if p == nil {
 			return

@@ -92,3 +92,17 @@ func TestDeployValidation(t *testing.T) {
 	_, err := Parse("m.yaml", []byte("model: m\ntask: binary\ncandidate: {artifact: m.json}\ndeploy:\n  canary: {stepz: [1]}\n"))
 	require.ErrorContains(t, err, `unknown key "stepz"`)
 }
+
+func TestDeployCheckOff(t *testing.T) {
+	t.Parallel()
+	base := "model: m\ntask: binary\ncandidate: {artifact: m.json}\ndeploy:\n  canary:\n    checks: "
+	p, err := Parse("m.yaml", []byte(base+"{score_psi: {off: true}}\n"))
+	require.NoError(t, err)
+	require.False(t, p.Deploy.Canary.Checks.ScorePSI.Set(), "off must beat the default")
+	require.True(t, p.Deploy.Canary.Checks.ErrorRate.Set(), "other defaults stay")
+	p, err = Parse("m.yaml", []byte(base+"{}\n"))
+	require.NoError(t, err)
+	require.True(t, p.Deploy.Canary.Checks.ScorePSI.Set(), "the default applies when not switched off")
+	_, err = Parse("m.yaml", []byte(base+"{score_psi: {off: true, max: 1}}\n"))
+	require.ErrorContains(t, err, "deploy.canary.checks.score_psi")
+}

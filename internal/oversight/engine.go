@@ -9,6 +9,7 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -519,6 +520,18 @@ func EvalQuery(ctx context.Context, b *Bundle, query string, input any, timeout 
 // strings in v (after a JSON round trip) with "***", so that an audit
 // record never carries a credential a policy echoed into a reason.
 func Mask(v any) any {
+	if d, ok := v.(Decision); ok {
+		// Every decision is audited; its fixed shape makes the round trip
+		// avoidable (see maskDecision).
+		if m, ok := maskDecision(d); ok {
+			return m
+		}
+	}
+	return maskJSON(v)
+}
+
+// maskJSON is Mask for any value: a JSON round trip, then masking.
+func maskJSON(v any) any {
 	raw, err := json.Marshal(v)
 	if err != nil {
 		return "***unencodable***"
@@ -555,6 +568,9 @@ func maskValue(v any) any {
 	}
 	return v
 }
+
+// jsonInt is n as Mask's decoding (UseNumber) gives it.
+func jsonInt(n int) json.Number { return json.Number(strconv.Itoa(n)) }
 
 func isSecretKey(k string) bool {
 	k = strings.ToLower(k)

@@ -1,6 +1,10 @@
 package oversight
 
-import "regexp"
+import (
+	"regexp"
+	"strings"
+	"unicode/utf8"
+)
 
 // secretPatterns are credentials that policies or agents might echo into
 // a message; each match is replaced whole.
@@ -15,10 +19,117 @@ var secretPatterns = []*regexp.Regexp{
 }
 
 func maskString(s string) string {
+	if !mayHoldSecret(s) {
+		return s
+	}
 	for _, re := range secretPatterns {
 		if re.MatchString(s) {
 			s = re.ReplaceAllString(s, "***")
 		}
 	}
 	return s
+}
+
+// mayHoldSecret is a cheap test that every match of secretPatterns passes:
+// each pattern needs a literal (case-insensitive for the last two, which
+// also need '=' or ':' and "bearer" respectively). Seven regular
+// expressions cost microseconds per string, and a decision has a dozen
+// strings, almost never with a secret in them. Case-insensitive matching
+// in Go folds a few non-ASCII letters onto ASCII ones (K, ſ), so a string
+// with any non-ASCII byte always goes to the regular expressions.
+func mayHoldSecret(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if s[i] >= utf8.RuneSelf {
+			return true
+		}
+	}
+	for _, lit := range []string{"-----BEGIN", "AKIA", "ASIA", "gh", "xox", "sk-"} {
+		if strings.Contains(s, lit) {
+			return true
+		}
+	}
+	if containsFoldASCII(s, "bearer") {
+		return true
+	}
+	if strings.ContainsAny(s, "=:") {
+		for _, w := range []string{"password", "passwd", "secret", "token", "api"} {
+			if containsFoldASCII(s, w) {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// containsFoldASCII reports whether the ASCII string s contains the
+// lower-case ASCII word w, ignoring case.
+func containsFoldASCII(s, w string) bool {
+	for i := 0; i+len(w) <= len(s); i++ {
+		j := 0
+		for ; j < len(w); j++ {
+			c := s[i+j]
+			if 'A' <= c && c <= 'Z' {
+				c += 'a' - 'A'
+			}
+			if c != w[j] {
+				break
+			}
+		}
+		if j == len(w) {
+			return true
+		}
+	}
+	return false
+}
+
+// maskDecision is Mask for a Decision without the JSON round trip: it
+// builds the same document Mask's decoding gives (json.Number for numbers,
+// nil for nil slices, the time as encoding/json writes it) and masks its
+// strings. ok is false when the round trip could change a string (invalid
+// UTF-8 becomes U+FFFD) or fail (a time outside years 0-9999); the caller
+// then takes the general path.
+func maskDecision(d Decision) (map[string]any, bool) {
+	ts, err := d.EvaluatedAt.MarshalJSON()
+	if err != nil {
+		return nil, false
+	}
+	at := string(ts[1 : len(ts)-1]) // RFC 3339, nothing to escape
+	ok := true
+	str := func(s string) any {
+		if !utf8.ValidString(s) {
+			ok = false
+		}
+		return maskString(s)
+	}
+	strs := func(ss []string) any {
+		if ss == nil {
+			return nil
+		}
+		out := make([]any, len(ss))
+		for i, s := range ss {
+			out[i] = str(s)
+		}
+		return out
+	}
+	var deny any
+	if d.Deny != nil {
+		list := make([]any, len(d.Deny))
+		for i, r := range d.Deny {
+			list[i] = map[string]any{"code": str(r.Code), "message": str(r.Message)}
+		}
+		deny = list
+	}
+	m := map[string]any{
+		"id":               str(d.ID),
+		"allow":            d.Allow,
+		"deny":             deny,
+		"require_approval": d.RequireApproval,
+		"approvers":        map[string]any{"groups": strs(d.Approvers.Groups), "min": jsonInt(d.Approvers.Min)},
+		"risk":             str(d.Risk),
+		"reasons":          strs(d.Reasons),
+		"policy_revision":  str(d.PolicyRevision),
+		"input_digest":     str(d.InputDigest),
+		"evaluated_at":     maskString(at),
+	}
+	return m, ok
 }
