@@ -28,8 +28,8 @@ func newServerCmd() *cobra.Command {
 		Long: `Run the coordinator, the HTTP API (/v1), the reviewers' page (/ui) and
 Prometheus metrics (/metrics) on --addr, and the model gateway on
 --gateway-addr. State lives in --data-dir (SQLite, audit key, tokens).
-On first start a tokens file with one token per role (admin, ci,
-reviewer) is created in the data folder.`,
+On first start a tokens file with tokens for admin, ci and two reviewers
+is created in the data folder.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			ctx, stop := signal.NotifyContext(cmd.Context(), syscall.SIGINT, syscall.SIGTERM)
@@ -41,7 +41,7 @@ reviewer) is created in the data folder.`,
 			}
 			defer s.Close()
 			if s.TokensNew {
-				log.Info("created API tokens (one per role); keep them secret", "file", tokensPath(o))
+				log.Info("created API tokens (admin, ci, two reviewers); keep them secret", "file", tokensPath(o))
 			}
 			if err := s.Start(ctx); err != nil {
 				return err

@@ -130,8 +130,8 @@ func Load(path string) ([]Token, error) {
 	return f.Tokens, nil
 }
 
-// LoadOrCreate reads the tokens file at path, creating it with one random
-// token per role when it does not exist, so that a first `modelgate
+// LoadOrCreate reads the tokens file at path, creating it with random
+// tokens (admin, ci, two reviewers) when it does not exist, so that a first `modelgate
 // server` is usable without writing configuration. The file is 0600.
 func LoadOrCreate(path string) ([]Token, bool, error) {
 	if _, err := os.Stat(path); err == nil {
@@ -143,6 +143,9 @@ func LoadOrCreate(path string) ([]Token, bool, error) {
 		{"admin", "admin", "ml-platform"},
 		{"ci", "ci", ""},
 		{"reviewer", "reviewer", "ml-reviewers"},
+		// a second reviewer, because the default policy asks two people
+		// to approve a critical-risk promotion
+		{"reviewer-2", "reviewer", "ml-reviewers"},
 	} {
 		t := Token{Token: "mg_" + randomHex(24), Name: r.name, Roles: []string{r.role}}
 		if r.group != "" {

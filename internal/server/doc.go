@@ -8,7 +8,7 @@
 //
 //	modelgate.db       SQLite store (WAL)
 //	audit.key(.pub)    Ed25519 key that signs audit checkpoints
-//	tokens.yaml        API tokens (created with one token per role on first start)
+//	tokens.yaml        API tokens (admin, ci and two reviewers created on first start)
 //	session.key        HMAC key of the reviewers' page sessions
 //	runs/<id>/         per-run scratch: trained artifacts, reports
 package server
