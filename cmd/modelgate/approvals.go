@@ -1,7 +1,6 @@
 package main
 
 import (
-	"errors"
 	"fmt"
 	"io"
 	"net/url"
@@ -66,28 +65,7 @@ func newApprovalsCmd() *cobra.Command {
 }
 
 func approvalsClient(f approvalsFlags) (*apiclient.Client, error) {
-	c := apiclient.New(f.server, f.token)
-	u, err := url.Parse(c.Base)
-	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-		return nil, usageErr(fmt.Errorf("--server %q is not an http(s) URL", c.Base))
-	}
-	if c.Token == "" {
-		return nil, usageErr(errors.New("no token: pass --token or set MODELGATE_TOKEN"))
-	}
-	return c, nil
-}
-
-// approvalsErr maps the server's answer to the exit-code contract.
-func approvalsErr(err error) error {
-	var ae *apiclient.Error
-	if errors.As(err, &ae) {
-		switch ae.Status {
-		case 400, 401, 404, 422:
-			return usageErr(err)
-		}
-		return checkFailed(err)
-	}
-	return checkFailed(err)
+	return serverClient(f.server, f.token)
 }
 
 func runApprovalsList(cmd *cobra.Command, f approvalsFlags) error {
@@ -116,7 +94,7 @@ func runApprovalsList(cmd *cobra.Command, f approvalsFlags) error {
 		Approvals []store.Approval `json:"approvals"`
 	}
 	if _, err := c.Do(cmd.Context(), "GET", path, nil, &out); err != nil {
-		return approvalsErr(err)
+		return serverErr(err)
 	}
 	w := cmd.OutOrStdout()
 	if f.jsonOut {
@@ -172,7 +150,7 @@ func runApprovalsDecide(cmd *cobra.Command, f approvalsFlags, action, id string)
 	}
 	var a store.Approval
 	if _, err := c.Do(cmd.Context(), "POST", "/v1/approvals/"+url.PathEscape(id)+"/"+action, map[string]string{"comment": f.comment}, &a); err != nil {
-		return approvalsErr(err)
+		return serverErr(err)
 	}
 	w := cmd.OutOrStdout()
 	if f.jsonOut {

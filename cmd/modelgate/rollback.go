@@ -1,14 +1,12 @@
 package main
 
 import (
-	"errors"
 	"fmt"
 	"net/url"
 	"strings"
 
 	"github.com/spf13/cobra"
 
-	"github.com/modelgate/modelgate/internal/apiclient"
 	"github.com/modelgate/modelgate/internal/store"
 )
 
@@ -50,31 +48,6 @@ func addServerFlags(cmd *cobra.Command, server, token *string, jsonOut *bool) {
 	cmd.Flags().BoolVar(jsonOut, "json", false, "print the server's JSON")
 }
 
-func deployClient(server, token string) (*apiclient.Client, error) {
-	c := apiclient.New(server, token)
-	u, err := url.Parse(c.Base)
-	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-		return nil, usageErr(fmt.Errorf("--server %q is not an http(s) URL", c.Base))
-	}
-	if c.Token == "" {
-		return nil, usageErr(errors.New("no token: pass --token or set MODELGATE_TOKEN"))
-	}
-	return c, nil
-}
-
-// deployErr maps the server's answer to the exit-code contract: what the
-// caller got wrong is 2, what the server refused or could not do is 1.
-func deployErr(err error) error {
-	var ae *apiclient.Error
-	if errors.As(err, &ae) {
-		switch ae.Status {
-		case 400, 401, 404, 422:
-			return usageErr(err)
-		}
-	}
-	return checkFailed(err)
-}
-
 func validPathName(kind, s string) error {
 	if s == "" || strings.ContainsAny(s, "/?#% ") {
 		return usageErr(fmt.Errorf("%s %q is not valid", kind, s))
@@ -89,14 +62,14 @@ func runRollback(cmd *cobra.Command, f rollbackFlags, model string) error {
 	if err := validPathName("--env", f.env); err != nil {
 		return err
 	}
-	c, err := deployClient(f.server, f.token)
+	c, err := serverClient(f.server, f.token)
 	if err != nil {
 		return err
 	}
 	var out store.Production
 	body := map[string]string{"environment": f.env, "reason": f.reason}
 	if _, err := c.Do(cmd.Context(), "POST", "/v1/models/"+url.PathEscape(model)+"/rollback", body, &out); err != nil {
-		return deployErr(err)
+		return serverErr(err)
 	}
 	w := cmd.OutOrStdout()
 	if f.jsonOut {
@@ -133,13 +106,13 @@ func newRolloutCmd() *cobra.Command {
 				if err := validPathName("run id", args[0]); err != nil {
 					return err
 				}
-				cl, err := deployClient(f.server, f.token)
+				cl, err := serverClient(f.server, f.token)
 				if err != nil {
 					return err
 				}
 				var out map[string]any
 				if _, err := cl.Do(cmd.Context(), "POST", "/v1/runs/"+url.PathEscape(args[0])+"/"+action, map[string]string{"reason": f.reason}, &out); err != nil {
-					return deployErr(err)
+					return serverErr(err)
 				}
 				if f.jsonOut {
 					return policyWriteJSON(cmd.OutOrStdout(), out)

@@ -74,12 +74,15 @@ Exit codes: 0 the run succeeded (or, --local, was allowed or awaits approval),
 
 func runRemote(cmd *cobra.Command, f runFlags, data []byte, base string) error {
 	ctx := cmd.Context()
-	c := apiclient.New(f.serverURL, f.token)
+	c, err := serverClient(f.serverURL, f.token)
+	if err != nil {
+		return err
+	}
 	var run httpapi.RunView
-	_, err := c.Do(ctx, "POST", "/v1/runs", httpapi.RunRequest{Config: string(data), BaseDir: base, CommitAuthor: f.commitAuthor, Trigger: "cli"}, &run,
+	_, err = c.Do(ctx, "POST", "/v1/runs", httpapi.RunRequest{Config: string(data), BaseDir: base, CommitAuthor: f.commitAuthor, Trigger: "cli"}, &run,
 		"Idempotency-Key", f.key)
 	if err != nil {
-		return apiErr(err)
+		return serverErr(err)
 	}
 	out := cmd.OutOrStdout()
 	if !f.wait {
@@ -107,10 +110,10 @@ func runRemote(cmd *cobra.Command, f runFlags, data []byte, base string) error {
 		return nil
 	})
 	if err != nil {
-		return apiErr(err)
+		return serverErr(err)
 	}
 	if _, err := c.Do(ctx, "GET", "/v1/runs/"+run.ID, nil, &run); err != nil {
-		return apiErr(err)
+		return serverErr(err)
 	}
 	if f.asJSON {
 		if err := writeJSONOut(out, run); err != nil {
@@ -230,14 +233,4 @@ func writeJSONOut(w io.Writer, v any) error {
 	enc := json.NewEncoder(w)
 	enc.SetIndent("", "  ")
 	return enc.Encode(v)
-}
-
-// apiErr maps a server's answer to the exit-code contract: the caller's
-// mistakes (4xx) are bad usage, the rest are failures.
-func apiErr(err error) error {
-	var ae *apiclient.Error
-	if errors.As(err, &ae) && ae.Status >= 400 && ae.Status < 500 {
-		return usageErr(err)
-	}
-	return err
 }

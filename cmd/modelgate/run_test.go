@@ -28,6 +28,7 @@ func cli(args ...string) (int, string, string) {
 }
 
 func TestRunBadInput(t *testing.T) {
+	t.Setenv("MODELGATE_TOKEN", "")
 	dir := t.TempDir()
 	bad := filepath.Join(dir, "bad.yaml")
 	require.NoError(t, os.WriteFile(bad, []byte("model: m\ntask: binary\ncandidate: {artifact: m.json}\ntreshold: 1\n"), 0o644))
@@ -43,6 +44,8 @@ func TestRunBadInput(t *testing.T) {
 		{"unknown flag", []string{"run", "--bogus"}, 2, "unknown flag"},
 		{"unknown command", []string{"frobnicate"}, 2, "unknown command"},
 		{"server unreachable", []string{"runs", "list", "--server", "http://127.0.0.1:1", "--token", "x"}, 1, "reach modelgate server"},
+		{"no token", []string{"runs", "list", "--server", "http://127.0.0.1:1", "--token", ""}, 2, "no token"},
+		{"bad server URL", []string{"runs", "show", "x", "--server", "ftp://x", "--token", "t"}, 2, "not an http(s) URL"},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -123,7 +126,7 @@ func TestRunAgainstServer(t *testing.T) {
 	code3, stdout3, _ := cli("run", "-f", cfg, "--server", web.URL, "--token", ci, "--idempotency-key", "build-1", "--json")
 	require.Equal(t, 0, code3)
 	require.Contains(t, stdout3, r.ID)
-	// a reviewer token may not start runs: a 4xx, so exit 2
+	// a reviewer token may not start runs: refused (403), so exit 1
 	var reviewer string
 	for _, tok := range s.Tokens {
 		if tok.Name == "reviewer" {
@@ -131,6 +134,10 @@ func TestRunAgainstServer(t *testing.T) {
 		}
 	}
 	code4, _, stderr4 := cli("run", "-f", cfg, "--server", web.URL, "--token", reviewer)
-	require.Equal(t, 2, code4)
+	require.Equal(t, 1, code4)
 	require.Contains(t, stderr4, "403")
+	// a token that is not one is the caller's mistake: exit 2
+	code5, _, stderr5 := cli("runs", "list", "--server", web.URL, "--token", "not-a-token-at-all")
+	require.Equal(t, 2, code5)
+	require.Contains(t, stderr5, "401")
 }

@@ -8,7 +8,6 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/modelgate/modelgate/internal/apiclient"
 	"github.com/modelgate/modelgate/internal/httpapi"
 	"github.com/modelgate/modelgate/internal/store"
 )
@@ -39,8 +38,12 @@ func newRunsCmd() *cobra.Command {
 			var out struct {
 				Runs []store.Run `json:"runs"`
 			}
-			if _, err := apiclient.New(serverURL, token).Do(cmd.Context(), "GET", "/v1/runs?"+q.Encode(), nil, &out); err != nil {
-				return apiErr(err)
+			c, err := serverClient(serverURL, token)
+			if err != nil {
+				return err
+			}
+			if _, err := c.Do(cmd.Context(), "GET", "/v1/runs?"+q.Encode(), nil, &out); err != nil {
+				return serverErr(err)
 			}
 			if asJSON {
 				return writeJSONOut(cmd.OutOrStdout(), out)
@@ -62,8 +65,12 @@ func newRunsCmd() *cobra.Command {
 		Use: "show RUN_ID", Short: "Show a run with its stages, reports and decision", Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			var v httpapi.RunView
-			if _, err := apiclient.New(serverURL, token).Do(cmd.Context(), "GET", "/v1/runs/"+url.PathEscape(args[0]), nil, &v); err != nil {
-				return apiErr(err)
+			c, err := serverClient(serverURL, token)
+			if err != nil {
+				return err
+			}
+			if _, err := c.Do(cmd.Context(), "GET", "/v1/runs/"+url.PathEscape(args[0]), nil, &v); err != nil {
+				return serverErr(err)
 			}
 			if asJSON {
 				return writeJSONOut(cmd.OutOrStdout(), v)
@@ -79,8 +86,12 @@ func newRunsCmd() *cobra.Command {
 		RunE: func(cmd *cobra.Command, args []string) error {
 			var v httpapi.RunView
 			body := map[string]string{"reason": reason}
-			if _, err := apiclient.New(serverURL, token).Do(cmd.Context(), "POST", "/v1/runs/"+url.PathEscape(args[0])+"/cancel", body, &v); err != nil {
-				return apiErr(err)
+			c, err := serverClient(serverURL, token)
+			if err != nil {
+				return err
+			}
+			if _, err := c.Do(cmd.Context(), "POST", "/v1/runs/"+url.PathEscape(args[0])+"/cancel", body, &v); err != nil {
+				return serverErr(err)
 			}
 			if asJSON {
 				return writeJSONOut(cmd.OutOrStdout(), v)
