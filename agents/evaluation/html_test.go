@@ -4,8 +4,6 @@ import (
 	"context"
 	"net/http"
 	"net/http/httptest"
-	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -14,37 +12,18 @@ import (
 	"github.com/chromedp/chromedp"
 	"github.com/stretchr/testify/require"
 
+	"github.com/modelgate/modelgate/internal/browsertest"
 	"github.com/modelgate/modelgate/internal/config"
 	"github.com/modelgate/modelgate/tools/dataset"
 	"github.com/modelgate/modelgate/tools/model"
 )
-
-func chromiumExe(t *testing.T) string {
-	t.Helper()
-	for _, p := range []string{os.Getenv("MODELGATE_TEST_CHROMIUM"), "/usr/bin/chromium", "/usr/bin/chromium-browser"} {
-		if p == "" {
-			continue
-		}
-		if _, err := os.Stat(p); err == nil {
-			return p
-		}
-	}
-	if p, err := exec.LookPath("chromium"); err == nil {
-		return p
-	}
-	if os.Getenv("MODELGATE_CI") == "1" {
-		t.Fatal("chromium is not installed (MODELGATE_CI=1 requires the browser test to run)")
-	}
-	t.Skip("chromium not found; set MODELGATE_TEST_CHROMIUM or install Debian's chromium")
-	return ""
-}
 
 // TestHTMLReportRendersInChromium renders the report of the fixture with
 // slices and checks, in a real headless browser, that the curves, the
 // reliability diagram and one interval per slice are drawn.
 func TestHTMLReportRendersInChromium(t *testing.T) {
 	t.Parallel()
-	exe := chromiumExe(t)
+	browser := browsertest.New(t)
 	hold, err := dataset.Read(filepath.Join(fixture, "holdout.csv"), dataset.Options{})
 	require.NoError(t, err)
 	cand, err := model.Load(filepath.Join(fixture, "model-candidate.json"))
@@ -63,13 +42,7 @@ func TestHTMLReportRendersInChromium(t *testing.T) {
 	}))
 	defer srv.Close()
 
-	alloc, cancelAlloc := chromedp.NewExecAllocator(context.Background(), chromedp.ExecPath(exe), chromedp.NoSandbox, chromedp.Headless,
-		chromedp.NoFirstRun, chromedp.NoDefaultBrowserCheck, chromedp.Flag("disable-background-networking", true),
-		chromedp.Flag("disable-gpu", true), chromedp.Flag("disable-dev-shm-usage", true), chromedp.UserDataDir(t.TempDir()))
-	defer cancelAlloc()
-	ctx, cancel := chromedp.NewContext(alloc)
-	defer cancel()
-	ctx, cancelT := context.WithTimeout(ctx, 60*time.Second)
+	ctx, cancelT := context.WithTimeout(browser, 60*time.Second)
 	defer cancelT()
 	_, err = chromedp.Run(ctx, chromedp.Navigate(srv.URL))
 	require.NoError(t, err)

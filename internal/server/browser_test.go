@@ -5,7 +5,6 @@ import (
 	"io"
 	"net/http/httptest"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -18,28 +17,10 @@ import (
 
 	"github.com/modelgate/modelgate/coordinator"
 	"github.com/modelgate/modelgate/internal/auth"
+	"github.com/modelgate/modelgate/internal/browsertest"
 	"github.com/modelgate/modelgate/internal/server"
 	"github.com/modelgate/modelgate/internal/store"
 )
-
-func chromium(t *testing.T) string {
-	t.Helper()
-	for _, p := range []string{os.Getenv("MODELGATE_TEST_CHROMIUM"), "/usr/bin/chromium"} {
-		if p != "" {
-			if _, err := os.Stat(p); err == nil {
-				return p
-			}
-		}
-	}
-	if p, err := exec.LookPath("chromium"); err == nil {
-		return p
-	}
-	if os.Getenv("MODELGATE_CI") == "1" {
-		t.Fatal("chromium is required in CI (MODELGATE_CI=1)")
-	}
-	t.Skip("chromium not installed")
-	return ""
-}
 
 // TestReviewersApproveInBrowser is the whole oversight loop on a real
 // server: a high-risk candidate goes through every agent, the policy asks
@@ -49,7 +30,6 @@ func TestReviewersApproveInBrowser(t *testing.T) {
 	if testing.Short() {
 		t.Skip("drives a browser")
 	}
-	exe := chromium(t)
 	dir := t.TempDir()
 	tokens := auth.File{Tokens: []auth.Token{
 		{Token: "ci-token-0123456789abcdef", Name: "ci-bot", Roles: []string{"ci"}},
@@ -85,12 +65,7 @@ func TestReviewersApproveInBrowser(t *testing.T) {
 	approval := as[0]
 	require.Equal(t, 2, approval.Min)
 
-	alloc, cancelAlloc := chromedp.NewExecAllocator(ctx, chromedp.ExecPath(exe), chromedp.NoSandbox, chromedp.Headless,
-		chromedp.NoFirstRun, chromedp.NoDefaultBrowserCheck, chromedp.Flag("disable-background-networking", true),
-		chromedp.Flag("disable-gpu", true), chromedp.Flag("disable-dev-shm-usage", true), chromedp.UserDataDir(t.TempDir()))
-	defer cancelAlloc()
-	browser, cancelBrowser := chromedp.NewContext(alloc)
-	defer cancelBrowser()
+	browser := browsertest.New(t)
 
 	do := func(name string, a func(ctx context.Context) error) {
 		t.Helper()

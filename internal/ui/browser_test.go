@@ -2,8 +2,6 @@ package ui_test
 
 import (
 	"context"
-	"os"
-	"os/exec"
 	"strings"
 	"testing"
 	"time"
@@ -11,53 +9,17 @@ import (
 	"github.com/chromedp/chromedp"
 	"github.com/stretchr/testify/require"
 
+	"github.com/modelgate/modelgate/internal/browsertest"
 	"github.com/modelgate/modelgate/internal/store"
 )
-
-// chromiumPath finds the browser; without one the test skips, except in CI
-// (MODELGATE_CI=1) where a missing browser is a failure.
-func chromiumPath(t *testing.T) string {
-	t.Helper()
-	for _, p := range []string{os.Getenv("MODELGATE_TEST_CHROMIUM"), "/usr/bin/chromium", "/usr/bin/chromium-browser"} {
-		if p == "" {
-			continue
-		}
-		if _, err := os.Stat(p); err == nil {
-			return p
-		}
-	}
-	if p, err := exec.LookPath("chromium"); err == nil {
-		return p
-	}
-	if os.Getenv("MODELGATE_CI") == "1" {
-		t.Fatal("chromium is not installed (MODELGATE_CI=1 requires the browser test to run)")
-	}
-	t.Skip("chromium not found; set MODELGATE_TEST_CHROMIUM or install Debian's chromium")
-	return ""
-}
 
 // TestBrowserApproveMovesRunOn drives real headless Chromium: sign in with a
 // token, open the queue, approve with a comment, and see the run proceed to
 // deployment.
 func TestBrowserApproveMovesRunOn(t *testing.T) {
 	t.Parallel()
-	exe := chromiumPath(t)
+	ctx := browsertest.New(t)
 	f := setup(t)
-
-	allocCtx, cancelAlloc := chromedp.NewExecAllocator(context.Background(),
-		chromedp.ExecPath(exe),
-		chromedp.NoSandbox,
-		chromedp.Headless,
-		chromedp.NoFirstRun,
-		chromedp.NoDefaultBrowserCheck,
-		chromedp.Flag("disable-background-networking", true),
-		chromedp.Flag("disable-gpu", true),
-		chromedp.Flag("disable-dev-shm-usage", true),
-		chromedp.UserDataDir(t.TempDir()),
-	)
-	defer cancelAlloc()
-	ctx, cancel := chromedp.NewContext(allocCtx)
-	defer cancel()
 	// The first Run starts the browser; its context must not carry the
 	// per-step timeout (that would stop the browser), so start it first.
 	_, err := chromedp.Run(ctx, chromedp.Navigate(f.srv.URL+"/ui/approvals"))
