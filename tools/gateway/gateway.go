@@ -10,6 +10,7 @@ import (
 	"math/rand/v2"
 	"net"
 	"net/http"
+	"net/url"
 	"reflect"
 	"strconv"
 	"strings"
@@ -95,14 +96,16 @@ func New(o Options) (*Gateway, error) {
 	}
 	if o.Transport == nil {
 		o.Transport = &http.Transport{
-			Proxy:                 nil, // loopback model servers; never through an HTTP proxy
-			DialContext:           (&net.Dialer{Timeout: 2 * time.Second, KeepAlive: 30 * time.Second}).DialContext,
-			MaxIdleConns:          4096,
-			MaxIdleConnsPerHost:   1024,
-			IdleConnTimeout:       90 * time.Second,
-			DisableCompression:    true,
-			ResponseHeaderTimeout: o.Timeout,
-			ForceAttemptHTTP2:     false,
+			Proxy:               nil, // loopback model servers; never through an HTTP proxy
+			DialContext:         (&net.Dialer{Timeout: 2 * time.Second, KeepAlive: 30 * time.Second}).DialContext,
+			MaxIdleConns:        4096,
+			MaxIdleConnsPerHost: 1024,
+			IdleConnTimeout:     90 * time.Second,
+			DisableCompression:  true,
+			// No ResponseHeaderTimeout: every call already runs under a
+			// context with Options.Timeout, which covers the headers too; a
+			// second timer per request would only cost.
+			ForceAttemptHTTP2: false,
 		}
 	}
 	m, err := newMetrics(o.Registry)
@@ -430,7 +433,14 @@ func (g *Gateway) serveInfer(w http.ResponseWriter, r *http.Request, model strin
 			fmt.Sprintf("request body of %d bytes is over the %d-byte limit", r.ContentLength, g.opts.MaxBodyBytes))
 		return
 	}
-	if _, err := in.ReadFrom(http.MaxBytesReader(w, r.Body, g.opts.MaxBodyBytes)); err != nil {
+	// With a Content-Length (checked above) the server's body reader stops
+	// at that length already; only a chunked body needs the limiting reader
+	// (one allocation per request saved on the common path).
+	var src io.Reader = r.Body
+	if r.ContentLength < 0 {
+		src = http.MaxBytesReader(w, r.Body, g.opts.MaxBodyBytes)
+	}
+	if _, err := in.ReadFrom(src); err != nil {
 		var mbe *http.MaxBytesError
 		if errors.As(err, &mbe) {
 			apiError(w, http.StatusRequestEntityTooLarge, "request_too_large",
@@ -438,6 +448,13 @@ func (g *Gateway) serveInfer(w http.ResponseWriter, r *http.Request, model strin
 			return
 		}
 		apiError(w, http.StatusBadRequest, "bad_request", "read request body: "+err.Error())
+		return
+	}
+	if int64(in.Len()) > g.opts.MaxBodyBytes {
+		// Only a caller handing ServeHTTP a request whose ContentLength
+		// understates its body gets here; net/http's server never does.
+		apiError(w, http.StatusRequestEntityTooLarge, "request_too_large",
+			fmt.Sprintf("request body is over the %d-byte limit", g.opts.MaxBodyBytes))
 		return
 	}
 	body := in.Bytes()
@@ -496,7 +513,11 @@ func (g *Gateway) serveInfer(w http.ResponseWriter, r *http.Request, model strin
 	}
 	defer g.putBuf(res.buf)
 	h := w.Header()
-	h.Set("X-Modelgate-Version", answered.Version)
+	// Direct map writes with canonical keys and a value slice compiled
+	// once per route: Header.Set would allocate a new slice per request.
+	// net/http only reads the values, and an Add by a wrapping handler
+	// copies (the slice's length is its capacity).
+	h["X-Modelgate-Version"] = answered.versionHdr
 	if res.err != nil {
 		apiError(w, http.StatusBadGateway, "upstream_unavailable",
 			fmt.Sprintf("version %s of model %s: %v", answered.Version, model, res.err))
@@ -513,9 +534,11 @@ func (g *Gateway) serveInfer(w http.ResponseWriter, r *http.Request, model strin
 		(rt.shadowMilli >= 1e6 || rand.Uint64N(1e6) < rt.shadowMilli) {
 		g.enqueueShadow(rt, kind, body, r.Header, res)
 	}
-	if kind == kindV2 && !preview && res.outcome == outcomeOK && rt.model.inputs.want() {
-		if names, rows, err := ParseInputs(body, rt.table.Features); err == nil {
-			rt.model.inputs.add(names, rows)
+	if kind == kindV2 && !preview && res.outcome == outcomeOK {
+		if slot := rt.model.inputs.slot(); slot >= 0 {
+			if names, rows, err := ParseInputs(body, rt.table.Features); err == nil {
+				rt.model.inputs.add(slot, names, rows)
+			}
 		}
 	}
 }
@@ -573,14 +596,30 @@ func (g *Gateway) call(ctx context.Context, b *backend, kind int, body []byte, h
 func (g *Gateway) roundTrip(ctx context.Context, b *backend, kind int, body []byte, hdr http.Header, res *result) error {
 	ctx, cancel := context.WithTimeout(ctx, g.opts.Timeout)
 	defer cancel()
-	u := b.inferURL
+	u, raw := b.inferU, b.inferURL
 	if kind == kindChat {
-		u = b.chatURL
+		u, raw = b.chatU, b.chatURL
 	}
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, u, bytes.NewReader(body))
-	if err != nil {
+	if u == nil {
+		_, err := url.Parse(raw) // compileBackend could not parse it: say why
 		return err
 	}
+	// What http.NewRequestWithContext builds, without parsing the URL
+	// again on every request.
+	req := (&http.Request{
+		Method:     http.MethodPost,
+		URL:        u, // shared and read-only: the transport never writes it
+		Proto:      "HTTP/1.1",
+		ProtoMajor: 1,
+		ProtoMinor: 1,
+		Host:       u.Host,
+	}).WithContext(ctx)
+	req.ContentLength = int64(len(body))
+	req.Body = io.NopCloser(bytes.NewReader(body))
+	// GetBody lets the transport resend the body when a reused idle
+	// connection turns out to be closed before anything was written.
+	req.GetBody = func() (io.ReadCloser, error) { return io.NopCloser(bytes.NewReader(body)), nil }
+	req.Header = make(http.Header, len(hdr)+1)
 	for k, v := range hdr {
 		if !hopHeaders[k] {
 			req.Header[k] = v
@@ -589,9 +628,14 @@ func (g *Gateway) roundTrip(ctx context.Context, b *backend, kind int, body []by
 	if req.Header.Get("Content-Type") == "" {
 		req.Header.Set("Content-Type", "application/json")
 	}
-	resp, err := g.client.Do(req)
+	// The transport directly, not http.Client.Do: the client never follows
+	// redirects here (CheckRedirect returns the 3xx as is) and its
+	// per-request work (copying every header for redirects, deadline
+	// bookkeeping) is pure cost on the hot path. Errors are wrapped the way
+	// the client wraps them, so messages stay the same.
+	resp, err := g.opts.Transport.RoundTrip(req)
 	if err != nil {
-		return err
+		return &url.Error{Op: "Post", URL: u.Redacted(), Err: err}
 	}
 	defer resp.Body.Close()
 	res.status = resp.StatusCode

@@ -147,8 +147,13 @@ type backend struct {
 	role     string // stable | candidate
 	inferURL string
 	chatURL  string
-	stats    *series
-	metrics  *versionMetrics
+	// The same URLs parsed once, and the response header value naming the
+	// version, so that the hot path neither parses URLs nor allocates
+	// them per request (both are read-only once compiled).
+	inferU, chatU *url.URL
+	versionHdr    []string
+	stats         *series
+	metrics       *versionMetrics
 }
 
 // route is a compiled RouteTable: URLs precomputed, stats bound.
@@ -176,12 +181,18 @@ func compileBackend(t RouteTable, b Backend, role string, ms *modelState, m *met
 	if name == "" {
 		name = t.Model
 	}
-	return &backend{
-		Backend:  b,
-		role:     role,
-		inferURL: joinURL(b.URL, "/v2/models/"+url.PathEscape(name)+"/infer"),
-		chatURL:  joinURL(b.URL, "/v1/chat/completions"),
-		stats:    ms.series(b.Version),
-		metrics:  m.forVersion(t.Model, b.Version),
+	be := &backend{
+		Backend:    b,
+		role:       role,
+		inferURL:   joinURL(b.URL, "/v2/models/"+url.PathEscape(name)+"/infer"),
+		chatURL:    joinURL(b.URL, "/v1/chat/completions"),
+		versionHdr: []string{b.Version},
+		stats:      ms.series(b.Version),
+		metrics:    m.forVersion(t.Model, b.Version),
 	}
+	// Validate checked the base URL, so these parse; a nil one makes
+	// roundTrip report the parse error as before instead of panicking.
+	be.inferU, _ = url.Parse(be.inferURL)
+	be.chatU, _ = url.Parse(be.chatURL)
+	return be
 }

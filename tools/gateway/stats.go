@@ -323,48 +323,53 @@ func (s *shadowSeries) compare(primary, shadow *Outputs, primaryMs, shadowMs flo
 	}
 }
 
-// reservoir is Vitter's algorithm R over request rows: every row seen has
-// the same chance of being in the sample.
+// reservoir is Vitter's algorithm R over requests: every request answered
+// has the same chance k/n of having a row in the sample (one row, chosen at
+// random, from a batched request). The decision is taken before the body
+// is parsed, on every request, so that the hot path parses only the few
+// requests that land, and the odds stay exact: seen counts every request,
+// parsed or not.
 type reservoir struct {
 	mu       sync.Mutex
 	k        int
-	seen     uint64
+	seen     atomic.Uint64
 	features []string
-	rows     [][]float64
+	rows     [][]float64 // nil where a chosen request could not be parsed
 }
 
-// want reports whether the next request should be parsed into the sample:
-// cheap, so that the hot path only parses the few requests that may land.
-func (r *reservoir) want() bool {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	if len(r.rows) < r.k {
-		return true
+// slot decides whether the next request enters the sample and, if so,
+// which slot it takes; -1 means no.
+func (r *reservoir) slot() int {
+	n := r.seen.Add(1)
+	if n <= uint64(r.k) {
+		return int(n - 1)
 	}
-	return rand.Uint64N(r.seen+1) < uint64(r.k)
+	if j := rand.Uint64N(n); j < uint64(r.k) {
+		return int(j)
+	}
+	return -1
 }
 
-func (r *reservoir) add(features []string, rows [][]float64) {
+func (r *reservoir) add(slot int, features []string, rows [][]float64) {
+	if slot < 0 || slot >= r.k || len(rows) == 0 {
+		return
+	}
+	row := rows[rand.IntN(len(rows))]
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	if !slices.Equal(features, r.features) {
 		// a different input layout: the old rows cannot be compared
-		r.features, r.rows, r.seen = slices.Clone(features), nil, 0
+		r.features, r.rows = slices.Clone(features), nil
 	}
-	for _, row := range rows {
-		r.seen++
-		if len(r.rows) < r.k {
-			r.rows = append(r.rows, row)
-			continue
-		}
-		if j := rand.Uint64N(r.seen); j < uint64(r.k) {
-			r.rows[j] = row
-		}
+	for len(r.rows) <= slot { // requests finish out of order while filling
+		r.rows = append(r.rows, nil)
 	}
+	r.rows[slot] = row
 }
 
-// InputSample is a uniform sample of the rows clients sent, for drift
-// monitoring against the training data.
+// InputSample is a uniform sample of the requests clients sent (one row
+// each), for drift monitoring against the training data. Seen counts the
+// requests the sample was drawn from.
 type InputSample struct {
 	Features []string    `json:"features"`
 	Rows     [][]float64 `json:"rows"`
@@ -374,11 +379,13 @@ type InputSample struct {
 func (r *reservoir) sample() InputSample {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	rows := make([][]float64, len(r.rows))
-	for i, row := range r.rows {
-		rows[i] = slices.Clone(row)
+	rows := make([][]float64, 0, len(r.rows))
+	for _, row := range r.rows {
+		if row != nil {
+			rows = append(rows, slices.Clone(row))
+		}
 	}
-	return InputSample{Features: slices.Clone(r.features), Rows: rows, Seen: r.seen}
+	return InputSample{Features: slices.Clone(r.features), Rows: rows, Seen: r.seen.Load()}
 }
 
 // modelState is everything measured for one model, across route changes.
