@@ -47,11 +47,16 @@ Exit codes: 0 the run succeeded (or, --local, was allowed or awaits approval),
 			if f.file == "" {
 				return usageErr(errors.New("-f modelgate.yaml is required"))
 			}
-			data, base, _, err := server.PipelineFromFile(f.file)
+			data, base, cfg, err := server.PipelineFromFile(f.file)
 			if err != nil {
 				return usageErr(err)
 			}
 			if f.local {
+				// Locally the pipeline's own bundle applies (a developer trying
+				// a policy change); a server always judges with its own.
+				if f.policies == "" && cfg.Policy.Bundle != "" {
+					f.policies = config.Resolve(base, cfg.Policy.Bundle)
+				}
 				return runLocal(cmd, f, data, base)
 			}
 			return runRemote(cmd, f, data, base)
@@ -67,7 +72,7 @@ Exit codes: 0 the run succeeded (or, --local, was allowed or awaits approval),
 	fl.StringVar(&f.key, "idempotency-key", "", "Idempotency-Key: resubmitting with the same key returns the first run")
 	fl.StringVar(&f.commitAuthor, "commit-author", os.Getenv("GITHUB_ACTOR"), "author of the commit under test (may not approve it)")
 	fl.StringVar(&f.dataDir, "data-dir", "", "--local: state folder (default: a temporary one)")
-	fl.StringVar(&f.policies, "policies", "", "--local: policy folder (default: the embedded bundle)")
+	fl.StringVar(&f.policies, "policies", "", "--local: policy folder (default: policy.bundle of the config, else the embedded bundle)")
 	fl.DurationVar(&f.timeout, "timeout", 0, "give up waiting after this long (0 = no limit)")
 	return cmd
 }

@@ -141,3 +141,37 @@ func TestRunAgainstServer(t *testing.T) {
 	require.Equal(t, 2, code5)
 	require.Contains(t, stderr5, "401")
 }
+
+// TestRunLocalUsesPipelinePolicy: policy.bundle of the config judges a
+// local run (here a bundle that asks three reviewers, not two).
+func TestRunLocalUsesPipelinePolicy(t *testing.T) {
+	if testing.Short() {
+		t.Skip("runs the whole pipeline")
+	}
+	dir := t.TempDir()
+	example, err := filepath.Abs("../../internal/demo/example")
+	require.NoError(t, err)
+	pol := filepath.Join(dir, "policies")
+	require.NoError(t, os.MkdirAll(pol, 0o755))
+	for _, f := range []string{"promotion.rego", "authz.rego"} {
+		b, err := os.ReadFile(filepath.Join("../../policies", f))
+		require.NoError(t, err)
+		text := strings.Replace(string(b), `"critical_min_approvers": 2`, `"critical_min_approvers": 3`, 1)
+		require.NoError(t, os.WriteFile(filepath.Join(pol, f), []byte(text), 0o644))
+	}
+	src, err := os.ReadFile(filepath.Join(example, "modelgate.yaml"))
+	require.NoError(t, err)
+	text := strings.ReplaceAll(string(src), "train.csv", filepath.Join(example, "train.csv"))
+	text = strings.ReplaceAll(text, "holdout.csv", filepath.Join(example, "holdout.csv"))
+	text = strings.ReplaceAll(text, "model-candidate.json", filepath.Join(example, "model-candidate.json"))
+	text += "policy: {bundle: policies}\n"
+	// a first model (nothing in production) at full traffic in production: critical risk
+	cfg := filepath.Join(dir, "modelgate.yaml")
+	require.NoError(t, os.WriteFile(cfg, []byte(text), 0o644))
+	code, stdout, stderr := cli("run", "--local", "-f", cfg, "--json")
+	require.Equal(t, 0, code, stderr)
+	var v httpapi.RunView
+	require.NoError(t, json.Unmarshal([]byte(stdout), &v))
+	require.Len(t, v.Approvals, 1)
+	require.Equal(t, 3, v.Approvals[0].Min, "the pipeline's bundle decided")
+}

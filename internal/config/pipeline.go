@@ -54,7 +54,8 @@ type Candidate struct {
 	Version  string `yaml:"version" json:"version,omitempty"`
 }
 
-// Policy points at the Rego bundle; empty means the embedded default.
+// Policy points at a Rego bundle for `run --local`; a server always uses
+// its own bundle, so that a pipeline cannot choose the policy judging it.
 type Policy struct {
 	Bundle string `yaml:"bundle" json:"bundle,omitempty"`
 }
