@@ -51,6 +51,7 @@ type Gateway struct {
 	opts    Options
 	log     *log.Logger
 	client  *http.Client
+	h1      *h1Client // direct HTTP/1.1 client for http:// upstreams; nil when the caller set a Transport
 	metrics *metrics
 	epoch   string
 
@@ -94,7 +95,9 @@ func New(o Options) (*Gateway, error) {
 	if o.Logger == nil {
 		o.Logger = log.Default()
 	}
+	var h1 *h1Client
 	if o.Transport == nil {
+		h1 = newH1Client()
 		o.Transport = &http.Transport{
 			Proxy:               nil, // loopback model servers; never through an HTTP proxy
 			DialContext:         (&net.Dialer{Timeout: 2 * time.Second, KeepAlive: 30 * time.Second}).DialContext,
@@ -115,6 +118,7 @@ func New(o Options) (*Gateway, error) {
 	g := &Gateway{
 		opts:    o,
 		log:     o.Logger.WithPrefix("gateway"),
+		h1:      h1,
 		client:  &http.Client{Transport: o.Transport, CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }},
 		metrics: m,
 		epoch:   uuid.NewString(),
@@ -594,16 +598,21 @@ func (g *Gateway) call(ctx context.Context, b *backend, kind int, body []byte, h
 }
 
 func (g *Gateway) roundTrip(ctx context.Context, b *backend, kind int, body []byte, hdr http.Header, res *result) error {
-	ctx, cancel := context.WithTimeout(ctx, g.opts.Timeout)
-	defer cancel()
-	u, raw := b.inferU, b.inferURL
+	u, raw, target := b.inferU, b.inferURL, b.inferTarget
 	if kind == kindChat {
-		u, raw = b.chatU, b.chatURL
+		u, raw, target = b.chatU, b.chatURL, b.chatTarget
 	}
 	if u == nil {
 		_, err := url.Parse(raw) // compileBackend could not parse it: say why
 		return err
 	}
+	if g.h1 != nil && canDirect(u, hdr) {
+		// Plain http:// with the default transport: write and read on this
+		// goroutine over a pooled connection (see h1Client).
+		return g.h1.do(ctx, g.opts.Timeout, u, target, body, hdr, res)
+	}
+	ctx, cancel := context.WithTimeout(ctx, g.opts.Timeout)
+	defer cancel()
 	// What http.NewRequestWithContext builds, without parsing the URL
 	// again on every request.
 	req := (&http.Request{

@@ -151,9 +151,12 @@ type backend struct {
 	// version, so that the hot path neither parses URLs nor allocates
 	// them per request (both are read-only once compiled).
 	inferU, chatU *url.URL
-	versionHdr    []string
-	stats         *series
-	metrics       *versionMetrics
+	// Request targets (path and query) of the two URLs, for the direct
+	// HTTP/1.1 client.
+	inferTarget, chatTarget string
+	versionHdr              []string
+	stats                   *series
+	metrics                 *versionMetrics
 }
 
 // route is a compiled RouteTable: URLs precomputed, stats bound.
@@ -194,5 +197,11 @@ func compileBackend(t RouteTable, b Backend, role string, ms *modelState, m *met
 	// roundTrip report the parse error as before instead of panicking.
 	be.inferU, _ = url.Parse(be.inferURL)
 	be.chatU, _ = url.Parse(be.chatURL)
+	if be.inferU != nil {
+		be.inferTarget = be.inferU.RequestURI()
+	}
+	if be.chatU != nil {
+		be.chatTarget = be.chatU.RequestURI()
+	}
 	return be
 }
