@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"os"
 	"os/exec"
@@ -81,27 +82,8 @@ type snapshot struct {
 
 func readSnapshot(t *testing.T, dir string) snapshot {
 	t.Helper()
-	st, err := sqlite.Open(context.Background(), sqlite.Options{Path: filepath.Join(dir, "modelgate.db")})
+	s, err := loadSnapshot(dir)
 	require.NoError(t, err)
-	defer st.Close()
-	ctx := context.Background()
-	s := snapshot{stagesDone: map[string]bool{}, stepsDone: map[string]int{}}
-	s.runs, err = st.RunList(ctx, store.RunListParams{Limit: 1000})
-	require.NoError(t, err)
-	for _, r := range s.runs {
-		stages, err := st.StageList(ctx, r.ID)
-		require.NoError(t, err)
-		for _, x := range stages {
-			if x.State == store.StageSucceeded {
-				s.stagesDone[r.ID+" "+x.Name] = true
-			}
-		}
-		if ro, err := st.RolloutGet(ctx, r.ID); err == nil {
-			var d struct{ Done int }
-			require.NoError(t, json.Unmarshal(ro.Data, &d))
-			s.stepsDone[r.ID] = d.Done
-		}
-	}
 	return s
 }
 
@@ -110,7 +92,7 @@ func waitFor(t *testing.T, dir string, what string, cond func(snapshot) bool) {
 	t.Helper()
 	deadline := time.Now().Add(60 * time.Second)
 	for time.Now().Before(deadline) {
-		if s := readSnapshotQuiet(dir); s != nil && cond(*s) {
+		if s, err := loadSnapshot(dir); err == nil && cond(s) {
 			return
 		}
 		time.Sleep(10 * time.Millisecond)
@@ -118,36 +100,43 @@ func waitFor(t *testing.T, dir string, what string, cond func(snapshot) bool) {
 	t.Fatalf("timed out waiting for %s", what)
 }
 
-func readSnapshotQuiet(dir string) *snapshot {
-	var s snapshot
+// loadSnapshot reads what the store holds; waitFor polls it while the
+// child writes, so an error there is only "not yet".
+func loadSnapshot(dir string) (snapshot, error) {
+	s := snapshot{stagesDone: map[string]bool{}, stepsDone: map[string]int{}}
 	st, err := sqlite.Open(context.Background(), sqlite.Options{Path: filepath.Join(dir, "modelgate.db")})
 	if err != nil {
-		return nil
+		return s, err
 	}
 	defer st.Close()
 	ctx := context.Background()
-	s.stagesDone, s.stepsDone = map[string]bool{}, map[string]int{}
 	if s.runs, err = st.RunList(ctx, store.RunListParams{Limit: 1000}); err != nil {
-		return nil
+		return s, err
 	}
 	for _, r := range s.runs {
 		stages, err := st.StageList(ctx, r.ID)
 		if err != nil {
-			return nil
+			return s, err
 		}
 		for _, x := range stages {
 			if x.State == store.StageSucceeded {
 				s.stagesDone[r.ID+" "+x.Name] = true
 			}
 		}
-		if ro, err := st.RolloutGet(ctx, r.ID); err == nil {
-			var d struct{ Done int }
-			if json.Unmarshal(ro.Data, &d) == nil {
-				s.stepsDone[r.ID] = d.Done
-			}
+		ro, err := st.RolloutGet(ctx, r.ID)
+		if errors.Is(err, store.ErrNotFound) {
+			continue
 		}
+		if err != nil {
+			return s, err
+		}
+		var d struct{ Done int }
+		if err := json.Unmarshal(ro.Data, &d); err != nil {
+			return s, err
+		}
+		s.stepsDone[r.ID] = d.Done
 	}
-	return &s
+	return s, nil
 }
 
 // journalLines splits the journal into accepted runs and, per life of

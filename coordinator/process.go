@@ -199,7 +199,7 @@ func (c *Coordinator) obtainCandidate(ctx context.Context, run store.Run, cfg *c
 		if s, ok := done[StageTrain]; ok && s.State == store.StageSucceeded && run.Candidate.Digest != "" {
 			return run, nil
 		}
-		return c.train(ctx, run, cfg)
+		return c.train(ctx, run, cfg, done[StageTrain].Attempt+1)
 	}
 	if run.Candidate.Digest != "" || cfg.Candidate.Artifact == "" {
 		return run, nil
@@ -418,7 +418,7 @@ func (c *Coordinator) deploy(ctx context.Context, run store.Run, lg *log.Logger)
 	t := agents.Task{RunID: run.ID, Stage: StageDeploy, Model: run.Model, Environment: run.Environment, Config: cfg,
 		BaseDir: run.BaseDir, WorkDir: c.runDir(run.ID), Candidate: candidateOf(run), Production: prod,
 		Logger: lg.With("stage", StageDeploy), Reports: reportsOf(done)}
-	rep, err := c.runAgent(ctx, run, StageDeploy, agent, t, 0)
+	rep, err := c.runAgent(ctx, run, StageDeploy, agent, t, 0, done[StageDeploy].Attempt)
 	if err != nil {
 		return false, err
 	}

@@ -2,12 +2,9 @@ package coordinator
 
 import (
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"math/rand/v2"
 	"os"
 	"sync"
@@ -16,6 +13,7 @@ import (
 	"github.com/modelgate/modelgate/agents"
 	"github.com/modelgate/modelgate/internal/config"
 	"github.com/modelgate/modelgate/internal/store"
+	"github.com/modelgate/modelgate/tools/sign"
 )
 
 // stage runs one agent stage unless it already succeeded in an earlier
@@ -33,7 +31,7 @@ func (c *Coordinator) stage(ctx context.Context, run store.Run, done map[string]
 		return nil
 	}
 	timeout := cfg.Stages.Timeout.Duration
-	rep, err := c.runAgent(ctx, run, name, agent, t, timeout)
+	rep, err := c.runAgent(ctx, run, name, agent, t, timeout, done[name].Attempt)
 	if err != nil {
 		return err
 	}
@@ -89,16 +87,11 @@ func (c *Coordinator) parallel(ctx context.Context, run store.Run, done map[stri
 
 // runAgent calls an agent with a per-attempt timeout (0 = none), retrying
 // retriable errors with exponential backoff, and persists each attempt.
-func (c *Coordinator) runAgent(ctx context.Context, run store.Run, name string, agent agents.Agent, t agents.Task, timeout time.Duration) (agents.Report, error) {
+// attempt is the number of attempts already recorded (before a crash):
+// they count, so attempt numbers stay unique across lives of a run.
+func (c *Coordinator) runAgent(ctx context.Context, run store.Run, name string, agent agents.Agent, t agents.Task, timeout time.Duration, attempt int) (agents.Report, error) {
 	cfg := t.Config
 	retries, backoff := cfg.Stages.Retries, cfg.Stages.Backoff.Duration
-	prev, _ := c.o.Store.StageList(ctx, run.ID)
-	attempt := 0
-	for _, s := range prev {
-		if s.Name == name {
-			attempt = s.Attempt // attempts before a crash count
-		}
-	}
 	lg := t.Log()
 	for try := 0; ; try++ {
 		attempt++
@@ -180,24 +173,15 @@ func (c *Coordinator) putStage(ctx context.Context, s store.Stage) {
 	}
 }
 
-// hashFile returns "sha256:<hex>" and the size of a file.
+// hashFile names an artifact: a file by the SHA-256 of its bytes, a folder
+// by its signing manifest (the definitions the security agent checks).
 func hashFile(path string) (string, int64, error) {
-	f, err := os.Open(path)
-	if err != nil {
-		return "", 0, err
-	}
-	defer f.Close()
-	st, err := f.Stat()
+	st, err := os.Stat(path)
 	if err != nil {
 		return "", 0, err
 	}
 	if st.IsDir() {
 		return hashDir(path)
 	}
-	h := sha256.New()
-	n, err := io.Copy(h, f)
-	if err != nil {
-		return "", 0, fmt.Errorf("hash %s: %w", path, err)
-	}
-	return "sha256:" + hex.EncodeToString(h.Sum(nil)), n, nil
+	return sign.FileDigest(path)
 }

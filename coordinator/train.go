@@ -29,10 +29,11 @@ type trainVars struct {
 	BaseDir     string
 }
 
-// train runs the user's training command as a subprocess (argv, never a
-// shell), captures its output into the run's log, and records the
-// artifact it wrote, hashed, as the candidate.
-func (c *Coordinator) train(ctx context.Context, run store.Run, cfg *config.Pipeline) (store.Run, error) {
+// train runs the user's training command (this is attempt number
+// attempt) as a subprocess (argv, never a shell), captures its output into
+// the run's log, and records the artifact it wrote, hashed, as the
+// candidate.
+func (c *Coordinator) train(ctx context.Context, run store.Run, cfg *config.Pipeline, attempt int) (store.Run, error) {
 	artDir, err := filepath.Abs(filepath.Join(c.runDir(run.ID), "artifacts"))
 	if err != nil {
 		return run, err
@@ -60,13 +61,6 @@ func (c *Coordinator) train(ctx context.Context, run store.Run, cfg *config.Pipe
 	artPath := filepath.Join(artDir, artifact)
 
 	start := c.o.Now()
-	prev, _ := c.o.Store.StageList(ctx, run.ID)
-	attempt := 1
-	for _, s := range prev {
-		if s.Name == StageTrain {
-			attempt = s.Attempt + 1
-		}
-	}
 	c.putStage(ctx, store.Stage{RunID: run.ID, Name: StageTrain, State: store.StageRunning, Attempt: attempt, StartedAt: start.UTC()})
 	c.publish(Event{RunID: run.ID, Type: "stage", Stage: StageTrain, StageState: store.StageRunning})
 	c.record(ctx, "stage.started", run.ID, "train", map[string]any{"stage": StageTrain, "attempt": attempt, "argv": argv})

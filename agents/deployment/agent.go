@@ -2,12 +2,9 @@ package deployment
 
 import (
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"os"
 	"sync"
 	"time"
@@ -17,6 +14,7 @@ import (
 	"github.com/modelgate/modelgate/agents"
 	"github.com/modelgate/modelgate/internal/store"
 	"github.com/modelgate/modelgate/tools/gateway"
+	"github.com/modelgate/modelgate/tools/sign"
 )
 
 // Recorder writes the audit trail; the audit package implements it.
@@ -228,9 +226,9 @@ func candidateBackend(task agents.Task) (Backend, error) {
 		return b, errors.New("deployment: nothing to deploy: set deploy.target (upstream or local) or give the candidate an endpoint or artifact")
 	}
 	if b.Local && b.Digest == "" {
-		d, err := fileDigest(b.Artifact)
+		d, _, err := sign.FileDigest(b.Artifact)
 		if err != nil {
-			return b, err
+			return b, fmt.Errorf("read candidate artifact: %w", err)
 		}
 		b.Digest = d
 	}
@@ -267,19 +265,6 @@ func (a *Agent) stableBackend(task agents.Task) (Backend, error) {
 		return b, fmt.Errorf("deployment: production version %q of %s has no endpoint, no artifact and no gateway route: nothing to keep serving it from", p.Version, task.Model)
 	}
 	return b, nil
-}
-
-func fileDigest(path string) (string, error) {
-	f, err := os.Open(path)
-	if err != nil {
-		return "", fmt.Errorf("read candidate artifact: %w", err)
-	}
-	defer f.Close()
-	h := sha256.New()
-	if _, err := io.Copy(h, f); err != nil {
-		return "", fmt.Errorf("read candidate artifact %s: %w", path, err)
-	}
-	return "sha256:" + hex.EncodeToString(h.Sum(nil)), nil
 }
 
 // record writes an audit event before the transition it describes.

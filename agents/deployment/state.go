@@ -157,9 +157,11 @@ func (a *Agent) update(ctx context.Context, runID string, fn func(*State) error)
 	return State{}, fmt.Errorf("run %s: rollout state kept changing; try again", runID)
 }
 
-// Errors callers branch on.
+// Errors callers branch on. Each wraps the store sentinel of its kind, so
+// that callers mapping store errors (the HTTP API: 404, 409) need no
+// special case for the deployment agent.
 var (
-	ErrNoRollout  = errors.New("no rollout for this run")
-	ErrFinished   = errors.New("the rollout has already finished")
-	ErrNoPrevious = errors.New("no previous production version to roll back to")
+	ErrNoRollout  = fmt.Errorf("no rollout for this run: %w", store.ErrNotFound)
+	ErrFinished   = fmt.Errorf("the rollout has already finished: %w", store.ErrConflict)
+	ErrNoPrevious = fmt.Errorf("no previous production version to roll back to: %w", store.ErrConflict)
 )

@@ -190,7 +190,7 @@ func (a *Agent) checkDigest(rep *agents.Report, want, root string, m sign.Manife
 	if want == "" {
 		return
 	}
-	got := []string{m.Digest(), folderDigest(m)}
+	got := []string{m.Digest()}
 	if len(m.Files) == 1 {
 		if st, err := os.Stat(root); err == nil && !st.IsDir() {
 			got = []string{"sha256:" + m.Files[0].SHA256}
@@ -206,17 +206,6 @@ func (a *Agent) checkDigest(rep *agents.Report, want, root string, m sign.Manife
 			map[string]any{"want": want, "got": got[0]}))
 	}
 	rep.Metrics["scan.digest.match"] = boolMetric(match)
-}
-
-// folderDigest is the coordinator's digest of a folder candidate:
-// SHA-256 over "path\x00sha256\n" lines sorted by path. It is accepted
-// next to the manifest digest so that both ways of naming a folder agree.
-func folderDigest(m sign.Manifest) string {
-	h := sha256.New()
-	for _, e := range m.Files {
-		fmt.Fprintf(h, "%s\x00%s\n", e.Path, e.SHA256)
-	}
-	return "sha256:" + hex.EncodeToString(h.Sum(nil))
 }
 
 func (a *Agent) checkSignature(rep *agents.Report, task agents.Task, cfg config.Security, sigPath string, m sign.Manifest) (*SigResult, error) {

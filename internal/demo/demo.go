@@ -30,6 +30,7 @@ import (
 	"github.com/modelgate/modelgate/tools/dataset"
 	"github.com/modelgate/modelgate/tools/gateway"
 	"github.com/modelgate/modelgate/tools/model"
+	"github.com/modelgate/modelgate/tools/sign"
 )
 
 //go:embed example
@@ -153,7 +154,7 @@ func (d *demo) prepare(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	digest, err := fileDigest(v1Path)
+	digest, _, err := sign.FileDigest(v1Path)
 	if err != nil {
 		return err
 	}
@@ -492,10 +493,6 @@ func serveOn(ctx context.Context, h http.Handler) (string, error) {
 	go func() { _ = srv.Serve(ln) }()
 	context.AfterFunc(ctx, func() { _ = srv.Close() })
 	return "http://" + ln.Addr().String(), nil
-}
-
-func fileDigest(path string) (string, error) {
-	return hashFile(path)
 }
 
 func short(s string, n int) string {

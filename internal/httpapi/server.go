@@ -1,6 +1,7 @@
 package httpapi
 
 import (
+	"bytes"
 	"context"
 	_ "embed"
 	"encoding/json"
@@ -8,7 +9,6 @@ import (
 	"fmt"
 	"io"
 	"net/http"
-	"strings"
 	"time"
 
 	"github.com/charmbracelet/log"
@@ -240,15 +240,15 @@ func decode(r *http.Request, v any) error {
 
 // decodeOptional is decode for endpoints whose body may be empty.
 func decodeOptional(r *http.Request, v any) error {
-	if r.ContentLength == 0 && r.Header.Get("Transfer-Encoding") == "" {
+	body, err := io.ReadAll(r.Body) // already capped by MaxBytesReader
+	if err != nil {
+		return err
+	}
+	if len(bytes.TrimSpace(body)) == 0 {
 		return nil
 	}
-	err := decode(r, v)
-	var ae *apiError
-	if errors.As(err, &ae) && strings.Contains(ae.msg, "body is empty") {
-		return nil
-	}
-	return err
+	r.Body = io.NopCloser(bytes.NewReader(body))
+	return decode(r, v)
 }
 
 func (s *Server) healthz(w http.ResponseWriter, r *http.Request, _ oversight.Principal) error {

@@ -145,7 +145,6 @@ func errCode(m map[string]any) string {
 func TestRoutesMatchOpenAPI(t *testing.T) {
 	t.Parallel()
 	b := setup(t, false)
-	_ = b
 	var doc struct {
 		Paths map[string]map[string]any `json:"paths"`
 	}
@@ -199,7 +198,7 @@ func TestAuthAndErrors(t *testing.T) {
 		{name: "oversized body", method: "POST", path: "/v1/runs", token: ciToken,
 			body: `{"config": "` + strings.Repeat("a", 70<<10) + `"}`, status: 413, code: "payload_too_large"},
 		{name: "reviewer may not trigger", method: "POST", path: "/v1/runs", token: reviewerToken, body: b.runBody(""), status: 403, code: "forbidden"},
-		{name: "ci may not reload policies", method: "POST", path: "/v1/policies/reload", token: ciToken, status: 501, code: "not_supported"},
+		{name: "policy reload without an engine is not supported", method: "POST", path: "/v1/policies/reload", token: ciToken, status: 501, code: "not_supported"},
 		{name: "bad state filter", method: "GET", path: "/v1/runs?state=done", token: ciToken, status: 400, code: "bad_request"},
 		{name: "bad limit", method: "GET", path: "/v1/audit?limit=0", token: adminToken, status: 400, code: "bad_request"},
 		{name: "unknown model", method: "GET", path: "/v1/models/nope", token: ciToken, status: 404, code: "not_found"},

@@ -282,41 +282,29 @@ func predictorForTask(ctx context.Context, t agents.Task) (model.Predictor, erro
 	return evaluation.DefaultPredictor(ctx, t.Candidate, t.Config)
 }
 
-// rolloutControls adapts the deployment agent to the API's interface and
-// maps its errors to the store sentinels the API turns into 404 and 409.
+// rolloutControls adapts the deployment agent to the API's interface.
+// The agent's errors wrap store.ErrNotFound / ErrConflict, which the API
+// already maps to 404 / 409.
 type rolloutControls struct{ a *deployment.Agent }
-
-func rolloutErr(err error) error {
-	switch {
-	case err == nil:
-		return nil
-	case errors.Is(err, deployment.ErrNoRollout):
-		return fmt.Errorf("%w: %w", store.ErrNotFound, err)
-	case errors.Is(err, deployment.ErrFinished), errors.Is(err, deployment.ErrNoPrevious):
-		return fmt.Errorf("%w: %w", store.ErrConflict, err)
-	}
-	return err
-}
 
 func (r rolloutControls) Promote(ctx context.Context, runID, actor string) error {
 	_, err := r.a.Promote(ctx, runID, actor)
-	return rolloutErr(err)
+	return err
 }
 func (r rolloutControls) Abort(ctx context.Context, runID, actor, reason string) error {
 	_, err := r.a.Abort(ctx, runID, actor, reason)
-	return rolloutErr(err)
+	return err
 }
 func (r rolloutControls) Pause(ctx context.Context, runID, actor string) error {
 	_, err := r.a.Pause(ctx, runID, actor)
-	return rolloutErr(err)
+	return err
 }
 func (r rolloutControls) Resume(ctx context.Context, runID, actor string) error {
 	_, err := r.a.Resume(ctx, runID, actor)
-	return rolloutErr(err)
+	return err
 }
 func (r rolloutControls) Rollback(ctx context.Context, model, env, actor, reason string) (store.Production, error) {
-	p, err := r.a.Rollback(ctx, deployment.RollbackParams{Model: model, Environment: env, Actor: actor, Reason: reason})
-	return p, rolloutErr(err)
+	return r.a.Rollback(ctx, deployment.RollbackParams{Model: model, Environment: env, Actor: actor, Reason: reason})
 }
 
 func loadOrCreateKey(path string) ([]byte, error) {

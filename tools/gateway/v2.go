@@ -60,19 +60,13 @@ func ParseOutputs(body []byte, dst []float64) (Outputs, error) {
 	var out Outputs
 	found := false
 	for {
-		p.ws()
-		if p.consume('}') {
-			break
-		}
-		key, err := p.str()
+		key, end, err := p.member()
 		if err != nil {
 			return Outputs{}, err
 		}
-		p.ws()
-		if !p.consume(':') {
-			return Outputs{}, p.fail("want ':'")
+		if end {
+			break
 		}
-		p.ws()
 		if key == "outputs" && !found {
 			if !p.consume('[') {
 				return Outputs{}, p.fail("outputs must be an array")
@@ -120,6 +114,24 @@ func ParseOutputs(body []byte, dst []float64) (Outputs, error) {
 type scanner struct {
 	b []byte
 	i int
+}
+
+// member reads the next member's key and colon of an object whose '{'
+// was consumed, leaving the scanner at the value; end reports the '}'.
+func (p *scanner) member() (key string, end bool, err error) {
+	p.ws()
+	if p.consume('}') {
+		return "", true, nil
+	}
+	if key, err = p.str(); err != nil {
+		return "", false, err
+	}
+	p.ws()
+	if !p.consume(':') {
+		return "", false, p.fail("want ':'")
+	}
+	p.ws()
+	return key, false, nil
 }
 
 func (p *scanner) fail(msg string) error { return fmt.Errorf("offset %d: %s", p.i, msg) }
@@ -306,19 +318,13 @@ func (p *scanner) tensor(dst []float64) (Outputs, error) {
 	var data []float64
 	haveData := false
 	for {
-		p.ws()
-		if p.consume('}') {
-			break
-		}
-		key, err := p.str()
+		key, end, err := p.member()
 		if err != nil {
 			return Outputs{}, err
 		}
-		p.ws()
-		if !p.consume(':') {
-			return Outputs{}, p.fail("want ':'")
+		if end {
+			break
 		}
-		p.ws()
 		switch key {
 		case "data":
 			if data, err = p.numbers(dst[:0]); err != nil {

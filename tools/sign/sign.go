@@ -190,6 +190,18 @@ func hashEntry(ctx context.Context, path, rel string) (Entry, error) {
 	return Entry{Path: rel, SHA256: hex.EncodeToString(h.Sum(nil)), Size: n}, nil
 }
 
+// FileDigest is the digest of one file artifact, "sha256:<hex>" of its
+// bytes, and its size. (A folder artifact is named by its manifest's
+// Digest.) The coordinator, the deployment agent and the security agent
+// all name a file candidate this way.
+func FileDigest(path string) (string, int64, error) {
+	e, err := hashEntry(context.Background(), path, "")
+	if err != nil {
+		return "", 0, err
+	}
+	return "sha256:" + e.SHA256, e.Size, nil
+}
+
 type ctxReader struct {
 	ctx context.Context
 	r   io.Reader
