@@ -48,20 +48,29 @@ defaults := {
 	"critical_min_approvers": 2,
 }
 
-default user_settings := {}
-
-user_settings := data.modelgate.settings if is_object(data.modelgate.settings)
-
-settings := object.union(defaults, user_settings)
+settings := object.union(defaults, data.modelgate.settings) if {
+	is_object(data.modelgate.settings)
+} else := defaults
 
 # ---------------------------------------------------------------------------
 # The decision: the one document the engine reads.
 
 default allow := false
 
-allow if count(deny) == 0
+allow if count(denials) == 0
 
-decision := {
+# input.facts index the evidence (see "Facts" below). The engine always
+# provides them; for any other caller they are computed here first. Facts
+# are sets, which JSON cannot express, so facts in a JSON document (a file
+# given to `modelgate policy eval`, say) are never taken on trust.
+decision := judged if {
+	input.facts.version == 1
+	is_set(input.facts.invalid_fields)
+} else := d if {
+	d := judged with input.facts as computed_facts
+}
+
+judged := {
 	"allow": allow,
 	"deny": deny_list,
 	"require_approval": require_approval,
@@ -70,113 +79,108 @@ decision := {
 	"reasons": reasons,
 }
 
-deny_list := [r | some r in deny]
+deny_list := [] if count(denials) == 0 else := [r | some r in denials]
+
+# The full extents of the partial rules deny and risk_factors, read once:
+# OPA would evaluate every rule of a partial set again each time something
+# iterates it.
+denials := deny
+
+factors := risk_factors
 
 # ---------------------------------------------------------------------------
-# How this file is written, and why (a decision must cost well under a
-# millisecond; see bench/oversight/RESULTS.md):
+# How this file is written, and why (a decision must cost well under 100 µs
+# of CPU; see bench/oversight/RESULTS.md):
+#   - The rules judge facts: small sets that index the evidence (which
+#     identity fields are invalid, which reports failed, which findings are
+#     critical or high, which metrics moved for sure). The engine computes
+#     them in Go from the typed evidence and passes them as input.facts;
+#     without them (opa test, `modelgate policy eval` on a JSON file, any
+#     other caller) the rules under "Facts" below compute the same sets from
+#     the evidence. The facts hold no setting of this policy, so everything
+#     that is a judgement stays here. TestFactsMatchRego holds the two
+#     definitions equal, and TestDecisionsMatchReference holds the decisions
+#     equal to those of the plainly written policy this file replaced
+#     (internal/oversight/testdata/promotion_reference.rego).
 #   - OPA caches a complete rule (`x := ...`) for the whole evaluation, but
 #     re-runs a partial rule (`x[k] := v if ...`, `x contains k if ...`)
-#     every time something iterates it with an unbound key. So every
-#     collection of the input (findings, guarded metrics) is scanned once,
-#     in a complete rule, and the rules below iterate that cached value.
-#   - A reference to a rule, even a cached one, costs several times a
-#     lookup in a local variable, so a loop binds the rules it reads to
-#     locals first.
-#   - A call of a function defined here costs about as much as ten
-#     reference lookups, and a built-in whose arguments must be assembled
-#     (concat, sprintf) several. Hot paths use references and `==`; helper
-#     functions and sprintf are left to paths taken only when something is
-#     wrong (a denial's message, a risk factor's reason) or unusual (a
-#     team's own guarded metrics).
-#   - OPA does arithmetic on decimals with math/big: a cheap comparison that
-#     rules a case out comes before any arithmetic.
-# None of this changes a decision: the rules compute what they computed
-# when they were written plainly, one helper function per idea; the tests
-# in promotion_test.rego pin that down, including the unusual settings.
+#     every time something iterates it with an unbound key, so collections
+#     are built by complete rules.
+#   - Each expression OPA evaluates costs about a microsecond, a call of a
+#     function defined here several, and arithmetic goes through math/big:
+#     on the usual path (nothing wrong) every denial iterates an empty set,
+#     and only a metric that moved the wrong way gets any arithmetic.
+#     sprintf and helper functions are left to paths taken when something
+#     is wrong or worth a reason.
 
 # ---------------------------------------------------------------------------
 # Denials. Each is {"code", "message"}; codes are stable for scripts.
 
 # The evidence must say what is promoted, where and by whom.
 deny contains {"code": "input.missing_field", "message": sprintf("input.%s is missing or empty", [field])} if {
-	some field in ["model", "environment"]
-	not non_empty_string(get_path([field]))
-}
-
-deny contains {"code": "input.missing_field", "message": "input.requester.subject is missing or empty"} if {
-	not non_empty_string(get_path(["requester", "subject"]))
+	some field in input.facts.invalid_fields
+	field != "candidate.digest"
 }
 
 # Approvals are bound to the exact artifact, so without a digest there is
 # nothing a reviewer could approve.
-deny contains {"code": "input.missing_digest", "message": msg} if {
-	not valid_digest(get_path(["candidate", "digest"]))
-	msg := "input.candidate.digest must be \"sha256:\" followed by 64 hex digits"
+deny contains {"code": "input.missing_digest", "message": "input.candidate.digest must be \"sha256:\" followed by 64 hex digits"} if {
+	"candidate.digest" in input.facts.invalid_fields
 }
 
 deny contains {"code": "input.missing_report", "message": sprintf("the %s stage has no report", [stage])} if {
-	some stage in settings.required_reports
-	not is_object(get_path(["reports", stage]))
+	missing := required_reports - input.facts.reports_present
+	some stage in missing
 }
 
 # A report that is not an object, or has no verdict or another word, fails
-# closed. The stages with a valid verdict are collected first and the
-# denial asks which stage is not among them: negating a check on
-# `report.verdict` directly would be undefined, not true, for a report that
-# is not an object, and such a report would slip through.
+# closed.
 deny contains {"code": "input.bad_report", "message": sprintf("the %s report has no valid verdict (pass, warn or fail)", [stage])} if {
-	some stage, _ in input.reports
-	not valid_verdict_stages[stage]
+	some stage in input.facts.reports_invalid
 }
-
-valid_verdict_stages := {stage | input.reports[stage].verdict in {"pass", "warn", "fail"}}
 
 # A failing scan, test or evaluation stops the promotion. A failing
 # validation stops it only for reasons other than drift: drift is a fact
 # about the world, so it raises the risk instead and a person decides.
-deny contains {"code": "report.failed", "message": sprintf("the %s stage failed: %s", [stage, summary(report)])} if {
-	some stage, report in input.reports
-	report.verdict == "fail"
+deny contains {"code": "report.failed", "message": sprintf("the %s stage failed: %s", [stage, summary(input.reports[stage])])} if {
+	some stage in input.facts.reports_fail
 	stage != "validate"
 }
 
-deny contains {"code": "report.failed", "message": sprintf("data validation failed: %s", [summary(report)])} if {
-	report := input.reports.validate
-	report.verdict == "fail"
-	some [stage, _], f in notable
-	stage == "validate"
+deny contains {"code": "report.failed", "message": sprintf("data validation failed: %s", [summary(input.reports.validate)])} if {
+	"validate" in input.facts.reports_fail
+	some f in input.facts.critical_findings | input.facts.high_findings
+	f.stage == "validate"
 	not is_drift(f)
 }
 
-deny contains {"code": "security.critical", "message": sprintf("critical security finding %s on %s: %s", [f.code, subject(f), f.message])} if {
-	some [stage, _], f in critical_findings
-	stage == "scan"
+deny contains {"code": "security.critical", "message": sprintf("critical security finding %s on %s: %s", [f.code, f.subject, f.message])} if {
+	some f in input.facts.critical_findings
+	f.stage == "scan"
 }
 
-deny contains {"code": "finding.critical", "message": sprintf("critical finding %s in the %s report on %s: %s", [f.code, stage, subject(f), f.message])} if {
-	some [stage, _], f in critical_findings
-	stage != "scan"
+deny contains {"code": "finding.critical", "message": sprintf("critical finding %s in the %s report on %s: %s", [f.code, f.stage, f.subject, f.message])} if {
+	some f in input.facts.critical_findings
+	f.stage != "scan"
 	not is_drift(f)
 }
 
 deny contains {"code": "evaluation.regression", "message": msg} if {
-	some name, [_, tolerance] in regressions
-	direction := guarded_compared[name]
+	some name, [worse, tolerance] in regressions
+	direction := settings.guarded_metrics[name]
 	msg := sprintf("%s regressed against production: delta %v (%s %v), tolerance %v", [
 		name, eval_metrics[concat("", ["delta.", name])],
-		bound_name[direction], bounds[name], tolerance,
+		bound_name[direction], bound(name, direction), tolerance,
 	])
 }
 
 # Both models were measured but the comparison is missing: we cannot tell
 # whether the candidate regressed, so we do not promote it.
 deny contains {"code": "evaluation.missing_delta", "message": msg} if {
-	# Usually every measured metric has its delta; the counts say so
-	# without a pass over the metrics.
-	count(guarded_compared) < count(guarded_measured)
-	some name, _ in guarded_measured
-	not name in object.keys(guarded_compared)
+	input.production != null
+	uncompared := input.facts.metrics_measured - input.facts.metrics_compared
+	count(uncompared) > 0
+	some name in uncompared & guarded_names
 	msg := sprintf("candidate.%s and production.%s are reported but delta.%s is missing", [name, name, name])
 }
 
@@ -197,11 +201,12 @@ risk_factors contains {"points": 2, "reason": sprintf("data drift: %v%% of colum
 
 # Unmeasured drift is treated as a risk, not as the absence of one.
 risk_factors contains {"points": 1, "reason": "drift was not measured (no drift.share metric in any report)"} if {
-	not drift_measured
+	count(input.facts.drift_shares) == 0
 }
 
 risk_factors contains {"points": 1, "reason": sprintf("%d high-severity finding(s)", [n])} if {
-	n := count(high_findings)
+	some f in input.facts.high_findings
+	n := count({g | some g in input.facts.high_findings; not is_drift(g)})
 	n > 0
 }
 
@@ -210,15 +215,11 @@ risk_factors contains {"points": 1, "reason": "no version of this model is in pr
 	input.environment in settings.production_environments
 }
 
-risk_points := sum([f.points | some f in risk_factors])
+risk_points := sum([f.points | some f in factors])
 
-risk := "low" if risk_points == 0
+risk := risk_levels[min([risk_points, 3])]
 
-risk := "medium" if risk_points == 1
-
-risk := "high" if risk_points == 2
-
-risk := "critical" if risk_points >= 3
+risk_levels := ["low", "medium", "high", "critical"]
 
 # Only an allowed promotion waits for people; a denial is final.
 default require_approval := false
@@ -235,42 +236,84 @@ approvers := {"groups": settings.critical_reviewer_groups, "min": settings.criti
 	require_approval
 } else := {"groups": [], "min": 0}
 
-reasons := array.concat(
-	[sprintf("risk %s (%d point(s))", [risk, risk_points])],
+# The risk and its factors, then the denials.
+reasons := array.concat([risk_line], sort([f.reason | some f in factors])) if {
+	count(denials) == 0
+} else := array.concat(
+	[risk_line],
 	array.concat(
-		sort([f.reason | some f in risk_factors]),
-		sort([sprintf("denied: %s", [r.message]) | some r in deny]),
+		sort([f.reason | some f in factors]),
+		sort([sprintf("denied: %s", [r.message]) | some r in denials]),
 	),
 )
 
-# ---------------------------------------------------------------------------
-# Findings, read once.
-
-# Each report's findings when they are a list; anything else counts as none.
-finding_lists := {stage: fs |
-	some stage, report in input.reports
-	fs := report.findings
-	is_array(fs)
-}
-
-# Critical and high findings, [stage, index] -> finding. Comparing the
-# severity inside the reference with `==` lets OPA walk every finding
-# without binding each one; only the few that match are read whole.
-critical_findings := {[stage, i]: finding_lists[stage][i] |
-	finding_lists[stage][i].severity == "critical"
-}
-
-high_severity_findings := {[stage, i]: finding_lists[stage][i] |
-	finding_lists[stage][i].severity == "high"
-}
-
-# The findings that can change a decision: [stage, index] -> finding.
-notable := object.union(critical_findings, high_severity_findings)
-
-high_findings := {key | some key, f in high_severity_findings; not is_drift(f)}
+risk_line := sprintf("risk %s (%d point(s))", [risk, risk_points])
 
 # ---------------------------------------------------------------------------
-# Guarded metrics, read once.
+# Settings turned into sets, spelled out for the default settings so that
+# a decision does not rebuild them.
+
+required_reports := {"validate", "scan", "evaluate"} if {
+	settings.required_reports == defaults.required_reports
+} else := {stage | some stage in settings.required_reports}
+
+default_guarded if settings.guarded_metrics == defaults.guarded_metrics
+
+guarded_names := {
+	"roc_auc", "pr_auc", "f1", "recall", "precision", "accuracy", "macro_f1", "r2",
+	"log_loss", "brier", "rmse", "mae", "mape",
+} if {
+	default_guarded
+} else := {name | some name, _ in settings.guarded_metrics}
+
+higher_guarded := {"roc_auc", "pr_auc", "f1", "recall", "precision", "accuracy", "macro_f1", "r2"} if {
+	default_guarded
+} else := {name | some name, "higher" in settings.guarded_metrics}
+
+lower_guarded := {"log_loss", "brier", "rmse", "mae", "mape"} if {
+	default_guarded
+} else := {name | some name, "lower" in settings.guarded_metrics}
+
+# ---------------------------------------------------------------------------
+# Regressions.
+
+# The guarded metrics that may have regressed. A metric whose bound nearest
+# to "no change" did not move the wrong way cannot have regressed when the
+# tolerance is not negative; a negative tolerance (an improvement is
+# demanded) judges every compared metric. A direction other than higher or
+# lower is never judged.
+regression_suspects := (input.facts.metrics_fell & higher_guarded) | (input.facts.metrics_rose & lower_guarded) if {
+	settings.regression_tolerance >= 0
+} else := input.facts.metrics_compared & (higher_guarded | lower_guarded)
+
+# How far each suspect moved the wrong way (a fall for a metric that should
+# rise, a rise for one that should fall), and how far it may, for those
+# that moved too far: name -> [worse, tolerance].
+regressions := {name: [worse, tolerance] |
+	input.production != null
+	fraction := settings.regression_tolerance
+	some name in regression_suspects
+	direction := settings.guarded_metrics[name]
+	worse := sign[direction] * bound(name, direction)
+	tolerance := fraction * abs(eval_metrics[concat("", ["production.", name])])
+	worse > tolerance
+}
+
+sign := {"higher": -1, "lower": 1}
+
+bound_name := {"higher": "upper bound", "lower": "lower bound"}
+
+# The bound of the delta's interval closest to "no change" decides, so noise
+# alone never denies; without an interval, the point estimate decides.
+bound(name, "higher") := v if {
+	v := eval_metrics[concat("", ["delta.", name, ".ci_high"])]
+	is_number(v)
+} else := eval_metrics[concat("", ["delta.", name])]
+
+bound(name, "lower") := v if {
+	v := eval_metrics[concat("", ["delta.", name, ".ci_low"])]
+	is_number(v)
+} else := eval_metrics[concat("", ["delta.", name])]
 
 default eval_metrics := {}
 
@@ -279,120 +322,65 @@ eval_metrics := m if {
 	is_object(m)
 }
 
-# One row per guarded metric: [name, direction, and the names under which
-# the evaluation agent reports it: candidate, production, delta, and the
-# bound of the delta's interval nearest to "no change" (ci_high for
-# higher-is-better, ci_low for lower-is-better)]. The rows of the default
-# settings are spelled out, so that a decision does not build some sixty
-# strings with concat(); a team that changes guarded_metrics gets its rows
-# built.
-default_guarded_rows := [
-	["roc_auc", "higher", "candidate.roc_auc", "production.roc_auc", "delta.roc_auc", "delta.roc_auc.ci_high"],
-	["pr_auc", "higher", "candidate.pr_auc", "production.pr_auc", "delta.pr_auc", "delta.pr_auc.ci_high"],
-	["f1", "higher", "candidate.f1", "production.f1", "delta.f1", "delta.f1.ci_high"],
-	["recall", "higher", "candidate.recall", "production.recall", "delta.recall", "delta.recall.ci_high"],
-	["precision", "higher", "candidate.precision", "production.precision", "delta.precision", "delta.precision.ci_high"],
-	["accuracy", "higher", "candidate.accuracy", "production.accuracy", "delta.accuracy", "delta.accuracy.ci_high"],
-	["macro_f1", "higher", "candidate.macro_f1", "production.macro_f1", "delta.macro_f1", "delta.macro_f1.ci_high"],
-	["r2", "higher", "candidate.r2", "production.r2", "delta.r2", "delta.r2.ci_high"],
-	["log_loss", "lower", "candidate.log_loss", "production.log_loss", "delta.log_loss", "delta.log_loss.ci_low"],
-	["brier", "lower", "candidate.brier", "production.brier", "delta.brier", "delta.brier.ci_low"],
-	["rmse", "lower", "candidate.rmse", "production.rmse", "delta.rmse", "delta.rmse.ci_low"],
-	["mae", "lower", "candidate.mae", "production.mae", "delta.mae", "delta.mae.ci_low"],
-	["mape", "lower", "candidate.mape", "production.mape", "delta.mape", "delta.mape.ci_low"],
-]
+# ---------------------------------------------------------------------------
+# Facts: what input.facts hold, computed from the evidence. The engine
+# computes the same in Go (internal/oversight/facts.go, which documents
+# each member); TestFactsMatchRego holds the two equal.
 
-guarded_rows := default_guarded_rows if {
-	settings.guarded_metrics == defaults.guarded_metrics
-} else := [row |
-	some name, direction in settings.guarded_metrics
-	row := [
-		name, direction,
-		concat("", ["candidate.", name]), concat("", ["production.", name]), concat("", ["delta.", name]),
-		interval_bound_key(name, direction),
-	]
-]
-
-interval_bound_key(name, "higher") := concat("", ["delta.", name, ".ci_high"])
-
-interval_bound_key(name, "lower") := concat("", ["delta.", name, ".ci_low"])
-
-# A direction other than higher or lower is never judged (regressions), but
-# a missing delta still denies.
-default interval_bound_key(_, _) := null
-
-# The rows of the guarded metrics measured on both models (only when
-# production exists). The metrics are bound to a local variable first: a
-# lookup in a local value costs a fraction of a reference to a rule, even a
-# cached one.
-measured_rows := [row |
-	input.production != null
-	metrics := eval_metrics
-	some row in guarded_rows
-	[_, _, candidate, production, _, _] := row
-	is_number(metrics[candidate])
-	is_number(metrics[production])
-]
-
-guarded_measured := {name: direction | some [name, direction, _, _, _, _] in measured_rows}
-
-# ... and of those, the rows of the ones with a delta.
-compared_rows := [row |
-	metrics := eval_metrics
-	some row in measured_rows
-	is_number(metrics[row[4]])
-]
-
-guarded_compared := {name: direction | some [name, direction, _, _, _, _] in compared_rows}
-
-# The bound of the delta's interval closest to "no change" decides, so noise
-# alone never denies; without an interval, the point estimate decides.
-# name -> the number that decides.
-bounds := object.union(
-	{name: metrics[delta] |
-		metrics := eval_metrics
-		some [name, _, _, _, delta, _] in compared_rows
-	},
-	{name: v |
-		metrics := eval_metrics
-		some [name, _, _, _, _, interval_bound] in compared_rows
-		v := metrics[interval_bound]
-		is_number(v)
-	},
-)
-
-# The compared metrics that may have regressed. OPA does arithmetic on
-# decimals with math/big, so the four operations of the full check
-# (regressions) cost far more than a lookup; when the tolerance is not
-# negative, a metric whose bound did not move the wrong way (below zero for
-# higher-is-better, above zero for lower-is-better) cannot have regressed,
-# and one comparison rules it out.
-regression_suspects := s if {
-	settings.regression_tolerance >= 0
-	b := bounds
-	s := {name | some [name, "higher", _, _, _, _] in compared_rows; b[name] < 0} | {name |
-		some [name, "lower", _, _, _, _] in compared_rows
-		b[name] > 0
-	}
-} else := object.keys(guarded_compared)
-
-# How far each suspect moved the wrong way (a fall for a metric that should
-# rise, a rise for one that should fall), and how far it may, for those
-# that moved too far: name -> [worse, tolerance]. A direction other than
-# higher or lower is never judged.
-regressions := {name: [worse, tolerance] |
-	metrics := eval_metrics
-	b := bounds
-	directions := guarded_compared
-	fraction := settings.regression_tolerance
-	sign := {"higher": -1, "lower": 1}
-	some name in regression_suspects
-	worse := sign[directions[name]] * b[name]
-	tolerance := fraction * abs(metrics[concat("", ["production.", name])])
-	worse > tolerance
+computed_facts := {
+	"version": 1,
+	"invalid_fields": computed_invalid_fields,
+	"reports_present": {stage | some stage, report in input.reports; is_object(report)},
+	"reports_fail": {stage | some stage, report in input.reports; report.verdict == "fail"},
+	"reports_invalid": {stage | some stage, _ in input.reports; not valid_verdict_stages[stage]},
+	"critical_findings": {finding_fact(stage, i, f) | f := finding_lists[stage][i]; f.severity == "critical"},
+	"high_findings": {finding_fact(stage, i, f) | f := finding_lists[stage][i]; f.severity == "high"},
+	"drift_shares": {s | some report in input.reports; s := report.metrics["drift.share"]; is_number(s)},
+	"metrics_measured": computed_measured,
+	"metrics_compared": computed_compared,
+	"metrics_fell": {name | some name in computed_compared; bound(name, "higher") < 0},
+	"metrics_rose": {name | some name in computed_compared; bound(name, "lower") > 0},
 }
 
-bound_name := {"higher": "upper bound", "lower": "lower bound"}
+computed_invalid_fields := {field |
+	some [field, path] in [["model", ["model"]], ["environment", ["environment"]], ["requester.subject", ["requester", "subject"]]]
+	not non_empty_string(get_path(path))
+} | {"candidate.digest" | not valid_digest(get_path(["candidate", "digest"]))}
+
+# A stage whose report is not an object, or has no verdict or another
+# word, is invalid. The stages with a valid verdict are collected first:
+# negating a check on `report.verdict` directly would be undefined, not
+# true, for a report that is not an object, and such a report would slip
+# through.
+valid_verdict_stages := {stage | input.reports[stage].verdict in {"pass", "warn", "fail"}}
+
+# Each report's findings when they are a list; anything else counts as none.
+finding_lists := {stage: fs |
+	some stage, report in input.reports
+	fs := report.findings
+	is_array(fs)
+}
+
+finding_fact(stage, i, f) := {
+	"stage": stage,
+	"index": i,
+	"code": text(object.get(f, "code", "")),
+	"subject": subject(f),
+	"message": text(object.get(f, "message", "")),
+}
+
+computed_measured := {name |
+	some key, c in eval_metrics
+	is_number(c)
+	startswith(key, "candidate.")
+	name := substring(key, 10, -1)
+	is_number(eval_metrics[concat("", ["production.", name])])
+}
+
+computed_compared := {name |
+	some name in computed_measured
+	is_number(eval_metrics[concat("", ["delta.", name])])
+}
 
 # ---------------------------------------------------------------------------
 # Helpers.
@@ -414,6 +402,8 @@ valid_digest(d) if {
 	regex.match(`^sha256:[0-9a-f]{64}$`, d)
 }
 
+text(x) := x if is_string(x) else := ""
+
 summary(report) := report.summary if {
 	non_empty_string(report.summary)
 } else := "no summary"
@@ -432,14 +422,6 @@ traffic_share := s if {
 	s <= 1
 } else := 1
 
-drift_shares := {s |
-	some _, report in input.reports
-	s := report.metrics["drift.share"]
-	is_number(s)
-}
-
-drift_measured if count(drift_shares) > 0
-
-drift_share := max(drift_shares) if drift_measured
+drift_share := max(input.facts.drift_shares) if count(input.facts.drift_shares) > 0
 
 pct(x) := round(x * 1000) / 10

@@ -3,8 +3,6 @@ package oversight
 import (
 	"bytes"
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -75,6 +73,7 @@ type Engine struct {
 
 type loaded struct {
 	bundle    *Bundle
+	consts    *constants
 	promotion rego.PreparedEvalQuery
 	authz     rego.PreparedEvalQuery
 	tests     TestReport
@@ -131,6 +130,7 @@ func (e *Engine) load(ctx context.Context) (*loaded, error) {
 	}
 	l := &loaded{bundle: b, tests: rep}
 	st := b.store()
+	l.consts = findConstants(ctx, b.Compiler, st, []string{PromotionQuery, AuthzQuery}, min(e.opts.Timeout, constantBudget))
 	prep := func(q string) (rego.PreparedEvalQuery, error) {
 		pq, err := rego.New(
 			rego.Query(q),
@@ -234,16 +234,17 @@ func (e *Engine) Watch(ctx context.Context, interval time.Duration) {
 func (e *Engine) Decide(ctx context.Context, in Input) (Decision, error) {
 	l := e.current.Load()
 	d := Decision{ID: uuid.NewString(), PolicyRevision: l.bundle.Revision, EvaluatedAt: time.Now().UTC(), Deny: []Reason{}, Reasons: []string{}, Approvers: Approvers{Groups: []string{}}}
-	raw, err := json.Marshal(in)
+	// The digest comes first: it also proves the input encodable as JSON,
+	// which inputValue relies on.
+	digest, err := InputDigest(in)
 	if err != nil {
 		return e.fail(ctx, in, d, CodeWrongShape, fmt.Sprintf("input cannot be encoded: %v", err)), nil
 	}
-	sum := sha256.Sum256(raw)
-	d.InputDigest = "sha256:" + hex.EncodeToString(sum[:])
+	d.InputDigest = digest
 	val := inputValue(in)
 	ectx, cancel := context.WithTimeout(ctx, e.opts.Timeout)
 	defer cancel()
-	rs, err := l.promotion.Eval(ectx, rego.EvalParsedInput(val))
+	rs, err := l.promotion.Eval(ectx, rego.EvalParsedInput(val), rego.EvalVirtualCache(l.consts.newCache()))
 	if err != nil {
 		if ctx.Err() != nil {
 			return e.fail(ctx, in, d, CodeTimeout, "the caller gave up before the policy answered"), fmt.Errorf("decide: %w", ctx.Err())
@@ -469,7 +470,7 @@ func (e *Engine) Authorize(ctx context.Context, in AuthzInput) (bool, error) {
 		"model":       in.Model,
 		"environment": in.Environment,
 	}
-	rs, err := l.authz.Eval(ectx, rego.EvalInput(inMap))
+	rs, err := l.authz.Eval(ectx, rego.EvalInput(inMap), rego.EvalVirtualCache(l.consts.newCache()))
 	if err != nil {
 		return false, fmt.Errorf("authorize %s %s: %w", in.Principal.Subject, in.Action, err)
 	}
