@@ -201,7 +201,7 @@ risk_factors contains {"points": 2, "reason": sprintf("data drift: %v%% of colum
 
 # Unmeasured drift is treated as a risk, not as the absence of one.
 risk_factors contains {"points": 1, "reason": "drift was not measured (no drift.share metric in any report)"} if {
-	count(input.facts.drift_shares) == 0
+	input.facts.drift_share == null
 }
 
 risk_factors contains {"points": 1, "reason": sprintf("%d high-severity finding(s)", [n])} if {
@@ -217,9 +217,11 @@ risk_factors contains {"points": 1, "reason": "no version of this model is in pr
 
 risk_points := sum([f.points | some f in factors])
 
-risk := risk_levels[min([risk_points, 3])]
+risk := level if {
+	level := risk_levels[risk_points]
+} else := "critical"
 
-risk_levels := ["low", "medium", "high", "critical"]
+risk_levels := ["low", "medium", "high"]
 
 # Only an allowed promotion waits for people; a denial is final.
 default require_approval := false
@@ -335,7 +337,7 @@ computed_facts := {
 	"reports_invalid": {stage | some stage, _ in input.reports; not valid_verdict_stages[stage]},
 	"critical_findings": {finding_fact(stage, i, f) | f := finding_lists[stage][i]; f.severity == "critical"},
 	"high_findings": {finding_fact(stage, i, f) | f := finding_lists[stage][i]; f.severity == "high"},
-	"drift_shares": {s | some report in input.reports; s := report.metrics["drift.share"]; is_number(s)},
+	"drift_share": computed_drift_share,
 	"metrics_measured": computed_measured,
 	"metrics_compared": computed_compared,
 	"metrics_fell": {name | some name in computed_compared; bound(name, "higher") < 0},
@@ -368,6 +370,11 @@ finding_fact(stage, i, f) := {
 	"subject": subject(f),
 	"message": text(object.get(f, "message", "")),
 }
+
+computed_drift_share := max(shares) if {
+	shares := {s | some report in input.reports; s := report.metrics["drift.share"]; is_number(s)}
+	count(shares) > 0
+} else := null
 
 computed_measured := {name |
 	some key, c in eval_metrics
@@ -422,6 +429,6 @@ traffic_share := s if {
 	s <= 1
 } else := 1
 
-drift_share := max(input.facts.drift_shares) if count(input.facts.drift_shares) > 0
+drift_share := input.facts.drift_share if input.facts.drift_share != null
 
 pct(x) := round(x * 1000) / 10

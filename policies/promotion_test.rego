@@ -318,3 +318,33 @@ test_settings_negative_tolerance if {
 	r.code == "evaluation.regression"
 	startswith(r.message, "log_loss regressed")
 }
+
+# The engine hands the policy input.facts, computed in Go from the same
+# evidence (internal/oversight/facts.go). Supplied that way, every case
+# decides exactly as when the policy computes the facts itself.
+test_decisions_with_supplied_facts if {
+	every c in cases {
+		doc := json.patch(base, c.patch)
+		facts := promotion.computed_facts with input as doc
+		with_facts := promotion.decision with input as object.union(doc, {"facts": facts})
+		without := promotion.decision with input as doc
+		with_facts == without
+	}
+}
+
+# Facts are sets, which JSON cannot express: facts in a JSON document are
+# not taken on trust, so a document cannot vouch for itself.
+test_facts_from_json_are_not_trusted if {
+	claims := {
+		"version": 1, "invalid_fields": [], "reports_present": ["validate", "test", "scan", "evaluate"],
+		"reports_fail": [], "reports_invalid": [], "critical_findings": [], "high_findings": [],
+		"drift_share": 0.1, "metrics_measured": [], "metrics_compared": [], "metrics_fell": [], "metrics_rose": [],
+	}
+	doc := json.patch(object.union(base, {"facts": claims}), [
+		{"op": "remove", "path": "/candidate/digest"},
+		{"op": "replace", "path": "/reports/scan/verdict", "value": "fail"},
+	])
+	d := promotion.decision with input as doc
+	not d.allow
+	{r.code | some r in d.deny} == {"input.missing_digest", "report.failed"}
+}

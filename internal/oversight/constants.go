@@ -25,6 +25,15 @@ import (
 // or print, or uses `with` (which re-evaluates rules under other values).
 type constants struct {
 	values map[string]*ast.Term // key(ref) -> value; nil value = undefined
+	// byName indexes values by the last element of their reference, so
+	// that a lookup (every reference to a rule makes one) costs a map
+	// access and a comparison of a few terms instead of building a key.
+	byName map[string][]constant
+}
+
+type constant struct {
+	ref   ast.Ref
+	value *ast.Term
 }
 
 // constantBudget bounds the evaluation of one constant rule at load time;
@@ -33,7 +42,7 @@ type constants struct {
 const constantBudget = 200 * time.Millisecond
 
 func findConstants(ctx context.Context, c *ast.Compiler, st storage.Store, queries []string, budget time.Duration) *constants {
-	cs := &constants{values: map[string]*ast.Term{}}
+	cs := &constants{values: map[string]*ast.Term{}, byName: map[string][]constant{}}
 	reach := map[*ast.Rule]bool{}
 	var visit func(r *ast.Rule)
 	visit = func(r *ast.Rule) {
@@ -89,19 +98,21 @@ func findConstants(ctx context.Context, c *ast.Compiler, st storage.Store, queri
 			continue
 		}
 		seen[string(k)] = true
-		constant := true
+		isConst := true
 		for _, sib := range c.GetRulesExact(ref) {
 			if isTainted(sib) {
-				constant = false
+				isConst = false
 				break
 			}
 		}
-		if !constant {
+		if !isConst {
 			continue
 		}
 		v, ok := evalConstant(ctx, c, st, ref, budget)
 		if ok {
 			cs.values[string(k)] = v
+			name := string(ref[len(ref)-1].Value.(ast.String))
+			cs.byName[name] = append(cs.byName[name], constant{ref: ref, value: v})
 		}
 	}
 	return cs
@@ -213,11 +224,12 @@ func (c *constantCache) Push() { c.depth++; c.inner.Push() }
 func (c *constantCache) Pop() { c.depth--; c.inner.Pop() }
 
 func (c *constantCache) Get(ref ast.Ref) (*ast.Term, bool) {
-	if c.depth == 0 && len(c.consts.values) > 0 {
-		var buf [256]byte
-		if k, ok := refKey(buf[:0], ref); ok {
-			if v, ok := c.consts.values[string(k)]; ok {
-				return v, v == nil
+	if c.depth == 0 && len(ref) > 1 {
+		if name, ok := ref[len(ref)-1].Value.(ast.String); ok {
+			for _, k := range c.consts.byName[string(name)] {
+				if k.ref.Equal(ref) {
+					return k.value, k.value == nil
+				}
 			}
 		}
 	}

@@ -16,6 +16,7 @@ import (
 	"github.com/charmbracelet/log"
 	"github.com/google/uuid"
 	"github.com/open-policy-agent/opa/v1/ast"
+	"github.com/open-policy-agent/opa/v1/metrics"
 	"github.com/open-policy-agent/opa/v1/rego"
 	"github.com/open-policy-agent/opa/v1/topdown"
 )
@@ -244,7 +245,7 @@ func (e *Engine) Decide(ctx context.Context, in Input) (Decision, error) {
 	val := inputValue(in)
 	ectx, cancel := context.WithTimeout(ctx, e.opts.Timeout)
 	defer cancel()
-	rs, err := l.promotion.Eval(ectx, rego.EvalParsedInput(val), rego.EvalVirtualCache(l.consts.newCache()))
+	rs, err := l.promotion.Eval(ectx, rego.EvalParsedInput(val), rego.EvalVirtualCache(l.consts.newCache()), rego.EvalMetrics(noMetrics))
 	if err != nil {
 		if ctx.Err() != nil {
 			return e.fail(ctx, in, d, CodeTimeout, "the caller gave up before the policy answered"), fmt.Errorf("decide: %w", ctx.Err())
@@ -263,6 +264,10 @@ func (e *Engine) Decide(ctx context.Context, in Input) (Decision, error) {
 	e.recordDecision(ctx, in, d)
 	return d, nil
 }
+
+// noMetrics spares each evaluation the metrics registry OPA would otherwise
+// allocate for it; nothing reads it.
+var noMetrics = metrics.NoOp()
 
 func isCancel(err error) bool {
 	var te *topdown.Error

@@ -41,7 +41,7 @@ const FactsVersion = 1
 //	reports_invalid    stages whose report is not an object or has no verdict pass/warn/fail
 //	critical_findings  {stage, index, code, subject, message} of each finding with severity "critical"
 //	high_findings      the same for severity "high"
-//	drift_shares       the numbers reported as metrics["drift.share"] by any report
+//	drift_share        the largest number reported as metrics["drift.share"] by any report, or null
 //	metrics_measured   names X with numbers candidate.X and production.X in the evaluate report
 //	metrics_compared   those of them with a number delta.X
 //	metrics_fell       those compared whose upper bound (delta.X.ci_high, else delta.X) is below 0
@@ -65,7 +65,8 @@ func factsValue(in Input) ast.Value {
 	}
 
 	present := make([]*ast.Term, 0, len(in.Reports))
-	var failed, invalidReports, critical, high, driftShares []*ast.Term
+	var failed, invalidReports, critical, high []*ast.Term
+	drift, driftMeasured := 0.0, false
 	for stage, r := range in.Reports {
 		st := ast.StringTerm(stage)
 		present = append(present, st)
@@ -84,8 +85,8 @@ func factsValue(in Input) ast.Value {
 				high = append(high, findingFact(st, i, f))
 			}
 		}
-		if s, ok := r.Metrics["drift.share"]; ok {
-			driftShares = append(driftShares, ast.FloatNumberTerm(s))
+		if s, ok := r.Metrics["drift.share"]; ok && (!driftMeasured || s > drift) {
+			drift, driftMeasured = s, true
 		}
 	}
 
@@ -123,21 +124,36 @@ func factsValue(in Input) ast.Value {
 		}
 	}
 
+	driftTerm := ast.NullTerm()
+	if driftMeasured {
+		driftTerm = ast.FloatNumberTerm(drift)
+	}
 	return ast.NewObject(
 		[2]*ast.Term{factKeyVersion, ast.InternedTerm(FactsVersion)},
-		[2]*ast.Term{factKeyInvalidFields, ast.SetTerm(invalid...)},
-		[2]*ast.Term{factKeyReportsPresent, ast.SetTerm(present...)},
-		[2]*ast.Term{factKeyReportsFail, ast.SetTerm(failed...)},
-		[2]*ast.Term{factKeyReportsInvalid, ast.SetTerm(invalidReports...)},
-		[2]*ast.Term{factKeyCriticalFindings, ast.SetTerm(critical...)},
-		[2]*ast.Term{factKeyHighFindings, ast.SetTerm(high...)},
-		[2]*ast.Term{factKeyDriftShares, ast.SetTerm(driftShares...)},
-		[2]*ast.Term{factKeyMetricsMeasured, ast.SetTerm(measured...)},
-		[2]*ast.Term{factKeyMetricsCompared, ast.SetTerm(compared...)},
-		[2]*ast.Term{factKeyMetricsFell, ast.SetTerm(fell...)},
-		[2]*ast.Term{factKeyMetricsRose, ast.SetTerm(rose...)},
+		[2]*ast.Term{factKeyInvalidFields, set(invalid)},
+		[2]*ast.Term{factKeyReportsPresent, set(present)},
+		[2]*ast.Term{factKeyReportsFail, set(failed)},
+		[2]*ast.Term{factKeyReportsInvalid, set(invalidReports)},
+		[2]*ast.Term{factKeyCriticalFindings, set(critical)},
+		[2]*ast.Term{factKeyHighFindings, set(high)},
+		[2]*ast.Term{factKeyDriftShare, driftTerm},
+		[2]*ast.Term{factKeyMetricsMeasured, set(measured)},
+		[2]*ast.Term{factKeyMetricsCompared, set(compared)},
+		[2]*ast.Term{factKeyMetricsFell, set(fell)},
+		[2]*ast.Term{factKeyMetricsRose, set(rose)},
 	)
 }
+
+// set is a set term of ts; the empty set is one shared term, since
+// OPA never modifies a term of the input and most facts are empty.
+func set(ts []*ast.Term) *ast.Term {
+	if len(ts) == 0 {
+		return emptySet
+	}
+	return ast.SetTerm(ts...)
+}
+
+var emptySet = ast.SetTerm()
 
 func findingFact(stage *ast.Term, i int, f agents.Finding) *ast.Term {
 	subject := f.Subject
@@ -173,7 +189,7 @@ var (
 	factKeyReportsInvalid   = ast.StringTerm("reports_invalid")
 	factKeyCriticalFindings = ast.StringTerm("critical_findings")
 	factKeyHighFindings     = ast.StringTerm("high_findings")
-	factKeyDriftShares      = ast.StringTerm("drift_shares")
+	factKeyDriftShare       = ast.StringTerm("drift_share")
 	factKeyMetricsMeasured  = ast.StringTerm("metrics_measured")
 	factKeyMetricsCompared  = ast.StringTerm("metrics_compared")
 	factKeyMetricsFell      = ast.StringTerm("metrics_fell")

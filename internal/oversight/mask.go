@@ -65,6 +65,9 @@ func mayHoldSecret(s string) bool {
 // lower-case ASCII word w, ignoring case.
 func containsFoldASCII(s, w string) bool {
 	for i := 0; i+len(w) <= len(s); i++ {
+		if s[i]|0x20 != w[0] {
+			continue
+		}
 		j := 0
 		for ; j < len(w); j++ {
 			c := s[i+j]
@@ -80,6 +83,21 @@ func containsFoldASCII(s, w string) bool {
 		}
 	}
 	return false
+}
+
+// engineString masks s only if it is not the shape the engine writes (hex
+// digits, dashes and a "sha256:" prefix), which cannot hold a secret.
+func engineString(s string) string {
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if !('0' <= c && c <= '9' || 'a' <= c && c <= 'f' || c == '-') {
+			if strings.HasPrefix(s, "sha256:") && i < len("sha256:") {
+				continue
+			}
+			return maskString(s)
+		}
+	}
+	return s
 }
 
 // maskDecision is Mask for a Decision without the JSON round trip: it
@@ -119,17 +137,24 @@ func maskDecision(d Decision) (map[string]any, bool) {
 		}
 		deny = list
 	}
+	// id, policy_revision, input_digest and evaluated_at are the
+	// engine's own (a UUID, two "sha256:<hex>", a time): nothing a policy
+	// or an agent wrote, so nothing to mask, as long as they are what they
+	// should be.
+	if !utf8.ValidString(d.ID) || !utf8.ValidString(d.PolicyRevision) || !utf8.ValidString(d.InputDigest) {
+		ok = false
+	}
 	m := map[string]any{
-		"id":               str(d.ID),
+		"id":               engineString(d.ID),
 		"allow":            d.Allow,
 		"deny":             deny,
 		"require_approval": d.RequireApproval,
 		"approvers":        map[string]any{"groups": strs(d.Approvers.Groups), "min": jsonInt(d.Approvers.Min)},
 		"risk":             str(d.Risk),
 		"reasons":          strs(d.Reasons),
-		"policy_revision":  str(d.PolicyRevision),
-		"input_digest":     str(d.InputDigest),
-		"evaluated_at":     maskString(at),
+		"policy_revision":  engineString(d.PolicyRevision),
+		"input_digest":     engineString(d.InputDigest),
+		"evaluated_at":     at,
 	}
 	return m, ok
 }
