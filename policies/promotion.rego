@@ -231,12 +231,13 @@ require_approval if {
 	risk in {"high", "critical"}
 }
 
-approvers := {"groups": settings.critical_reviewer_groups, "min": settings.critical_min_approvers} if {
-	require_approval
-	risk == "critical"
-} else := {"groups": settings.reviewer_groups, "min": 1} if {
-	require_approval
-} else := {"groups": [], "min": 0}
+approvers := approvers_by_risk[risk] if require_approval else := {"groups": [], "min": 0}
+
+# Who approves at each risk that requires approval (high, critical).
+approvers_by_risk := {
+	"high": {"groups": settings.reviewer_groups, "min": 1},
+	"critical": {"groups": settings.critical_reviewer_groups, "min": settings.critical_min_approvers},
+}
 
 # The risk and its factors, then the denials.
 reasons := array.concat([risk_line], sort([f.reason | some f in factors])) if {
@@ -285,7 +286,7 @@ lower_guarded := {"log_loss", "brier", "rmse", "mae", "mape"} if {
 # demanded) judges every compared metric. A direction other than higher or
 # lower is never judged.
 regression_suspects := (input.facts.metrics_fell & higher_guarded) | (input.facts.metrics_rose & lower_guarded) if {
-	settings.regression_tolerance >= 0
+	tolerance_not_negative
 } else := input.facts.metrics_compared & (higher_guarded | lower_guarded)
 
 # How far each suspect moved the wrong way (a fall for a metric that should
@@ -300,6 +301,8 @@ regressions := {name: [worse, tolerance] |
 	tolerance := fraction * abs(eval_metrics[concat("", ["production.", name])])
 	worse > tolerance
 }
+
+tolerance_not_negative if settings.regression_tolerance >= 0
 
 sign := {"higher": -1, "lower": 1}
 
