@@ -50,16 +50,8 @@ func appendInputJSON(b []byte, in Input) ([]byte, error) {
 		b = appendJSONString(b, in.Run.CommitAuthor)
 	}
 	if len(in.Run.Labels) > 0 {
-		b = append(b, `,"labels":{`...)
-		for i, k := range sortedKeys(in.Run.Labels) {
-			if i > 0 {
-				b = append(b, ',')
-			}
-			b = appendJSONString(b, k)
-			b = append(b, ':')
-			b = appendJSONString(b, in.Run.Labels[k])
-		}
-		b = append(b, '}')
+		b = append(b, `,"labels":`...)
+		b, _ = appendJSONMap(b, in.Run.Labels, func(b []byte, v string) ([]byte, error) { return appendJSONString(b, v), nil })
 	}
 	b = append(b, `},"model":`...)
 	b = appendJSONString(b, in.Model)
@@ -105,19 +97,8 @@ func appendInputJSON(b []byte, in Input) ([]byte, error) {
 	b = append(b, `,"reports":`...)
 	if in.Reports == nil {
 		b = append(b, "null"...)
-	} else {
-		b = append(b, '{')
-		for i, stage := range sortedKeys(in.Reports) {
-			if i > 0 {
-				b = append(b, ',')
-			}
-			b = appendJSONString(b, stage)
-			b = append(b, ':')
-			if b, err = appendReportJSON(b, in.Reports[stage]); err != nil {
-				return b, fmt.Errorf("reports.%s: %w", stage, err)
-			}
-		}
-		b = append(b, '}')
+	} else if b, err = appendJSONMap(b, in.Reports, appendReportJSON); err != nil {
+		return b, fmt.Errorf("reports%w", err)
 	}
 	b = append(b, `,"deploy":{"strategy":`...)
 	b = appendJSONString(b, in.Deploy.Strategy)
@@ -154,19 +135,8 @@ func appendReportJSON(b []byte, r agents.Report) ([]byte, error) {
 	b = append(b, `,"metrics":`...)
 	if r.Metrics == nil {
 		b = append(b, "null"...)
-	} else {
-		b = append(b, '{')
-		for i, k := range sortedKeys(r.Metrics) {
-			if i > 0 {
-				b = append(b, ',')
-			}
-			b = appendJSONString(b, k)
-			b = append(b, ':')
-			if b, err = appendJSONFloat(b, r.Metrics[k]); err != nil {
-				return b, fmt.Errorf("metrics[%q]: %w", k, err)
-			}
-		}
-		b = append(b, '}')
+	} else if b, err = appendJSONMap(b, r.Metrics, appendJSONFloat); err != nil {
+		return b, fmt.Errorf("metrics%w", err)
 	}
 	b = append(b, `,"findings":`...)
 	if r.Findings == nil {
@@ -222,6 +192,24 @@ func appendMarshal(b []byte, v any) ([]byte, error) {
 		return b, err
 	}
 	return append(b, raw...), nil
+}
+
+// appendJSONMap writes m as encoding/json writes a map with string keys:
+// keys sorted, each value written by value. An error names the key.
+func appendJSONMap[V any](b []byte, m map[string]V, value func([]byte, V) ([]byte, error)) ([]byte, error) {
+	b = append(b, '{')
+	for i, k := range sortedKeys(m) {
+		if i > 0 {
+			b = append(b, ',')
+		}
+		b = appendJSONString(b, k)
+		b = append(b, ':')
+		var err error
+		if b, err = value(b, m[k]); err != nil {
+			return b, fmt.Errorf("[%q]: %w", k, err)
+		}
+	}
+	return append(b, '}'), nil
 }
 
 func sortedKeys[V any](m map[string]V) []string {

@@ -10,7 +10,6 @@ import (
 	"math"
 	"math/rand/v2"
 	"os"
-	"sort"
 	"strconv"
 	"testing"
 	"testing/fstest"
@@ -218,12 +217,7 @@ func TestDecisionsMatchReference(t *testing.T) {
 	require.NoError(t, err)
 	authzSrc, err := io.ReadAll(must(policies.FS.Open("authz.rego")))
 	require.NoError(t, err)
-	names := make([]string, 0, len(settingsVariants))
-	for k := range settingsVariants {
-		names = append(names, k)
-	}
-	sort.Strings(names)
-	for vi, name := range names {
+	for vi, name := range sortedKeys(settingsVariants) {
 		data := settingsVariants[name]
 		t.Run(name, func(t *testing.T) {
 			t.Parallel()
