@@ -55,10 +55,6 @@ settings := object.union(defaults, data.modelgate.settings) if {
 # ---------------------------------------------------------------------------
 # The decision: the one document the engine reads.
 
-default allow := false
-
-allow if count(denials) == 0
-
 # input.facts index the evidence (see "Facts" below). The engine always
 # provides them; for any other caller they are computed here first. Facts
 # are sets, which JSON cannot express, so facts in a JSON document (a file
@@ -72,21 +68,40 @@ decision := judged if {
 
 judged := {
 	"allow": allow,
-	"deny": deny_list,
-	"require_approval": require_approval,
-	"approvers": approvers,
+	"deny": [r | some r in denials],
+	"require_approval": approval.require,
+	"approvers": approval.approvers,
 	"risk": risk,
-	"reasons": reasons,
+	"reasons": array.concat(
+		array.concat([sprintf("risk %s (%d point(s))", [risk, points])], sort([f.reason | some f in factors])),
+		sort([sprintf("denied: %s", [r.message]) | some r in denials]),
+	),
+} if {
+	# The full extents of the partial rules, read once: OPA would evaluate
+	# every rule of a partial set again each time something iterates it.
+	denials := deny
+	factors := risk_factors
+	allow := count(denials) == 0
+
+	# Each risk factor adds points: 0 low, 1 medium, 2 high, 3 or more critical.
+	points := sum([f.points | some f in factors])
+	risk := object.get(risk_levels, points, "critical")
+
+	# Only an allowed promotion of high or critical risk waits for people;
+	# a denial is final.
+	approval := object.get(approvals, [allow, risk], no_approval)
 }
 
-deny_list := [] if count(denials) == 0 else := [r | some r in denials]
+risk_levels := {0: "low", 1: "medium", 2: "high"}
 
-# The full extents of the partial rules deny and risk_factors, read once:
-# OPA would evaluate every rule of a partial set again each time something
-# iterates it.
-denials := deny
+# Who must approve, by allowed and risk (object.get follows the path
+# [allow, risk]); no entry, no approval needed.
+approvals := {true: {
+	"high": {"require": true, "approvers": {"groups": settings.reviewer_groups, "min": 1}},
+	"critical": {"require": true, "approvers": {"groups": settings.critical_reviewer_groups, "min": settings.critical_min_approvers}},
+}}
 
-factors := risk_factors
+no_approval := {"require": false, "approvers": {"groups": [], "min": 0}}
 
 # ---------------------------------------------------------------------------
 # How this file is written, and why (a decision must cost well under 100 µs
@@ -106,6 +121,11 @@ factors := risk_factors
 #     re-runs a partial rule (`x[k] := v if ...`, `x contains k if ...`)
 #     every time something iterates it with an unbound key, so collections
 #     are built by complete rules.
+#   - Every reference to a rule costs OPA a look-up in its rule index, even
+#     when the value is cached, so the decision is assembled in one rule
+#     from local variables, and choices are table look-ups (risk_levels,
+#     approvals). Rules that read no input (settings, the tables) are
+#     evaluated once per bundle load by the engine.
 #   - Each expression OPA evaluates costs about a microsecond, a call of a
 #     function defined here several, and arithmetic goes through math/big:
 #     on the usual path (nothing wrong) every denial iterates an empty set,
@@ -215,42 +235,7 @@ risk_factors contains {"points": 1, "reason": "no version of this model is in pr
 	input.environment in settings.production_environments
 }
 
-risk_points := sum([f.points | some f in factors])
 
-risk := level if {
-	level := risk_levels[risk_points]
-} else := "critical"
-
-risk_levels := ["low", "medium", "high"]
-
-# Only an allowed promotion waits for people; a denial is final.
-default require_approval := false
-
-require_approval if {
-	allow
-	risk in {"high", "critical"}
-}
-
-approvers := approvers_by_risk[risk] if require_approval else := {"groups": [], "min": 0}
-
-# Who approves at each risk that requires approval (high, critical).
-approvers_by_risk := {
-	"high": {"groups": settings.reviewer_groups, "min": 1},
-	"critical": {"groups": settings.critical_reviewer_groups, "min": settings.critical_min_approvers},
-}
-
-# The risk and its factors, then the denials.
-reasons := array.concat([risk_line], sort([f.reason | some f in factors])) if {
-	count(denials) == 0
-} else := array.concat(
-	[risk_line],
-	array.concat(
-		sort([f.reason | some f in factors]),
-		sort([sprintf("denied: %s", [r.message]) | some r in denials]),
-	),
-)
-
-risk_line := sprintf("risk %s (%d point(s))", [risk, risk_points])
 
 # ---------------------------------------------------------------------------
 # Settings turned into sets, spelled out for the default settings so that
