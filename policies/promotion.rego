@@ -169,7 +169,7 @@ deny contains {"code": "report.failed", "message": sprintf("the %s stage failed:
 
 deny contains {"code": "report.failed", "message": sprintf("data validation failed: %s", [summary(input.reports.validate)])} if {
 	"validate" in input.facts.reports_fail
-	some f in input.facts.critical_findings | input.facts.high_findings
+	some f in (input.facts.critical_findings | input.facts.high_findings)
 	f.stage == "validate"
 	not is_drift(f)
 }
@@ -200,7 +200,7 @@ deny contains {"code": "evaluation.missing_delta", "message": msg} if {
 	input.production != null
 	uncompared := input.facts.metrics_measured - input.facts.metrics_compared
 	count(uncompared) > 0
-	some name in uncompared & guarded_names
+	some name in (uncompared & guarded_names)
 	msg := sprintf("candidate.%s and production.%s are reported but delta.%s is missing", [name, name, name])
 }
 
@@ -234,8 +234,6 @@ risk_factors contains {"points": 1, "reason": "no version of this model is in pr
 	input.production == null
 	input.environment in settings.production_environments
 }
-
-
 
 # ---------------------------------------------------------------------------
 # Settings turned into sets, spelled out for the default settings so that
@@ -397,7 +395,9 @@ valid_digest(d) if {
 	regex.match(`^sha256:[0-9a-f]{64}$`, d)
 }
 
-text(x) := x if is_string(x) else := ""
+text(x) := x if {
+	is_string(x)
+} else := ""
 
 summary(report) := report.summary if {
 	non_empty_string(report.summary)
