@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"strconv"
 
-	"github.com/google/uuid"
 	goredis "github.com/redis/go-redis/v9"
 
 	"github.com/modelgate/modelgate/internal/store"
@@ -26,27 +25,9 @@ return 1
 
 // ApprovalCreate stores a new approval request at version 1.
 func (s *Store) ApprovalCreate(ctx context.Context, a store.Approval) (store.Approval, error) {
-	if a.ID == "" {
-		id, err := uuid.NewV7()
-		if err != nil {
-			return store.Approval{}, fmt.Errorf("create approval: new id: %w", err)
-		}
-		a.ID = id.String()
-	}
-	if a.State == "" {
-		a.State = store.ApprovalPending
-	}
-	if a.CreatedAt.IsZero() {
-		a.CreatedAt = s.now()
-	}
-	a.CreatedAt = a.CreatedAt.UTC().Round(0)
-	a.ExpiresAt, a.DecidedAt = utcOrZero(a.ExpiresAt), utcOrZero(a.DecidedAt)
-	a.Version = 1
-	if a.Groups == nil {
-		a.Groups = []string{}
-	}
-	if a.Votes == nil {
-		a.Votes = []store.Vote{}
+	a, err := store.PrepareApproval(a, s.now())
+	if err != nil {
+		return store.Approval{}, err
 	}
 	doc, err := json.Marshal(a)
 	if err != nil {
@@ -118,25 +99,9 @@ func (s *Store) ApprovalDecide(ctx context.Context, p store.ApprovalDecideParams
 	if err != nil {
 		return store.Approval{}, fmt.Errorf("%s: %w", what, err)
 	}
-	if a.Version != p.ExpectVersion {
-		return store.Approval{}, fmt.Errorf("%s: version is %d, expected %d: %w", what, a.Version, p.ExpectVersion, store.ErrConflict)
+	if a, err = p.Apply(a); err != nil {
+		return store.Approval{}, fmt.Errorf("%s: %w", what, err)
 	}
-	if p.State != "" {
-		a.State = p.State
-	}
-	if p.Votes != nil {
-		a.Votes = p.Votes
-	}
-	for i := range a.Votes {
-		a.Votes[i].At = utcOrZero(a.Votes[i].At)
-	}
-	if p.Reason != "" {
-		a.Reason = p.Reason
-	}
-	if !p.DecidedAt.IsZero() {
-		a.DecidedAt = p.DecidedAt.UTC().Round(0)
-	}
-	a.Version++
 	doc, err := json.Marshal(a)
 	if err != nil {
 		return store.Approval{}, fmt.Errorf("%s: encode: %w", what, err)

@@ -7,7 +7,6 @@ import (
 	"strconv"
 	"time"
 
-	"github.com/google/uuid"
 	goredis "github.com/redis/go-redis/v9"
 
 	"github.com/modelgate/modelgate/internal/store"
@@ -71,24 +70,9 @@ return {1, ARGV[1]}
 // RunCreate inserts a run, or replays the one created with the same
 // idempotency key.
 func (s *Store) RunCreate(ctx context.Context, p store.RunCreateParams) (store.Run, bool, error) {
-	r := p.Run
-	if r.ID == "" {
-		id, err := uuid.NewV7()
-		if err != nil {
-			return store.Run{}, false, fmt.Errorf("create run: new id: %w", err)
-		}
-		r.ID = id.String()
-	}
-	if r.State == "" {
-		r.State = store.RunQueued
-	}
-	if r.CreatedAt.IsZero() {
-		r.CreatedAt = s.now()
-	}
-	r.CreatedAt = r.CreatedAt.UTC().Round(0)
-	r.UpdatedAt, r.Version = r.CreatedAt, 1
-	if r.Decision != nil && !json.Valid(r.Decision) {
-		return store.Run{}, false, fmt.Errorf("create run %s: decision is not valid JSON", r.ID)
+	r, err := store.PrepareRun(p.Run, s.now())
+	if err != nil {
+		return store.Run{}, false, err
 	}
 	doc, err := json.Marshal(runDoc{ID: r.ID, Model: r.Model, Environment: r.Environment, Trigger: r.Trigger,
 		Requester: r.Requester, CommitAuthor: r.CommitAuthor, Config: r.Config, BaseDir: r.BaseDir, Labels: r.Labels})
@@ -257,7 +241,7 @@ func (s *Store) StagePut(ctx context.Context, st store.Stage) error {
 	if st.Report != nil && !json.Valid(st.Report) {
 		return fmt.Errorf("put stage %s of run %s: report is not valid JSON", st.Name, st.RunID)
 	}
-	st.StartedAt, st.FinishedAt = utcOrZero(st.StartedAt), utcOrZero(st.FinishedAt)
+	st.StartedAt, st.FinishedAt = store.UTCOrZero(st.StartedAt), store.UTCOrZero(st.FinishedAt)
 	b, err := json.Marshal(st)
 	if err != nil {
 		return fmt.Errorf("put stage %s of run %s: encode: %w", st.Name, st.RunID, err)
@@ -329,11 +313,4 @@ func (s *Store) LogList(ctx context.Context, runID string) ([]store.LogLine, err
 		out = append(out, ll)
 	}
 	return out, nil
-}
-
-func utcOrZero(t time.Time) time.Time {
-	if t.IsZero() {
-		return time.Time{}
-	}
-	return t.UTC().Round(0)
 }

@@ -6,9 +6,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"strings"
-
-	"github.com/google/uuid"
 
 	"github.com/modelgate/modelgate/internal/store"
 )
@@ -18,28 +15,9 @@ import (
 
 // ApprovalCreate stores a new approval request at version 1.
 func (s *Store) ApprovalCreate(ctx context.Context, a store.Approval) (store.Approval, error) {
-	if a.ID == "" {
-		id, err := uuid.NewV7()
-		if err != nil {
-			return store.Approval{}, fmt.Errorf("create approval: new id: %w", err)
-		}
-		a.ID = id.String()
-	}
-	if a.State == "" {
-		a.State = store.ApprovalPending
-	}
-	if a.CreatedAt.IsZero() {
-		a.CreatedAt = s.now()
-	}
-	a.CreatedAt = a.CreatedAt.UTC().Round(0)
-	a.ExpiresAt = utcOrZero(a.ExpiresAt)
-	a.DecidedAt = utcOrZero(a.DecidedAt)
-	a.Version = 1
-	if a.Groups == nil {
-		a.Groups = []string{}
-	}
-	if a.Votes == nil {
-		a.Votes = []store.Vote{}
+	a, err := store.PrepareApproval(a, s.now())
+	if err != nil {
+		return store.Approval{}, err
 	}
 	body, err := json.Marshal(a)
 	if err != nil {
@@ -89,27 +67,11 @@ func (s *Store) ApprovalGet(ctx context.Context, id string) (store.Approval, err
 
 // ApprovalList returns approvals newest first.
 func (s *Store) ApprovalList(ctx context.Context, p store.ApprovalListParams) ([]store.Approval, error) {
-	var (
-		where []string
-		args  []any
-	)
-	if p.RunID != "" {
-		where = append(where, "run_id = ?")
-		args = append(args, p.RunID)
-	}
-	if len(p.States) > 0 {
-		where = append(where, "state IN ("+placeholders(len(p.States))+")")
-		for _, st := range p.States {
-			args = append(args, string(st))
-		}
-	}
-	q := `SELECT body FROM approvals`
-	if len(where) > 0 {
-		q += " WHERE " + strings.Join(where, " AND ")
-	}
-	q += ` ORDER BY created_at DESC, rowid DESC LIMIT ?`
-	args = append(args, limitOr(p.Limit, 100))
-	rows, err := s.rquery(ctx, q, args...)
+	var f filter
+	f.eq("run_id", p.RunID)
+	inStates(&f, p.States)
+	rows, err := s.rquery(ctx, `SELECT body FROM approvals`+f.where()+` ORDER BY created_at DESC, rowid DESC LIMIT ?`,
+		append(f.args, limitOr(p.Limit, 100))...)
 	if err != nil {
 		return nil, fmt.Errorf("list approvals: %w", err)
 	}
@@ -149,25 +111,9 @@ func (s *Store) ApprovalDecide(ctx context.Context, p store.ApprovalDecideParams
 		if err != nil {
 			return fmt.Errorf("decide approval %s: %w", p.ID, err)
 		}
-		if a.Version != p.ExpectVersion {
-			return fmt.Errorf("decide approval %s: version is %d, expected %d: %w", p.ID, a.Version, p.ExpectVersion, store.ErrConflict)
+		if a, err = p.Apply(a); err != nil {
+			return fmt.Errorf("decide approval %s: %w", p.ID, err)
 		}
-		if p.State != "" {
-			a.State = p.State
-		}
-		if p.Votes != nil {
-			a.Votes = p.Votes
-		}
-		for i := range a.Votes {
-			a.Votes[i].At = utcOrZero(a.Votes[i].At)
-		}
-		if p.Reason != "" {
-			a.Reason = p.Reason
-		}
-		if !p.DecidedAt.IsZero() {
-			a.DecidedAt = p.DecidedAt.UTC().Round(0)
-		}
-		a.Version++
 		nb, err := json.Marshal(a)
 		if err != nil {
 			return fmt.Errorf("decide approval %s: encode: %w", p.ID, err)

@@ -116,20 +116,12 @@ func scanAudit(sc scanner) (store.AuditEntry, error) {
 
 // AuditList pages through the trail in sequence order.
 func (s *Store) AuditList(ctx context.Context, p store.AuditListParams) ([]store.AuditEntry, error) {
-	where := []string{"seq > ?"}
-	args := []any{p.AfterSeq}
-	if p.RunID != "" {
-		where = append(where, "run_id = ?")
-		args = append(args, p.RunID)
-	}
-	if p.Type != "" {
-		where = append(where, "type = ?")
-		args = append(args, p.Type)
-	}
+	var f filter
+	f.add("seq > ?", p.AfterSeq)
+	f.eq("run_id", p.RunID)
+	f.eq("type", p.Type)
 	limit := limitOr(p.Limit, 1000)
-	args = append(args, limit)
-	rows, err := s.rquery(ctx, `SELECT `+auditColumns+` FROM audit WHERE `+strings.Join(where, " AND ")+
-		` ORDER BY seq LIMIT ?`, args...)
+	rows, err := s.rquery(ctx, `SELECT `+auditColumns+` FROM audit`+f.where()+` ORDER BY seq LIMIT ?`, append(f.args, limit)...)
 	if err != nil {
 		return nil, fmt.Errorf("list audit entries after %d: %w", p.AfterSeq, err)
 	}

@@ -6,7 +6,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"time"
 
 	"github.com/modelgate/modelgate/internal/store"
 )
@@ -331,11 +330,4 @@ func (s *Store) RolloutSave(ctx context.Context, r store.Rollout) (store.Rollout
 	r.Version++
 	r.UpdatedAt = now
 	return r, nil
-}
-
-func utcOrZero(t time.Time) time.Time {
-	if t.IsZero() {
-		return time.Time{}
-	}
-	return t.UTC().Round(0)
 }

@@ -8,8 +8,6 @@ import (
 	"fmt"
 	"strings"
 
-	"github.com/google/uuid"
-
 	"github.com/modelgate/modelgate/internal/store"
 )
 
@@ -56,25 +54,9 @@ func scanRun(sc scanner) (store.Run, string, error) {
 // RunCreate inserts a run, or replays the one created with the same
 // idempotency key.
 func (s *Store) RunCreate(ctx context.Context, p store.RunCreateParams) (store.Run, bool, error) {
-	r := p.Run
-	if r.ID == "" {
-		id, err := uuid.NewV7()
-		if err != nil {
-			return store.Run{}, false, fmt.Errorf("create run: new id: %w", err)
-		}
-		r.ID = id.String()
-	}
-	if r.State == "" {
-		r.State = store.RunQueued
-	}
-	if r.CreatedAt.IsZero() {
-		r.CreatedAt = s.now()
-	}
-	r.CreatedAt = r.CreatedAt.UTC().Round(0)
-	r.UpdatedAt = r.CreatedAt
-	r.Version = 1
-	if r.Decision != nil && !json.Valid(r.Decision) {
-		return store.Run{}, false, fmt.Errorf("create run %s: decision is not valid JSON", r.ID)
+	r, err := store.PrepareRun(p.Run, s.now())
+	if err != nil {
+		return store.Run{}, false, err
 	}
 	cand, err := json.Marshal(r.Candidate)
 	if err != nil {
@@ -141,31 +123,14 @@ func (s *Store) RunGet(ctx context.Context, id string) (store.Run, error) {
 
 // RunList returns runs newest first.
 func (s *Store) RunList(ctx context.Context, p store.RunListParams) ([]store.Run, error) {
-	var (
-		where []string
-		args  []any
-	)
-	if p.Model != "" {
-		where = append(where, "model = ?")
-		args = append(args, p.Model)
-	}
-	if len(p.States) > 0 {
-		where = append(where, "state IN ("+placeholders(len(p.States))+")")
-		for _, st := range p.States {
-			args = append(args, string(st))
-		}
-	}
+	var f filter
+	f.eq("model", p.Model)
+	inStates(&f, p.States)
 	if !p.Before.IsZero() {
-		where = append(where, "created_at < ?")
-		args = append(args, ts(p.Before))
+		f.add("created_at < ?", ts(p.Before))
 	}
-	q := `SELECT ` + runColumns + ` FROM runs`
-	if len(where) > 0 {
-		q += " WHERE " + strings.Join(where, " AND ")
-	}
-	q += ` ORDER BY created_at DESC, rowid DESC LIMIT ?`
-	args = append(args, limitOr(p.Limit, 100))
-	rows, err := s.rquery(ctx, q, args...)
+	rows, err := s.rquery(ctx, `SELECT `+runColumns+` FROM runs`+f.where()+` ORDER BY created_at DESC, rowid DESC LIMIT ?`,
+		append(f.args, limitOr(p.Limit, 100))...)
 	if err != nil {
 		return nil, fmt.Errorf("list runs: %w", err)
 	}
@@ -384,4 +349,43 @@ func (s *Store) LogList(ctx context.Context, runID string) ([]store.LogLine, err
 
 func placeholders(n int) string {
 	return strings.TrimSuffix(strings.Repeat("?, ", n), ", ")
+}
+
+// filter collects the conditions of a list query that apply, with their
+// arguments, in order.
+type filter struct {
+	conds []string
+	args  []any
+}
+
+// eq adds "col = v" when v is set.
+func (f *filter) eq(col, v string) {
+	if v != "" {
+		f.add(col+" = ?", v)
+	}
+}
+
+func (f *filter) add(cond string, args ...any) {
+	f.conds = append(f.conds, cond)
+	f.args = append(f.args, args...)
+}
+
+// where is the WHERE clause, or "" when nothing applies.
+func (f *filter) where() string {
+	if len(f.conds) == 0 {
+		return ""
+	}
+	return " WHERE " + strings.Join(f.conds, " AND ")
+}
+
+// inStates adds "state IN (...)" when states are given.
+func inStates[S ~string](f *filter, states []S) {
+	if len(states) == 0 {
+		return
+	}
+	args := make([]any, len(states))
+	for i, st := range states {
+		args[i] = string(st)
+	}
+	f.add("state IN ("+placeholders(len(states))+")", args...)
 }
