@@ -257,6 +257,34 @@ func (w *walker) uint(n int) (uint64, error) {
 	return x, nil
 }
 
+// argWidth is the width in bytes of the little-endian integer that follows
+// an opcode: a value (BININT*), a length (the sized strings and LONG*), a
+// memo index or an extension code. A table, not a map literal per opcode:
+// the walker reads millions of opcodes.
+var argWidth = [256]int{
+	'J': 4, 'K': 1, 'M': 2, // BININT, BININT1, BININT2
+	0x8a: 1, 0x8b: 4, // LONG1, LONG4
+	'T': 4, 'X': 4, 'B': 4, // BINSTRING, BINUNICODE, BINBYTES
+	'U': 1, 0x8c: 1, 'C': 1, // SHORT_BINSTRING, SHORT_BINUNICODE, SHORT_BINBYTES
+	0x8d: 8, 0x8e: 8, 0x96: 8, // BINUNICODE8, BINBYTES8, BYTEARRAY8
+	'q': 1, 'r': 4, 'h': 1, 'j': 4, // BINPUT, LONG_BINPUT, BINGET, LONG_BINGET
+	0x82: 1, 0x83: 2, 0x84: 4, // EXT1, EXT2, EXT4
+}
+
+// pushSized reads the length that follows op and the data after it, and
+// pushes it as a value of kind k.
+func (w *walker) pushSized(op byte, k kind) error {
+	n, err := w.uint(argWidth[op])
+	if err != nil {
+		return err
+	}
+	v, err := w.readData(n, k)
+	if err != nil {
+		return err
+	}
+	return w.push(v)
+}
+
 // readData reads a length-prefixed string argument, keeping it only when
 // short enough to matter for analysis.
 func (w *walker) readData(n uint64, k kind) (*value, error) {
@@ -672,8 +700,7 @@ func (w *walker) step(op byte) (bool, error) {
 		}
 		return false, w.push(&value{k: kInt, i: i})
 	case 'J', 'K', 'M': // BININT, BININT1, BININT2
-		n := map[byte]int{'J': 4, 'K': 1, 'M': 2}[op]
-		x, err := w.uint(n)
+		x, err := w.uint(argWidth[op])
 		if err != nil {
 			return false, err
 		}
@@ -683,13 +710,7 @@ func (w *walker) step(op byte) (bool, error) {
 		}
 		return false, w.push(&value{k: kInt, i: big.NewInt(v)})
 	case 0x8a, 0x8b: // LONG1, LONG4
-		var n uint64
-		var err error
-		if op == 0x8a {
-			n, err = w.uint(1)
-		} else {
-			n, err = w.uint(4)
-		}
+		n, err := w.uint(argWidth[op])
 		if err != nil {
 			return false, err
 		}
@@ -730,48 +751,10 @@ func (w *walker) step(op byte) (bool, error) {
 			return false, err
 		}
 		return false, w.push(&value{k: kStr, s: rawUnicodeUnescape(l)})
-	case 'T', 'X', 'B': // BINSTRING, BINUNICODE, BINBYTES: 4-byte length
-		n, err := w.uint(4)
-		if err != nil {
-			return false, err
-		}
-		k := kStr
-		if op == 'B' {
-			k = kBytes
-		}
-		v, err := w.readData(n, k)
-		if err != nil {
-			return false, err
-		}
-		return false, w.push(v)
-	case 'U', 0x8c, 'C': // SHORT_BINSTRING, SHORT_BINUNICODE, SHORT_BINBYTES
-		n, err := w.uint(1)
-		if err != nil {
-			return false, err
-		}
-		k := kStr
-		if op == 'C' {
-			k = kBytes
-		}
-		v, err := w.readData(n, k)
-		if err != nil {
-			return false, err
-		}
-		return false, w.push(v)
-	case 0x8d, 0x8e, 0x96: // BINUNICODE8, BINBYTES8, BYTEARRAY8
-		n, err := w.uint(8)
-		if err != nil {
-			return false, err
-		}
-		k := kBytes
-		if op == 0x8d {
-			k = kStr
-		}
-		v, err := w.readData(n, k)
-		if err != nil {
-			return false, err
-		}
-		return false, w.push(v)
+	case 'T', 'X', 'U', 0x8c, 0x8d: // BINSTRING, BINUNICODE, SHORT_BINSTRING, SHORT_BINUNICODE, BINUNICODE8
+		return false, w.pushSized(op, kStr)
+	case 'B', 'C', 0x8e, 0x96: // BINBYTES, SHORT_BINBYTES, BINBYTES8, BYTEARRAY8
+		return false, w.pushSized(op, kBytes)
 	case 0x97: // NEXT_BUFFER: out-of-band buffer the loader must supply
 		w.find(Low, "scan.pickle.out_of_band", "pickle expects an out-of-band buffer (protocol 5); a plain load fails", nil)
 		return false, w.push(vOther)
@@ -892,11 +875,7 @@ func (w *walker) step(op byte) (bool, error) {
 		}
 		return false, w.memoPut(idx, v)
 	case 'q', 'r': // BINPUT, LONG_BINPUT
-		n := 1
-		if op == 'r' {
-			n = 4
-		}
-		idx, err := w.uint(n)
+		idx, err := w.uint(argWidth[op])
 		if err != nil {
 			return false, err
 		}
@@ -922,11 +901,7 @@ func (w *walker) step(op byte) (bool, error) {
 		}
 		return false, w.memoGet(idx)
 	case 'h', 'j': // BINGET, LONG_BINGET
-		n := 1
-		if op == 'j' {
-			n = 4
-		}
-		idx, err := w.uint(n)
+		idx, err := w.uint(argWidth[op])
 		if err != nil {
 			return false, err
 		}
@@ -1052,7 +1027,7 @@ func (w *walker) step(op byte) (bool, error) {
 		}
 		return false, w.push(vOther)
 	case 0x82, 0x83, 0x84: // EXT1, EXT2, EXT4: copyreg extension registry
-		n := map[byte]int{0x82: 1, 0x83: 2, 0x84: 4}[op]
+		n := argWidth[op]
 		code, err := w.uint(n)
 		if err != nil {
 			return false, err
