@@ -163,19 +163,13 @@ func (p *parser) object(dst []byte, depth int) ([]byte, error) {
 			}
 		}
 		members = append(members, member{name: name, start: start, end: len(dst)})
-		p.skipSpace()
-		if p.pos >= len(p.in) {
-			return dst, p.errorf("unexpected end of input in object")
+		done, err := p.separator('}', "object")
+		if err != nil {
+			return dst, err
 		}
-		if p.in[p.pos] == ',' {
-			p.pos++
-			continue
-		}
-		if p.in[p.pos] == '}' {
-			p.pos++
+		if done {
 			break
 		}
-		return dst, p.errorf("expected ',' or '}' in object")
 	}
 	if !sorted {
 		slices.SortFunc(members, func(a, b member) int { return compareUTF16(string(a.name), string(b.name)) })
@@ -213,20 +207,32 @@ func (p *parser) array(dst []byte, depth int) ([]byte, error) {
 		if dst, err = p.value(dst, depth+1); err != nil {
 			return dst, err
 		}
-		p.skipSpace()
-		if p.pos >= len(p.in) {
-			return dst, p.errorf("unexpected end of input in array")
+		done, err := p.separator(']', "array")
+		if err != nil {
+			return dst, err
 		}
-		if p.in[p.pos] == ',' {
-			p.pos++
-			continue
-		}
-		if p.in[p.pos] == ']' {
-			p.pos++
+		if done {
 			return append(dst, ']'), nil
 		}
-		return dst, p.errorf("expected ',' or ']' in array")
 	}
+}
+
+// separator consumes what follows a member or an element: a ',' (done is
+// false) or the closing bracket (done is true).
+func (p *parser) separator(closing byte, what string) (done bool, err error) {
+	p.skipSpace()
+	if p.pos >= len(p.in) {
+		return false, p.errorf("unexpected end of input in %s", what)
+	}
+	switch p.in[p.pos] {
+	case ',':
+		p.pos++
+		return false, nil
+	case closing:
+		p.pos++
+		return true, nil
+	}
+	return false, p.errorf("expected ',' or '%c' in %s", closing, what)
 }
 
 // str parses a string literal at p.pos and returns its decoded value,

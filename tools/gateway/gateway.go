@@ -363,24 +363,34 @@ const (
 	kindChat
 )
 
+// lookup finds a model's route and the backend a preview asks for (the
+// candidate) or, otherwise, stable; it answers 404 itself when there is
+// none.
+func (g *Gateway) lookup(w http.ResponseWriter, model string, preview bool) (*route, *backend, bool) {
+	rt, ok := (*g.routes.Load())[model]
+	if !ok {
+		apiError(w, http.StatusNotFound, "model_not_found", fmt.Sprintf("no route for model %q", model))
+		return nil, nil, false
+	}
+	if !preview {
+		return rt, rt.stable, true
+	}
+	if rt.candidate == nil {
+		apiError(w, http.StatusNotFound, "no_candidate", fmt.Sprintf("model %q has no candidate to preview", model))
+		return nil, nil, false
+	}
+	return rt, rt.candidate, true
+}
+
 func (g *Gateway) serveMeta(w http.ResponseWriter, r *http.Request, model, tail string, preview bool) {
 	if r.Method != http.MethodGet {
 		w.Header().Set("Allow", "GET")
 		apiError(w, http.StatusMethodNotAllowed, "method_not_allowed", "use GET")
 		return
 	}
-	rt, ok := (*g.routes.Load())[model]
+	_, b, ok := g.lookup(w, model, preview)
 	if !ok {
-		apiError(w, http.StatusNotFound, "model_not_found", fmt.Sprintf("no route for model %q", model))
 		return
-	}
-	b := rt.stable
-	if preview {
-		if rt.candidate == nil {
-			apiError(w, http.StatusNotFound, "no_candidate", fmt.Sprintf("model %q has no candidate to preview", model))
-			return
-		}
-		b = rt.candidate
 	}
 	u := strings.TrimSuffix(b.inferURL, "/infer")
 	if tail == "ready" {
@@ -476,19 +486,11 @@ func (g *Gateway) serveInfer(w http.ResponseWriter, r *http.Request, model strin
 		}
 		model = m.Model
 	}
-	rt, ok := (*g.routes.Load())[model]
+	rt, b, ok := g.lookup(w, model, preview)
 	if !ok {
-		apiError(w, http.StatusNotFound, "model_not_found", fmt.Sprintf("no route for model %q", model))
 		return
 	}
-	b := rt.stable
-	if preview {
-		if rt.candidate == nil {
-			apiError(w, http.StatusNotFound, "no_candidate", fmt.Sprintf("model %q has no candidate to preview", model))
-			return
-		}
-		b = rt.candidate
-	} else if rt.candidateSlots > 0 {
+	if !preview && rt.candidateSlots > 0 {
 		var slot uint64
 		if key := r.Header.Get(rt.sticky); rt.sticky != "" && key != "" {
 			slot = fnv1a(key) % ringSlots

@@ -96,14 +96,11 @@ func ParseOutputs(body []byte, dst []float64) (Outputs, error) {
 		} else if err := p.skip(); err != nil {
 			return Outputs{}, err
 		}
-		p.ws()
-		if p.consume(',') {
-			continue
-		}
-		if p.consume('}') {
+		if done, err := p.next('}', ""); err != nil {
+			return Outputs{}, err
+		} else if done {
 			break
 		}
-		return Outputs{}, p.fail("want ',' or '}'")
 	}
 	if !found {
 		return Outputs{}, errNoOutputs
@@ -141,6 +138,19 @@ func (p *scanner) peek() byte {
 		return p.b[p.i]
 	}
 	return 0
+}
+
+// next consumes what follows a member or an element: ',' (done is false)
+// or the closing bracket (done is true); where ends the error message.
+func (p *scanner) next(closing byte, where string) (done bool, err error) {
+	p.ws()
+	if p.consume(',') {
+		return false, nil
+	}
+	if p.consume(closing) {
+		return true, nil
+	}
+	return false, p.fail(fmt.Sprintf("want ',' or '%c'%s", closing, where))
 }
 
 func (p *scanner) consume(c byte) bool {
@@ -298,14 +308,9 @@ func (p *scanner) numbers(dst []float64) ([]float64, error) {
 			}
 			dst = append(dst, v)
 		}
-		p.ws()
-		if p.consume(',') {
-			continue
+		if done, err := p.next(']', " in data"); err != nil || done {
+			return dst, err
 		}
-		if p.consume(']') {
-			return dst, nil
-		}
-		return dst, p.fail("want ',' or ']' in data")
 	}
 }
 
@@ -356,14 +361,11 @@ func (p *scanner) tensor(dst []float64) (Outputs, error) {
 				return Outputs{}, err
 			}
 		}
-		p.ws()
-		if p.consume(',') {
-			continue
-		}
-		if p.consume('}') {
+		if done, err := p.next('}', " in outputs[0]"); err != nil {
+			return Outputs{}, err
+		} else if done {
 			break
 		}
-		return Outputs{}, p.fail("want ',' or '}' in outputs[0]")
 	}
 	if !haveData {
 		return Outputs{}, errNoOutputs
