@@ -20,6 +20,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 	"github.com/spf13/cobra"
 
+	"github.com/modelgate/modelgate/internal/server"
 	"github.com/modelgate/modelgate/tools/model"
 )
 
@@ -97,7 +98,6 @@ func runServe(ctx context.Context, cmd *cobra.Command, f serveFlags) error {
 	if err != nil {
 		return usageErr(fmt.Errorf("listen on %s: %w", f.addr, err))
 	}
-	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 2 * time.Minute}
 	names := make([]string, 0, len(models))
 	for n := range models {
 		names = append(names, n)
@@ -108,18 +108,12 @@ func runServe(ctx context.Context, cmd *cobra.Command, f serveFlags) error {
 	// line to learn the port; it must be the first line on stdout.
 	fmt.Fprintf(cmd.OutOrStdout(), "listening on %s\n", url)
 	log.Info("model server listening", "addr", url, "models", strings.Join(names, ","))
-	errc := make(chan error, 1)
-	go func() { errc <- srv.Serve(ln) }()
-	select {
-	case err := <-errc:
-		return fmt.Errorf("serve: %w", err)
-	case <-ctx.Done():
-	}
-	log.Info("shutting down: draining in-flight requests", "timeout", f.shutdown)
-	sctx, cancel := context.WithTimeout(context.Background(), f.shutdown)
-	defer cancel()
-	if err := srv.Shutdown(sctx); err != nil {
-		return fmt.Errorf("shutdown: %w", err)
+	stop := context.AfterFunc(ctx, func() {
+		log.Info("shutting down: draining in-flight requests", "timeout", f.shutdown)
+	})
+	defer stop()
+	if err := server.Serve(ctx, ln, mux, f.shutdown); err != nil {
+		return err
 	}
 	log.Info("stopped")
 	return nil
