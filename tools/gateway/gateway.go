@@ -208,6 +208,9 @@ func (g *Gateway) install(t RouteTable) {
 		r.candidate = compileBackend(t, *t.Candidate, "candidate", ms, g.metrics)
 		r.candidateSlots = uint64(t.CandidateWeight) * ringSlots / 100
 		r.shadowMilli = uint64(t.ShadowShare * 1e6)
+		if r.shadowMilli > 0 {
+			r.shadowMetrics = g.metrics.forShadow(t.Model)
+		}
 	}
 	g.metrics.weight.WithLabelValues(t.Model).Set(float64(t.CandidateWeight))
 	old := *g.routes.Load()

@@ -20,6 +20,38 @@ type metrics struct {
 
 	mu       sync.Mutex
 	versions map[[2]string]*versionMetrics
+	shadows  map[string]*shadowMetrics
+}
+
+// shadowMetrics are one model's shadow series, looked up once per route
+// change like versionMetrics: WithLabelValues hashes its labels and takes
+// a lock, which the mirrored (and the dropped) requests need not pay.
+type shadowMetrics struct {
+	compared, errors, dropped prometheus.Counter
+	latency                   prometheus.Observer
+	// agreement is created at the first comparison (under the model's
+	// shadow lock), so that no series says 0 % before anything was compared.
+	agreement prometheus.Gauge
+	vec       *prometheus.GaugeVec
+	model     string
+}
+
+func (m *metrics) forShadow(model string) *shadowMetrics {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if s, ok := m.shadows[model]; ok {
+		return s
+	}
+	s := &shadowMetrics{
+		compared: m.shadow.WithLabelValues(model, "compared"),
+		errors:   m.shadow.WithLabelValues(model, "error"),
+		dropped:  m.dropped.WithLabelValues(model),
+		latency:  m.shadowLat.WithLabelValues(model),
+		vec:      m.agreement,
+		model:    model,
+	}
+	m.shadows[model] = s
+	return s
 }
 
 type versionMetrics struct {
@@ -28,7 +60,7 @@ type versionMetrics struct {
 }
 
 func newMetrics(reg prometheus.Registerer) (*metrics, error) {
-	m := &metrics{versions: map[[2]string]*versionMetrics{}}
+	m := &metrics{versions: map[[2]string]*versionMetrics{}, shadows: map[string]*shadowMetrics{}}
 	buckets := []float64{.0005, .001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10}
 	m.requests = prometheus.NewCounterVec(prometheus.CounterOpts{
 		Name: "modelgate_gateway_requests_total", Help: "Requests answered per model, version and outcome (ok, error, client_error, fallback).",

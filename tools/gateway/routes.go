@@ -173,6 +173,7 @@ type route struct {
 	sticky         string
 	threshold      float64
 	model          *modelState
+	shadowMetrics  *shadowMetrics
 }
 
 const ringSlots = 10000

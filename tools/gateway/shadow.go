@@ -26,7 +26,7 @@ func (g *Gateway) enqueueShadow(rt *route, kind int, body []byte, hdr http.Heade
 		// Full: drop before copying the body, the common case when the
 		// candidate is slower than the traffic.
 		sh.dropped.Add(1)
-		g.metrics.dropped.WithLabelValues(rt.table.Model).Inc()
+		rt.shadowMetrics.dropped.Inc()
 		return
 	}
 	job := shadowJob{rt: rt, kind: kind, body: slices.Clone(body), primary: res.outputs, primaryMs: res.latencyMs}
@@ -40,7 +40,7 @@ func (g *Gateway) enqueueShadow(rt *route, kind int, body []byte, hdr http.Heade
 		sh.mu.Unlock()
 	default:
 		sh.dropped.Add(1)
-		g.metrics.dropped.WithLabelValues(rt.table.Model).Inc()
+		rt.shadowMetrics.dropped.Inc()
 	}
 }
 
@@ -72,16 +72,19 @@ func (g *Gateway) runShadow(job shadowJob) {
 	failed := res.outcome != outcomeOK
 	sh := &job.rt.model.shadow
 	sh.compare(job.primary, res.outputs, job.primaryMs, res.latencyMs, job.rt.threshold, failed)
-	model := job.rt.table.Model
+	m := job.rt.shadowMetrics
 	if failed {
-		g.metrics.shadow.WithLabelValues(model, "error").Inc()
+		m.errors.Inc()
 	} else {
-		g.metrics.shadow.WithLabelValues(model, "compared").Inc()
+		m.compared.Inc()
 	}
-	g.metrics.shadowLat.WithLabelValues(model).Observe(res.latencyMs / 1e3)
+	m.latency.Observe(res.latencyMs / 1e3)
 	sh.mu.Lock()
 	if sh.rows > 0 {
-		g.metrics.agreement.WithLabelValues(model).Set(float64(sh.agreeRows) / float64(sh.rows))
+		if m.agreement == nil {
+			m.agreement = m.vec.WithLabelValues(m.model)
+		}
+		m.agreement.Set(float64(sh.agreeRows) / float64(sh.rows))
 	}
 	sh.mu.Unlock()
 }
