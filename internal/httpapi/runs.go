@@ -281,8 +281,12 @@ func (s *Server) runEvents(w http.ResponseWriter, r *http.Request, p oversight.P
 			return nil
 		case e := <-ch:
 			send(e.Type, e)
-			if e.Type == "state" && e.State.Terminal() {
-				return nil
+			if e.Type == "state" {
+				// The poll below reports only what the events did not.
+				last = e.State
+				if e.State.Terminal() {
+					return nil
+				}
 			}
 		case <-poll.C:
 			// another process may drive the run: the store is the truth
