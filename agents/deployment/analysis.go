@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"math"
 	"slices"
+	"strings"
 
 	"github.com/modelgate/modelgate/internal/config"
 	"github.com/modelgate/modelgate/tools/gateway"
@@ -153,8 +154,7 @@ func AnalyzeCanary(p CanaryParams) Analysis {
 				len(s.Scores), len(c.Scores), p.MinRequests)})
 		return a
 	}
-	if nonFinite(c.Scores) > 0 {
-		n := nonFinite(c.Scores)
+	if n := nonFinite(c.Scores); n > 0 {
 		a.add(Measurement{Check: "score_finite", Value: float64(n), Limit: "0", Phase: Failed,
 			Message: fmt.Sprintf("the candidate returned %d NaN or infinite scores", n)})
 		return a
@@ -260,22 +260,11 @@ func bound(check string, v float64, stable *float64, b config.Bound) Measurement
 			fail(fmt.Sprintf("%s %.4g is %.2f× stable's %.4g, above the allowed %g×", check, v, v / *stable, *stable, *b.MaxRatio))
 		}
 	}
-	m.Limit = joinLimits(limits)
+	m.Limit = strings.Join(limits, ", ")
 	if m.Phase != Failed {
 		m.Message = fmt.Sprintf("%s %.4g within %s%s", check, v, m.Limit, note)
 	}
 	return m
-}
-
-func joinLimits(l []string) string {
-	s := ""
-	for i, x := range l {
-		if i > 0 {
-			s += ", "
-		}
-		s += x
-	}
-	return s
 }
 
 func nonFinite(v []float64) int {

@@ -14,7 +14,6 @@ import (
 
 // localServer is a `modelgate serve` process this agent started.
 type localServer struct {
-	version string
 	cmd     *exec.Cmd
 	url     string
 	done    chan struct{}
@@ -65,7 +64,7 @@ func (a *Agent) ensureLocal(ctx context.Context, model string, b Backend, live b
 		return s.url, nil
 	}
 	if ok && live {
-		exit := "exit status unknown"
+		var exit string
 		if s.exitErr != nil {
 			exit = s.exitErr.Error()
 		} else {
@@ -119,7 +118,7 @@ func (a *Agent) startLocal(ctx context.Context, model string, b Backend) (*local
 	if err := cmd.Start(); err != nil {
 		return nil, fmt.Errorf("start model server for %s %s: %w", model, b.Version, err)
 	}
-	s := &localServer{version: b.Version, cmd: cmd, done: make(chan struct{})}
+	s := &localServer{cmd: cmd, done: make(chan struct{})}
 	urlc := make(chan string, 1)
 	go func() {
 		sc := bufio.NewScanner(stdout)

@@ -9,6 +9,7 @@ import (
 	"math"
 	"os"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strings"
 	"text/tabwriter"
@@ -127,7 +128,7 @@ func runEvaluate(cmd *cobra.Command, f evaluateFlags) error {
 	}
 	if len(ev.Thresholds) > 0 && task != "" {
 		for k := range ev.Thresholds {
-			if known := config.EvaluationMetrics[task]; len(known) > 0 && !contains(known, k) {
+			if known := config.EvaluationMetrics[task]; len(known) > 0 && !slices.Contains(known, k) {
 				return usageErr(fmt.Errorf("threshold on %q: not a %s metric", k, task))
 			}
 		}
@@ -170,15 +171,6 @@ func runEvaluate(cmd *cobra.Command, f evaluateFlags) error {
 		return failSilently(1)
 	}
 	return nil
-}
-
-func contains(s []string, v string) bool {
-	for _, x := range s {
-		if x == v {
-			return true
-		}
-	}
-	return false
 }
 
 func writeHTMLFile(path string, out *evaluation.Outcome) error {

@@ -26,17 +26,6 @@ func ParseHash(s string) (Hash, error) {
 	return h, nil
 }
 
-// Leaf is SHA-256(0x00 || canonical). The domain-separation byte keeps a
-// leaf from ever being mistaken for a chain node (RFC 6962 does the same).
-func Leaf(canonical []byte) Hash {
-	d := sha256.New()
-	d.Write([]byte{0x00})
-	d.Write(canonical)
-	var h Hash
-	d.Sum(h[:0])
-	return h
-}
-
 // Link is h_i = SHA-256(0x01 || h_{i-1} || leaf_i).
 func Link(prev, leaf Hash) Hash {
 	var buf [1 + 2*sha256.Size]byte
@@ -54,8 +43,10 @@ type Chainer struct {
 // Next returns the chain head after e given the previous head (the zero
 // Hash before seq 1).
 func (c *Chainer) Next(prev Hash, e store.AuditEntry) (Hash, error) {
-	// The 0x00 leaf prefix goes in the same buffer so that one Sum256
-	// hashes it without allocating a digest.
+	// The leaf is SHA-256(0x00 || canonical entry): the domain-separation
+	// byte keeps a leaf from ever being mistaken for a chain node (RFC 6962
+	// does the same). It goes in the same buffer so that one Sum256 hashes
+	// it without allocating a digest.
 	var err error
 	c.buf, err = AppendEntryCanonical(append(c.buf[:0], 0x00), e)
 	if err != nil {

@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"errors"
 	"net/http"
+	"strconv"
 
 	"github.com/modelgate/modelgate/internal/store"
 )
@@ -34,7 +35,7 @@ func writeError(w http.ResponseWriter, err error) int {
 	switch {
 	case errors.As(err, &ae):
 	case errors.As(err, &mbe):
-		ae = &apiError{http.StatusRequestEntityTooLarge, "payload_too_large", "request body is larger than " + itoa(mbe.Limit) + " bytes"}
+		ae = &apiError{http.StatusRequestEntityTooLarge, "payload_too_large", "request body is larger than " + strconv.FormatInt(mbe.Limit, 10) + " bytes"}
 	case errors.Is(err, store.ErrNotFound):
 		ae = &apiError{http.StatusNotFound, "not_found", err.Error()}
 	case errors.Is(err, store.ErrConflict):
@@ -52,9 +53,4 @@ func writeJSON(w http.ResponseWriter, status int, v any) {
 	enc := json.NewEncoder(w)
 	enc.SetIndent("", "  ")
 	_ = enc.Encode(v)
-}
-
-func itoa(n int64) string {
-	b, _ := json.Marshal(n)
-	return string(b)
 }

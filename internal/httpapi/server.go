@@ -160,14 +160,6 @@ func (s *Server) routes() []route {
 // ServeHTTP implements http.Handler.
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) { s.mux.ServeHTTP(w, r) }
 
-type principalKey struct{}
-
-// PrincipalFrom returns the authenticated principal of a request.
-func PrincipalFrom(ctx context.Context) (oversight.Principal, bool) {
-	p, ok := ctx.Value(principalKey{}).(oversight.Principal)
-	return p, ok
-}
-
 func (s *Server) wrap(rt route) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		start := time.Now()
@@ -185,7 +177,6 @@ func (s *Server) wrap(rt route) http.Handler {
 				writeError(w, errorf(http.StatusUnauthorized, "unauthorized", msg))
 				return
 			}
-			r = r.WithContext(context.WithValue(r.Context(), principalKey{}, p))
 		}
 		status := 200
 		if err := rt.h(w, r, p); err != nil {

@@ -186,7 +186,6 @@ type shadowSeries struct {
 	rows      uint64
 	agreeRows uint64
 	sumDelta  float64
-	maxDelta  float64
 	primary   ring // ms
 	shadow    ring // ms
 	deltas    ring // |Δscore| per row

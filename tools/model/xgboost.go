@@ -10,6 +10,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -45,7 +46,7 @@ func supportedObjectives() string {
 	for n := range objectives {
 		names = append(names, n)
 	}
-	sortStrings(names)
+	slices.Sort(names)
 	return strings.Join(names, ", ")
 }
 
@@ -663,24 +664,6 @@ func walk(nodes []node, row []float32, k int32) float32 {
 	}
 }
 
-// walkAdjacent is walk for right == left + 1: the child is left plus the
-// comparison's outcome, which the compiler turns into a SETcc instead of
-// a branch the CPU would mispredict half the time.
-func walkAdjacent(nodes []node, row []float32, k int32) float32 {
-	for {
-		nd := &nodes[k]
-		if nd.left < 0 {
-			return nd.cond
-		}
-		v := row[nd.feat&^defaultLeftBit]
-		if v != v {
-			k = nd.left + int32(1-(nd.feat>>31))
-			continue
-		}
-		k = nd.left + b2i(!(v < nd.cond))
-	}
-}
-
 // lanes is how many rows walk a tree side by side. Each step of a walk
 // waits on the load of the previous node; stepping several independent
 // rows at once keeps the CPU's load units busy instead.
@@ -723,12 +706,4 @@ func b2i(b bool) int32 {
 		i = 1
 	}
 	return i
-}
-
-func sortStrings(s []string) {
-	for i := 1; i < len(s); i++ {
-		for j := i; j > 0 && s[j] < s[j-1]; j-- {
-			s[j], s[j-1] = s[j-1], s[j]
-		}
-	}
 }
