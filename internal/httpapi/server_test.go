@@ -235,18 +235,30 @@ func TestRunCreateIdempotency(t *testing.T) {
 	// concurrent retries of one request create one run
 	var wg sync.WaitGroup
 	ids := make([]string, 8)
+	statuses := make([]int, 8)
 	for i := range ids {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			_, r, _ := b.do(t, "POST", "/v1/runs", ciToken, body, "Idempotency-Key", "build-8")
+			var r map[string]any
+			statuses[i], r, _ = b.do(t, "POST", "/v1/runs", ciToken, body, "Idempotency-Key", "build-8")
 			ids[i], _ = r["id"].(string)
 		}()
 	}
 	wg.Wait()
-	for _, id := range ids {
+	created := 0
+	for i, id := range ids {
+		require.Contains(t, []int{200, 201}, statuses[i])
+		require.NotEmpty(t, id)
 		require.Equal(t, ids[0], id)
+		if statuses[i] == 201 {
+			created++
+		}
 	}
+	require.Equal(t, 1, created, "exactly one of the retries creates the run")
+	runs, err := b.store.RunList(context.Background(), store.RunListParams{})
+	require.NoError(t, err)
+	require.Len(t, runs, 2, "build-7's run and build-8's, nothing else")
 }
 
 func TestRunLifecycleOverHTTP(t *testing.T) {

@@ -130,6 +130,9 @@ func TestMulticlassAndRegressionMatchSklearn(t *testing.T) {
 	md, err := NewMulticlassData(o.Multiclass.Y, o.Multiclass.P, o.Multiclass.Classes)
 	require.NoError(t, err)
 	got := md.Multiclass(nil)
+	// A renamed key in the oracle file would leave these loops empty.
+	require.NotEmpty(t, o.Multiclass.Metrics)
+	require.NotEmpty(t, o.Regression.Metrics)
 	for k, v := range o.Multiclass.Metrics {
 		require.InDelta(t, v, got[k], 1e-9, k)
 	}

@@ -1,6 +1,7 @@
 package stats
 
 import (
+	"cmp"
 	"encoding/json"
 	"math"
 	"math/rand/v2"
@@ -108,6 +109,9 @@ func TestKolmogorovSFMatchesScipy(t *testing.T) {
 func TestChiSquareAndJSMatchScipy(t *testing.T) {
 	t.Parallel()
 	o := loadOracle(t)
+	// A renamed key in the oracle file would leave these loops empty.
+	require.NotEmpty(t, o.Chi2)
+	require.NotEmpty(t, o.JS)
 	for _, c := range o.Chi2 {
 		r := ChiSquareHomogeneity(c.Ref, c.Cur)
 		require.Equal(t, c.DoF, r.DoF)
@@ -294,4 +298,39 @@ func TestWeightedMatchesExact(t *testing.T) {
 	w, _ := Wasserstein1Sorted(a, b)
 	require.InDelta(t, ks.Statistic, WeightedKS(a, ones(5), b, ones(4)), 1e-15)
 	require.InDelta(t, w, WeightedWasserstein(a, ones(5), b, ones(4)), 1e-15)
+
+	// A value of weight w stands for w copies of it, as a compacted sketch
+	// item does: weighted and expanded samples must agree. Unit weights
+	// alone would pass an implementation that ignored the weights.
+	r := rand.New(rand.NewPCG(11, 12))
+	for range 50 {
+		av, aw, ax := weightedSample(r, 1+r.IntN(20))
+		bv, bw, bx := weightedSample(r, 1+r.IntN(20))
+		ks, _ := KS2SampSorted(ax, bx)
+		w, _ := Wasserstein1Sorted(ax, bx)
+		require.InDelta(t, ks.Statistic, WeightedKS(av, aw, bv, bw), 1e-12)
+		require.InDelta(t, w, WeightedWasserstein(av, aw, bv, bw), 1e-9)
+	}
+}
+
+// weightedSample returns n sorted values (with repeats) and weights, and
+// the sample with each value repeated weight times.
+func weightedSample(r *rand.Rand, n int) (vals, weights, expanded []float64) {
+	for range n {
+		vals = append(vals, float64(r.IntN(12))/2)
+		weights = append(weights, float64(1+r.IntN(8)))
+	}
+	idx := make([]int, n)
+	for i := range idx {
+		idx[i] = i
+	}
+	slices.SortStableFunc(idx, func(i, j int) int { return cmp.Compare(vals[i], vals[j]) })
+	sv, sw := make([]float64, n), make([]float64, n)
+	for k, i := range idx {
+		sv[k], sw[k] = vals[i], weights[i]
+		for range int(weights[i]) {
+			expanded = append(expanded, vals[i])
+		}
+	}
+	return sv, sw, expanded
 }
