@@ -20,10 +20,11 @@ func newDemoCmd() *cobra.Command {
 		Short: "Run the whole pipeline on a bundled example, no set-up",
 		Long: `Starts a modelgate server in this process, serves a production model behind
 the gateway and replays live traffic, then takes two candidates through the
-pipeline: a better model (validated, evaluated, approved by two reviewers,
-shadowed, canaried and promoted) and one with a broken serving upstream
-(canaried at 5% and rolled back automatically). Ends by verifying the audit
-trail. Takes about half a minute.`,
+pipeline: a better model (validated, evaluated, judged high risk, approved by
+a reviewer after the commit author's own approval is refused, shadowed,
+canaried and promoted) and one whose serving upstream reads the features in
+the wrong order (fine offline, caught in shadow and rolled back before any
+client sees it). Ends by verifying the audit trail. Takes about 20 seconds.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			ctx, stop := signal.NotifyContext(cmd.Context(), syscall.SIGINT, syscall.SIGTERM)

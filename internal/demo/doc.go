@@ -5,11 +5,13 @@
 // live traffic, and takes two candidates through it:
 //
 //  1. a better model: validated, tested, scanned, evaluated against
-//     production, judged high-risk by the policies, approved by two
-//     reviewers, then shadowed, canaried 5/25/50/100 % and promoted;
-//  2. the same model with a broken serving upstream (half its answers
-//     are 500s): it passes every offline check, is canaried at 5 %, and
-//     rolled back automatically with the reason.
+//     production, judged high-risk by the policies, approved by one
+//     reviewer (the commit author's own approval is refused), then
+//     shadowed, canaried 5/25/50/100 % and promoted;
+//  2. a model whose serving upstream reads the features in the wrong
+//     order: it passes every offline check, agrees with production on
+//     about half the shadowed rows, and is rolled back automatically,
+//     with the reason, before any client sees one of its answers.
 //
 // Finally it verifies the audit trail.
 package demo

@@ -11,8 +11,9 @@ import (
 var keyPool = sync.Pool{New: func() any { return new([]uint64) }}
 
 // SortFloat64s sorts x ascending in place with an LSD radix sort on the
-// IEEE bit patterns: about five times faster than slices.Sort on a
-// million values, which matters because drift sorts every column twice.
+// IEEE bit patterns: about three times faster than slices.Sort on a
+// million values (31.9 vs 100.6 ms, BenchmarkSortFloat64s -cpu 1), which
+// matters because drift sorts every column twice.
 // x must not contain NaN. Small inputs fall back to insertion-free
 // comparison sorting via the same key order.
 func SortFloat64s(x []float64) {
