@@ -201,7 +201,8 @@ func compareProfiles(name string, rp, cp *profile, o Options) *ColumnResult {
 	d := stats.WeightedKS(av, aw, bv, bw)
 	ks := stats.KSPValue(d, na, nb)
 	w := stats.WeightedWasserstein(av, aw, bv, bw)
-	psi := sketchPSI(rp.sketch, cp.sketch, o.Bins)
+	ra, ca := stats.NewItemsCDF(av, aw, rp.sketch.N()), stats.NewItemsCDF(bv, bw, cp.sketch.N())
+	psi := sketchPSI(ra, ca, o.Bins)
 	r.KSStatistic, r.KSPValue, r.Wasserstein, r.PSI = ptr(ks.Statistic), ptr(ks.PValue), ptr(w), ptr(psi)
 	std := math.Sqrt(rp.m2 / float64(na))
 	test := chooseTest(dataset.TypeNumeric, rp.rows, distinctUpTo(av, 6), o)
@@ -225,7 +226,7 @@ func compareProfiles(name string, rp, cp *profile, o Options) *ColumnResult {
 	}
 	decide(r, o)
 	if o.Histograms {
-		r.Histogram = sketchHistogram(rp.sketch, cp.sketch, 20)
+		r.Histogram = sketchHistogram(rp.sketch, cp.sketch, ra, ca, 20)
 	}
 	return r
 }
@@ -241,7 +242,7 @@ func weightsByValue(v, w []float64) map[string]float64 {
 }
 
 // sketchPSI bins at the reference sketch's deciles.
-func sketchPSI(ref, cur *stats.KLL, bins int) float64 {
+func sketchPSI(ref, cur stats.ItemsCDF, bins int) float64 {
 	var edges []float64
 	for k := 1; k < bins; k++ {
 		e := ref.Quantile(float64(k) / float64(bins))
@@ -249,7 +250,7 @@ func sketchPSI(ref, cur *stats.KLL, bins int) float64 {
 			edges = append(edges, e)
 		}
 	}
-	shares := func(s *stats.KLL) []float64 {
+	shares := func(s stats.ItemsCDF) []float64 {
 		out := make([]float64, len(edges)+1)
 		prev := 0.0
 		for i, e := range edges {
@@ -275,7 +276,7 @@ func sketchPSI(ref, cur *stats.KLL, bins int) float64 {
 	return psi
 }
 
-func sketchHistogram(a, b *stats.KLL, bins int) *Histogram {
+func sketchHistogram(a, b *stats.KLL, ac, bc stats.ItemsCDF, bins int) *Histogram {
 	lo, hi := math.Min(a.Min(), b.Min()), math.Max(a.Max(), b.Max())
 	if hi == lo {
 		hi = lo + 1
@@ -284,17 +285,14 @@ func sketchHistogram(a, b *stats.KLL, bins int) *Histogram {
 	for i := range h.Edges {
 		h.Edges[i] = lo + (hi-lo)*float64(i)/float64(bins)
 	}
+	// Each edge's CDF once: bin i is CDF(edge i+1) - CDF(edge i), the
+	// first bin from 0.
+	prevA, prevB := 0.0, 0.0
 	for i := 0; i < bins; i++ {
-		h.Reference[i] = a.CDF(h.Edges[i+1]) - cdfBelow(a, h.Edges[i], i)
-		h.Current[i] = b.CDF(h.Edges[i+1]) - cdfBelow(b, h.Edges[i], i)
+		ca, cb := ac.CDF(h.Edges[i+1]), bc.CDF(h.Edges[i+1])
+		h.Reference[i], h.Current[i] = ca-prevA, cb-prevB
+		prevA, prevB = ca, cb
 		h.Labels = append(h.Labels, fmt.Sprintf("%.4g", (h.Edges[i]+h.Edges[i+1])/2))
 	}
 	return h
-}
-
-func cdfBelow(s *stats.KLL, x float64, bin int) float64 {
-	if bin == 0 {
-		return 0
-	}
-	return s.CDF(x)
 }

@@ -26,6 +26,9 @@ type KLL struct {
 	min    float64
 	max    float64
 	seed   uint64
+	// capacity(0) for the current number of levels: Add compares against
+	// it for every value, and capacity costs a math.Pow.
+	cap0, cap0Levels int
 }
 
 // DefaultK is the sketch size used by streaming drift.
@@ -62,7 +65,10 @@ func (s *KLL) Add(x float64) {
 	if x > s.max {
 		s.max = x
 	}
-	if len(s.levels[0]) >= s.capacity(0) {
+	if s.cap0Levels != len(s.levels) {
+		s.cap0, s.cap0Levels = s.capacity(0), len(s.levels)
+	}
+	if len(s.levels[0]) >= s.cap0 {
 		s.compress()
 	}
 }
@@ -160,15 +166,60 @@ func (s *KLL) Quantile(q float64) float64 {
 		return math.NaN()
 	}
 	vs, ws := s.Items()
-	target := q * float64(s.n)
-	cum := 0.0
-	for i, v := range vs {
-		cum += ws[i]
-		if cum >= target {
-			return v
-		}
+	return NewItemsCDF(vs, ws, s.n).Quantile(q)
+}
+
+// ItemsCDF answers rank queries on a sketch's items (sorted values and
+// their weights, as Items returns them) through prefix sums: a caller that
+// asks many quantiles or CDFs of one sketch takes its items once, instead
+// of having every Quantile sort them again. Weights are powers of two, so
+// the sums are exact and the answers equal KLL.CDF's and KLL.Quantile's.
+type ItemsCDF struct {
+	vs, cum []float64
+	n       float64
+}
+
+// NewItemsCDF indexes the items of a sketch of n values.
+func NewItemsCDF(vs, ws []float64, n int64) ItemsCDF {
+	cum := make([]float64, len(ws))
+	t := 0.0
+	for i, w := range ws {
+		t += w
+		cum[i] = t
 	}
-	return vs[len(vs)-1]
+	return ItemsCDF{vs: vs, cum: cum, n: float64(n)}
+}
+
+// CDF is the estimated share of values <= x.
+func (c ItemsCDF) CDF(x float64) float64 {
+	i, _ := slices.BinarySearchFunc(c.vs, x, func(v, x float64) int {
+		if v <= x {
+			return -1
+		}
+		return 1
+	}) // the first value > x
+	if i == 0 {
+		return 0
+	}
+	return c.cum[i-1] / c.n
+}
+
+// Quantile is the smallest value whose estimated rank reaches q·N.
+func (c ItemsCDF) Quantile(q float64) float64 {
+	if len(c.vs) == 0 {
+		return math.NaN()
+	}
+	target := q * c.n
+	i, _ := slices.BinarySearchFunc(c.cum, target, func(cum, t float64) int {
+		if cum >= t {
+			return 1
+		}
+		return -1
+	}) // the first cumulative weight >= target
+	if i == len(c.vs) {
+		return c.vs[len(c.vs)-1]
+	}
+	return c.vs[i]
 }
 
 // WeightedKS is the two-sided KS statistic between two weighted samples

@@ -340,3 +340,34 @@ func weightedSample(r *rand.Rand, n int) (vals, weights, expanded []float64) {
 	}
 	return sv, sw, expanded
 }
+
+// ItemsCDF answers as the sketch does, at every retained value and between.
+func TestItemsCDFMatchesSketch(t *testing.T) {
+	t.Parallel()
+	r := rand.New(rand.NewPCG(21, 22))
+	s := NewKLL(64)
+	for range 20_000 {
+		s.Add(math.Round(r.NormFloat64()*40) / 8) // ties on purpose
+	}
+	vs, ws := s.Items()
+	c := NewItemsCDF(vs, ws, s.N())
+	probes := append(slices.Clone(vs), -1e9, 1e9)
+	for range 200 {
+		probes = append(probes, r.NormFloat64()*6)
+	}
+	for _, x := range probes {
+		require.Equal(t, s.CDF(x), c.CDF(x), "CDF(%g)", x)
+	}
+	for q := 0.0; q <= 1; q += 0.01 {
+		want := func() float64 { // KLL.Quantile's definition, spelled out
+			target, cum := q*float64(s.N()), 0.0
+			for i, v := range vs {
+				if cum += ws[i]; cum >= target {
+					return v
+				}
+			}
+			return vs[len(vs)-1]
+		}()
+		require.Equal(t, want, c.Quantile(q), "Quantile(%g)", q)
+	}
+}
