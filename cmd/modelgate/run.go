@@ -219,20 +219,9 @@ func followLocal(ctx context.Context, w io.Writer, s *server.Server, p coordinat
 	case <-finished:
 	case <-time.After(200 * time.Millisecond):
 	}
-	return viewOf(ctx, s.Store, run)
+	return httpapi.ViewOf(ctx, s.Store, run)
 }
 
-func viewOf(ctx context.Context, st store.Store, run store.Run) (httpapi.RunView, error) {
-	stages, err := st.StageList(ctx, run.ID)
-	if err != nil {
-		return httpapi.RunView{}, err
-	}
-	approvals, err := st.ApprovalList(ctx, store.ApprovalListParams{RunID: run.ID})
-	if err != nil {
-		return httpapi.RunView{}, err
-	}
-	return httpapi.RunView{Run: run, Config: string(run.Config), Stages: stages, Approvals: approvals}, nil
-}
 
 func writeJSONOut(w io.Writer, v any) error {
 	enc := json.NewEncoder(w)

@@ -41,7 +41,7 @@ is created in the data folder.`,
 			}
 			defer s.Close()
 			if s.TokensNew {
-				log.Info("created API tokens (admin, ci, two reviewers); keep them secret", "file", tokensPath(o))
+				log.Info("created API tokens (admin, ci, two reviewers); keep them secret", "file", s.TokensFile)
 			}
 			if err := s.Start(ctx); err != nil {
 				return err
@@ -72,13 +72,6 @@ is created in the data folder.`,
 	f.IntVar(&o.Workers, "workers", 8, "runs processed at once")
 	f.DurationVar(&o.ApprovalExpiry, "approval-expiry", 72*time.Hour, "pending approvals expire after this")
 	return cmd
-}
-
-func tokensPath(o server.Options) string {
-	if o.TokensFile != "" {
-		return o.TokensFile
-	}
-	return o.DataDir + "/tokens.yaml"
 }
 
 // waitCtx bounds a wait with a timeout when one is given.

@@ -1,6 +1,7 @@
 package httpapi
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -150,11 +151,17 @@ func (s *Server) runGet(w http.ResponseWriter, r *http.Request, p oversight.Prin
 }
 
 func (s *Server) view(r *http.Request, run store.Run) (RunView, error) {
-	stages, err := s.o.Store.StageList(r.Context(), run.ID)
+	return ViewOf(r.Context(), s.o.Store, run)
+}
+
+// ViewOf is a run as GET /v1/runs/{id} shows it: with its stages and
+// approvals (also what `modelgate run --local` prints).
+func ViewOf(ctx context.Context, st store.Store, run store.Run) (RunView, error) {
+	stages, err := st.StageList(ctx, run.ID)
 	if err != nil {
 		return RunView{}, err
 	}
-	approvals, err := s.o.Store.ApprovalList(r.Context(), store.ApprovalListParams{RunID: run.ID})
+	approvals, err := st.ApprovalList(ctx, store.ApprovalListParams{RunID: run.ID})
 	if err != nil {
 		return RunView{}, err
 	}

@@ -185,7 +185,11 @@ func (s *Server) wrap(rt route) http.Handler {
 				s.o.Logger.Error("api error", "method", r.Method, "path", r.URL.Path, "err", err)
 			}
 		}
-		s.o.Logger.Debug("api", "method", r.Method, "path", r.URL.Path, "status", status, "by", p.Subject, "ms", time.Since(start).Milliseconds())
+		if s.o.Logger.GetLevel() <= log.DebugLevel {
+			// Checked first: the arguments would be boxed on every
+			// request even with debug logging off.
+			s.o.Logger.Debug("api", "method", r.Method, "path", r.URL.Path, "status", status, "by", p.Subject, "ms", time.Since(start).Milliseconds())
+		}
 	})
 }
 

@@ -65,7 +65,8 @@ type Server struct {
 	Deployer    *deployment.Agent
 	Auth        *auth.Authenticator
 	Tokens      []auth.Token
-	TokensNew   bool // the tokens file was created by this start
+	TokensNew   bool   // the tokens file was created by this start
+	TokensFile  string // where the tokens are (the default resolved)
 	Handler     http.Handler
 	Registry    *prometheus.Registry
 
@@ -113,16 +114,16 @@ func Build(ctx context.Context, o Options) (*Server, error) {
 		return nil, fmt.Errorf("load policies: %w", err)
 	}
 
-	tokensFile := o.TokensFile
-	if tokensFile == "" {
-		tokensFile = filepath.Join(o.DataDir, "tokens.yaml")
+	s.TokensFile = o.TokensFile
+	if s.TokensFile == "" {
+		s.TokensFile = filepath.Join(o.DataDir, "tokens.yaml")
 	}
-	s.Tokens, s.TokensNew, err = auth.LoadOrCreate(tokensFile)
+	s.Tokens, s.TokensNew, err = auth.LoadOrCreate(s.TokensFile)
 	if err != nil {
 		return nil, err
 	}
 	if s.Auth, err = auth.New(s.Tokens); err != nil {
-		return nil, fmt.Errorf("tokens %s: %w", tokensFile, err)
+		return nil, fmt.Errorf("tokens %s: %w", s.TokensFile, err)
 	}
 
 	s.Gateway, err = gateway.New(gateway.Options{Routes: st, Registry: s.Registry, Logger: o.Logger.WithPrefix("gateway")})
