@@ -222,7 +222,6 @@ func followLocal(ctx context.Context, w io.Writer, s *server.Server, p coordinat
 	return httpapi.ViewOf(ctx, s.Store, run)
 }
 
-
 func writeJSONOut(w io.Writer, v any) error {
 	enc := json.NewEncoder(w)
 	enc.SetIndent("", "  ")
