@@ -7,10 +7,11 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"maps"
 	"math"
 	"os"
 	"path/filepath"
-	"sort"
+	"slices"
 	"strings"
 
 	"github.com/modelgate/modelgate/agents"
@@ -272,7 +273,7 @@ func findings(r *compare.Result) []agents.Finding {
 		fs = append(fs, agents.Finding{ID: fmt.Sprintf("%s/%s", code, subject), Severity: sev, Code: code, Subject: subject, Message: msg, Evidence: ev})
 	}
 	conf := fmt.Sprintf("%.0f%%", r.Confidence*100)
-	for _, k := range sortedKeys(r.Comparison) {
+	for _, k := range slices.Sorted(maps.Keys(r.Comparison)) {
 		c := r.Comparison[k]
 		if c.Verdict != compare.Regressed || !c.Guarded {
 			continue
@@ -300,7 +301,7 @@ func findings(r *compare.Result) []agents.Finding {
 		add(agents.High, "eval.floor", f.Metric, fmt.Sprintf("candidate %s %.4g misses its bound%s", f.Metric, *f.Value, boundText(f)), ev)
 	}
 	for _, s := range r.Slices {
-		for _, k := range sortedKeys(s.Comparison) {
+		for _, k := range slices.Sorted(maps.Keys(s.Comparison)) {
 			c := s.Comparison[k]
 			if c.Verdict != compare.Regressed || !c.Guarded {
 				continue
@@ -315,7 +316,7 @@ func findings(r *compare.Result) []agents.Finding {
 	for _, u := range r.Undefined {
 		add(agents.Medium, "eval.undefined_metric", u.Metric, fmt.Sprintf("%s is undefined for %s: %s", u.Metric, u.Subject, u.Reason), map[string]any{"for": u.Subject, "reason": u.Reason})
 	}
-	for _, k := range sortedKeys(r.Comparison) {
+	for _, k := range slices.Sorted(maps.Keys(r.Comparison)) {
 		c := r.Comparison[k]
 		if c.Verdict == compare.Improved && c.Guarded {
 			add(agents.Info, "eval.improved", k, fmt.Sprintf("%s improved beyond noise: delta %.4g, %s interval [%.4g, %.4g]", k, *c.Delta, conf, num(c.CILow), num(c.CIHigh)), comparisonEvidence(c))
@@ -384,15 +385,6 @@ func num(p *float64) float64 {
 		return math.NaN()
 	}
 	return *p
-}
-
-func sortedKeys[V any](m map[string]V) []string {
-	k := make([]string, 0, len(m))
-	for s := range m {
-		k = append(k, s)
-	}
-	sort.Strings(k)
-	return k
 }
 
 // summary is written from the evidence only.

@@ -4,7 +4,9 @@ import (
 	"fmt"
 	"html/template"
 	"io"
+	"maps"
 	"math"
+	"slices"
 	"sort"
 	"strings"
 
@@ -179,7 +181,7 @@ func slicePlot(r *compare.Result) string {
 	}
 	var items []item
 	for _, s := range r.Slices {
-		for _, k := range sortedKeys(s.Comparison) {
+		for _, k := range slices.Sorted(maps.Keys(s.Comparison)) {
 			c := s.Comparison[k]
 			if !c.Guarded || c.Delta == nil {
 				continue

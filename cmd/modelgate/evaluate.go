@@ -6,11 +6,11 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"math"
 	"os"
 	"path/filepath"
 	"slices"
-	"sort"
 	"strings"
 	"text/tabwriter"
 
@@ -245,12 +245,7 @@ func printEvaluation(w io.Writer, out *evaluation.Outcome) {
 		fmt.Fprintln(tw, "slice\trows\tverdict\tguarded deltas")
 		for _, s := range r.Slices {
 			var parts []string
-			keys := make([]string, 0, len(s.Comparison))
-			for k := range s.Comparison {
-				keys = append(keys, k)
-			}
-			sort.Strings(keys)
-			for _, k := range keys {
+			for _, k := range slices.Sorted(maps.Keys(s.Comparison)) {
 				c := s.Comparison[k]
 				if c.Guarded && c.Delta != nil {
 					p := fmt.Sprintf("%s %+.4f", k, *c.Delta)

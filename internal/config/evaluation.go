@@ -2,8 +2,8 @@ package config
 
 import (
 	"fmt"
+	"maps"
 	"slices"
-	"sort"
 	"strings"
 )
 
@@ -80,12 +80,7 @@ func (c *Evaluation) validate(v *validator, task string) {
 		v.add("evaluation.confidence", "must be strictly between 0 and 1 (e.g. 0.95)")
 	}
 	known, taskKnown := EvaluationMetrics[task]
-	names := make([]string, 0, len(c.Thresholds))
-	for k := range c.Thresholds {
-		names = append(names, k)
-	}
-	sort.Strings(names)
-	for _, k := range names {
+	for _, k := range slices.Sorted(maps.Keys(c.Thresholds)) {
 		t := c.Thresholds[k]
 		f := "evaluation.thresholds." + k
 		if taskKnown && !slices.Contains(known, k) {

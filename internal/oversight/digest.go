@@ -5,6 +5,7 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
+	"maps"
 	"math"
 	"slices"
 	"strconv"
@@ -198,7 +199,7 @@ func appendMarshal(b []byte, v any) ([]byte, error) {
 // keys sorted, each value written by value. An error names the key.
 func appendJSONMap[V any](b []byte, m map[string]V, value func([]byte, V) ([]byte, error)) ([]byte, error) {
 	b = append(b, '{')
-	for i, k := range sortedKeys(m) {
+	for i, k := range slices.Sorted(maps.Keys(m)) {
 		if i > 0 {
 			b = append(b, ',')
 		}
@@ -210,15 +211,6 @@ func appendJSONMap[V any](b []byte, m map[string]V, value func([]byte, V) ([]byt
 		}
 	}
 	return append(b, '}'), nil
-}
-
-func sortedKeys[V any](m map[string]V) []string {
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	slices.Sort(keys)
-	return keys
 }
 
 func appendJSONStrings(b []byte, ss []string) []byte {

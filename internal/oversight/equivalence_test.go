@@ -7,9 +7,11 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"io"
+	"maps"
 	"math"
 	"math/rand/v2"
 	"os"
+	"slices"
 	"strconv"
 	"testing"
 	"testing/fstest"
@@ -217,7 +219,7 @@ func TestDecisionsMatchReference(t *testing.T) {
 	require.NoError(t, err)
 	authzSrc, err := io.ReadAll(must(policies.FS.Open("authz.rego")))
 	require.NoError(t, err)
-	for vi, name := range sortedKeys(settingsVariants) {
+	for vi, name := range slices.Sorted(maps.Keys(settingsVariants)) {
 		data := settingsVariants[name]
 		t.Run(name, func(t *testing.T) {
 			t.Parallel()

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"maps"
 	"math"
 	"math/rand/v2"
 	"runtime"
@@ -675,12 +676,7 @@ func overall(cmp map[string]Comparison) Verdict {
 
 func (p *Params) floors(cand MetricSet, res *Result) []Floor {
 	var out []Floor
-	keys := make([]string, 0, len(p.Thresholds))
-	for k := range p.Thresholds {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	for _, k := range keys {
+	for _, k := range slices.Sorted(maps.Keys(p.Thresholds)) {
 		th := p.Thresholds[k]
 		if th.Min == nil && th.Max == nil {
 			continue
@@ -702,12 +698,7 @@ func (p *Params) floors(cand MetricSet, res *Result) []Floor {
 func (r *Result) decide() {
 	r.Verdict = overall(r.Comparison)
 	r.Passed = true
-	keys := make([]string, 0, len(r.Comparison))
-	for k := range r.Comparison {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	for _, k := range keys {
+	for _, k := range slices.Sorted(maps.Keys(r.Comparison)) {
 		c := r.Comparison[k]
 		if c.Guarded && c.Verdict == Regressed {
 			r.Passed = false
@@ -728,7 +719,7 @@ func (r *Result) decide() {
 		if s.Verdict == Regressed {
 			r.Passed = false
 			r.Verdict = Regressed
-			for _, k := range sortedKeys(s.Comparison) {
+			for _, k := range slices.Sorted(maps.Keys(s.Comparison)) {
 				c := s.Comparison[k]
 				if c.Guarded && c.Verdict == Regressed {
 					r.Reasons = append(r.Reasons, fmt.Sprintf("slice %s=%s: %s regressed: delta %.4g, interval [%.4g, %.4g]", s.Column, s.Value, k, *c.Delta, deref(c.CILow), deref(c.CIHigh)))
@@ -736,15 +727,6 @@ func (r *Result) decide() {
 			}
 		}
 	}
-}
-
-func sortedKeys[V any](m map[string]V) []string {
-	k := make([]string, 0, len(m))
-	for s := range m {
-		k = append(k, s)
-	}
-	sort.Strings(k)
-	return k
 }
 
 func deref(p *float64) float64 {

@@ -4,7 +4,8 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"sort"
+	"maps"
+	"slices"
 	"sync"
 	"testing"
 	"time"
@@ -821,12 +822,7 @@ var routeTests = []test{
 		require.JSONEq(t, `{"routes":[{"name":"stable","weight":95},{"name":"canary","weight":5}]}`, string(got))
 		all, err = s.RouteList(ctx)
 		require.NoError(t, err)
-		keys := []string{}
-		for k := range all {
-			keys = append(keys, k)
-		}
-		sort.Strings(keys)
-		require.Equal(t, []string{"fraud", "recsys"}, keys)
+		require.Equal(t, []string{"fraud", "recsys"}, slices.Sorted(maps.Keys(all)))
 		require.JSONEq(t, `{"routes":[]}`, string(all["recsys"]))
 	}},
 }
