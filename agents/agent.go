@@ -112,6 +112,7 @@ type Production struct {
 type Task struct {
 	RunID       string
 	Stage       string
+	Attempt     int // 1 for the first try of this stage in this run, across restarts
 	Model       string
 	Environment string
 	Config      *config.Pipeline

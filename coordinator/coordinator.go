@@ -6,6 +6,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"maps"
 	"path/filepath"
 	"sync"
 	"time"
@@ -15,6 +16,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/modelgate/modelgate/agents"
+	"github.com/modelgate/modelgate/agents/training"
 	"github.com/modelgate/modelgate/internal/config"
 	"github.com/modelgate/modelgate/internal/oversight"
 	"github.com/modelgate/modelgate/internal/store"
@@ -100,8 +102,13 @@ func New(o Options) (*Coordinator, error) {
 	if o.DataDir == "" {
 		o.DataDir = "modelgate-data"
 	}
+	o.Agents = maps.Clone(o.Agents)
 	if o.Agents == nil {
 		o.Agents = map[string]agents.Agent{}
+	}
+	if o.Agents[StageTrain] == nil {
+		// A train section always means training: it is never skipped for want of an agent.
+		o.Agents[StageTrain] = training.New(training.Options{Logs: o.Store})
 	}
 	m, err := newMetrics(o.Registerer)
 	if err != nil {

@@ -1,7 +1,6 @@
 package coordinator
 
 import (
-	"encoding/json"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -64,11 +63,3 @@ func (m *metrics) stageDone(stage string, d time.Duration) {
 }
 
 func (m *metrics) agentError(agent string) { m.agentErrors.WithLabelValues(agent).Inc() }
-
-func mustJSON(v any) json.RawMessage {
-	b, err := json.Marshal(v)
-	if err != nil {
-		panic(err) // only called on maps of plain values
-	}
-	return b
-}

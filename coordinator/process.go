@@ -5,12 +5,12 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"os"
 	"strings"
 
 	"github.com/charmbracelet/log"
 
 	"github.com/modelgate/modelgate/agents"
+	"github.com/modelgate/modelgate/agents/training"
 	"github.com/modelgate/modelgate/internal/config"
 	"github.com/modelgate/modelgate/internal/oversight"
 	"github.com/modelgate/modelgate/internal/store"
@@ -126,7 +126,7 @@ func (c *Coordinator) runStages(ctx context.Context, run store.Run, lg *log.Logg
 	}
 	reports = reportsOf(done)
 	// 2. obtain the candidate: train it, or hash the artifact given.
-	if run, err = c.obtainCandidate(ctx, run, cfg, done); err != nil {
+	if run, err = c.obtainCandidate(ctx, run, cfg, done, task(StageTrain, run)); err != nil {
 		return false, err
 	}
 	// 3. test, scan and evaluate in parallel.
@@ -194,12 +194,12 @@ func (c *Coordinator) production(ctx context.Context, run store.Run, cfg *config
 // obtainCandidate runs training when configured, or records the given
 // artifact's digest. Either way the candidate is persisted on the run
 // before any agent sees it.
-func (c *Coordinator) obtainCandidate(ctx context.Context, run store.Run, cfg *config.Pipeline, done map[string]store.Stage) (store.Run, error) {
+func (c *Coordinator) obtainCandidate(ctx context.Context, run store.Run, cfg *config.Pipeline, done map[string]store.Stage, task agents.Task) (store.Run, error) {
 	if cfg.Train != nil {
 		if s, ok := done[StageTrain]; ok && s.State == store.StageSucceeded && run.Candidate.Digest != "" {
 			return run, nil
 		}
-		return c.train(ctx, run, cfg, done[StageTrain].Attempt+1)
+		return c.trained(ctx, run, cfg, done, task)
 	}
 	if run.Candidate.Digest != "" || cfg.Candidate.Artifact == "" {
 		return run, nil
@@ -219,6 +219,31 @@ func (c *Coordinator) obtainCandidate(ctx context.Context, run store.Run, cfg *c
 		return run, fmt.Errorf("record candidate: %w", err)
 	}
 	c.record(ctx, "candidate.recorded", run.ID, "coordinator", cand)
+	return updated, nil
+}
+
+// trained runs the train stage (or takes its stored report, when a
+// restart came between the stage and recording its artifact) and records
+// the artifact it reports as the run's candidate.
+func (c *Coordinator) trained(ctx context.Context, run store.Run, cfg *config.Pipeline, done map[string]store.Stage, t agents.Task) (store.Run, error) {
+	if err := c.stage(ctx, run, done, StageTrain, cfg, t); err != nil {
+		return run, err
+	}
+	var rep struct {
+		Details training.Details `json:"details"`
+	}
+	if err := json.Unmarshal(done[StageTrain].Report, &rep); err != nil || rep.Details.Digest == "" {
+		return run, fmt.Errorf("train stage: report names no artifact")
+	}
+	cand := store.Candidate{Version: cfg.Candidate.Version, ArtifactPath: rep.Details.ArtifactPath, Digest: rep.Details.Digest}
+	if cand.Version == "" {
+		cand.Version = versionOf(cand.Digest)
+	}
+	updated, err := c.o.Store.RunUpdate(ctx, store.RunUpdateParams{ID: run.ID, Candidate: &cand})
+	if err != nil {
+		return run, fmt.Errorf("record trained candidate: %w", err)
+	}
+	c.record(ctx, "candidate.trained", run.ID, training.Name, map[string]any{"digest": cand.Digest, "size": rep.Details.Size, "path": cand.ArtifactPath})
 	return updated, nil
 }
 
@@ -473,10 +498,4 @@ func (c *Coordinator) promote(ctx context.Context, run store.Run) error {
 	}
 	c.record(ctx, "model.promoted", run.ID, "coordinator", p)
 	return nil
-}
-
-// exists reports whether a path exists (used by training).
-func exists(p string) bool {
-	_, err := os.Stat(p)
-	return err == nil
 }

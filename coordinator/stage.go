@@ -31,6 +31,9 @@ func (c *Coordinator) stage(ctx context.Context, run store.Run, done map[string]
 		return nil
 	}
 	timeout := cfg.Stages.Timeout.Duration
+	if name == StageTrain {
+		timeout = 0 // the training agent enforces train.timeout and kills the process group itself
+	}
 	rep, err := c.runAgent(ctx, run, name, agent, t, timeout, done[name].Attempt)
 	if err != nil {
 		return err
@@ -105,6 +108,7 @@ func (c *Coordinator) runAgent(ctx context.Context, run store.Run, name string, 
 		if timeout > 0 {
 			actx, cancel = context.WithTimeout(ctx, timeout)
 		}
+		t.Attempt = attempt
 		rep, err := callAgent(actx, agent, t)
 		timedOut := actx.Err() == context.DeadlineExceeded && ctx.Err() == nil
 		cancel()

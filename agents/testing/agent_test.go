@@ -1,11 +1,11 @@
-package testagent
+package testing
 
 import (
 	"context"
-	"encoding/json"
 	"math"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"github.com/stretchr/testify/require"
@@ -63,89 +63,12 @@ func task(t *testing.T, stage, yaml string) agents.Task {
 	return agents.Task{RunID: "r1", Stage: stage, Model: cfg.Model, Config: cfg, BaseDir: wd, WorkDir: t.TempDir()}
 }
 
-func replace(s, old, new string) string {
-	out := ""
-	for {
-		i := indexOf(s, old)
-		if i < 0 {
-			return out + s
-		}
-		out += s[:i] + new
-		s = s[i+len(old):]
-	}
-}
-
-func indexOf(s, sub string) int {
-	for i := 0; i+len(sub) <= len(s); i++ {
-		if s[i:i+len(sub)] == sub {
-			return i
-		}
-	}
-	return -1
-}
-
 func codes(r agents.Report) map[string]int {
 	out := map[string]int{}
 	for _, f := range r.Findings {
 		out[f.Code]++
 	}
 	return out
-}
-
-func TestValidateStage(t *testing.T) {
-	t.Parallel()
-	a := New(Options{})
-	require.Equal(t, "testing", a.Name())
-
-	clean, err := a.Run(context.Background(), task(t, StageValidate, replace(base, "HOLDOUT", "../../testdata/drift/holdout.csv")))
-	require.NoError(t, err)
-	require.Equal(t, agents.Pass, clean.Verdict, clean.Summary)
-	require.Equal(t, 0.0, clean.Metrics["validation.failures"])
-	require.Equal(t, 0.0, clean.Metrics["drift.columns_drifted"])
-	require.Equal(t, 171.0, clean.Metrics["data.holdout.rows"])
-	require.Len(t, clean.Artifacts, 2)
-
-	drifted, err := a.Run(context.Background(), task(t, StageValidate, replace(base, "HOLDOUT", "../../testdata/drift/holdout-drifted.csv")))
-	require.NoError(t, err)
-	require.Equal(t, agents.Fail, drifted.Verdict, "the emptied column fails completeness")
-	c := codes(drifted)
-	require.Equal(t, 1, c["validate.completeness"])
-	require.Equal(t, 3, c["drift.column"])
-	require.Zero(t, c["drift.dataset"])
-	require.Equal(t, 3.0, drifted.Metrics["drift.columns_drifted"])
-	require.InDelta(t, 0.6268036086867084, drifted.Metrics["drift.mean_radius.ks_statistic"], 1e-12)
-	require.InDelta(t, 0.1, drifted.Metrics["drift.share"], 1e-12)
-	var det validateDetails
-	require.NoError(t, json.Unmarshal(drifted.Details, &det))
-	require.Len(t, det.Validation, 2)
-	require.Equal(t, "holdout", det.DriftOf)
-	for _, f := range drifted.Findings {
-		if f.Code == "drift.column" {
-			require.Contains(t, []string{"mean_radius", "mean_texture", "worst_area"}, f.Subject)
-		}
-	}
-
-	// Dataset drift with a low share threshold; serving data without a label.
-	cfg := replace(base, "HOLDOUT", "../../testdata/drift/holdout.csv") +
-		"validation: {drift: {share: 0.1}}\n"
-	cfg = replace(cfg, "holdout: ../../testdata/drift/holdout.csv}", "holdout: ../../testdata/drift/holdout.csv, current: ../../testdata/validate/serving-drifted.csv}")
-	r, err := a.Run(context.Background(), task(t, StageValidate, cfg))
-	require.NoError(t, err)
-	require.Equal(t, agents.Fail, r.Verdict)
-	require.Equal(t, 1, codes(r)["drift.dataset"])
-	require.Zero(t, codes(r)["validate.label"], "serving data may lack the label")
-	// The scaled columns fall outside the inferred ranges; nothing else fails.
-	require.Greater(t, r.Metrics["validation.current.failures"], 0.0)
-	for _, f := range r.Findings {
-		if f.Evidence["dataset"] == "current" && f.Evidence["rule"] != nil {
-			require.Equal(t, "validate.range", f.Code, f.Message)
-		}
-	}
-
-	_, err = a.Run(context.Background(), task(t, "deploy", replace(base, "HOLDOUT", "x.csv")))
-	require.ErrorContains(t, err, "unknown stage")
-	_, err = a.Run(context.Background(), task(t, StageValidate, replace(base, "HOLDOUT", "missing.csv")))
-	require.ErrorContains(t, err, "missing.csv")
 }
 
 func TestTestStage(t *testing.T) {
@@ -164,7 +87,7 @@ func TestTestStage(t *testing.T) {
 `
 	good := logistic{feature: "mean_radius", center: 15, w: 1.5}
 	a := New(Options{Predictor: func(ctx context.Context, task agents.Task) (model.Predictor, error) { return good, nil }})
-	r, err := a.Run(context.Background(), task(t, StageTest, replace(base, "HOLDOUT", "../../testdata/drift/holdout.csv")+tests))
+	r, err := a.Run(context.Background(), task(t, Stage, strings.ReplaceAll(base, "HOLDOUT", "../../testdata/drift/holdout.csv")+tests))
 	require.NoError(t, err)
 	require.Equal(t, agents.Fail, r.Verdict)
 	require.Equal(t, 9.0, r.Metrics["tests.total"])
@@ -185,13 +108,13 @@ func TestTestStage(t *testing.T) {
 
 	nan := logistic{feature: "mean_radius", center: 15, w: 1.5, nan: true}
 	b := New(Options{Predictor: func(ctx context.Context, task agents.Task) (model.Predictor, error) { return nan, nil }})
-	r, err = b.Run(context.Background(), task(t, StageTest, replace(base, "HOLDOUT", "../../testdata/drift/holdout.csv")))
+	r, err = b.Run(context.Background(), task(t, Stage, strings.ReplaceAll(base, "HOLDOUT", "../../testdata/drift/holdout.csv")))
 	require.NoError(t, err)
 	require.Equal(t, agents.Fail, r.Verdict)
 	require.Equal(t, 0.0, r.Metrics["tests.sanity.finite.passed"])
 	require.Equal(t, 1, codes(r)["behaviour.sanity"])
 
-	_, err = New(Options{}).Run(context.Background(), task(t, StageTest, replace(base, "HOLDOUT", "../../testdata/drift/holdout.csv")))
+	_, err = New(Options{}).Run(context.Background(), task(t, Stage, strings.ReplaceAll(base, "HOLDOUT", "../../testdata/drift/holdout.csv")))
 	require.ErrorContains(t, err, "no predictor")
 }
 
@@ -205,6 +128,6 @@ func (broken) Predict(_ context.Context, b model.Batch) (model.Predictions, erro
 func TestBrokenPredictorIsAnError(t *testing.T) {
 	t.Parallel()
 	a := New(Options{Predictor: func(ctx context.Context, task agents.Task) (model.Predictor, error) { return broken{}, nil }})
-	_, err := a.Run(context.Background(), task(t, StageTest, replace(base, "HOLDOUT", "../../testdata/drift/holdout.csv")))
+	_, err := a.Run(context.Background(), task(t, Stage, strings.ReplaceAll(base, "HOLDOUT", "../../testdata/drift/holdout.csv")))
 	require.ErrorContains(t, err, "no value per row")
 }

@@ -1,4 +1,4 @@
-package testagent
+package testing
 
 import (
 	"context"
@@ -57,7 +57,7 @@ type suite struct {
 }
 
 func (a *Agent) runTest(ctx context.Context, task agents.Task) (agents.Report, error) {
-	rep := newReport(StageTest)
+	rep := agents.NewReport(Name, Stage)
 	cfg := task.Config
 	if a.o.Predictor == nil {
 		return rep, fmt.Errorf("test: the testing agent has no predictor factory")
@@ -127,7 +127,7 @@ func (a *Agent) runTest(ctx context.Context, task agents.Task) (agents.Report, e
 	det.Tests = results
 	for i, r := range results {
 		key := "tests." + r.Name + "."
-		rep.Metrics[key+"passed"] = boolf(r.Passed)
+		rep.Metrics[key+"passed"] = agents.Bool(r.Passed)
 		rep.Metrics[key+"value"] = r.Value
 		if r.Passed {
 			rep.Metrics["tests.passed"]++
@@ -148,8 +148,8 @@ func (a *Agent) runTest(ctx context.Context, task agents.Task) (agents.Report, e
 	rep.Metrics["tests.total"] = float64(len(results))
 	rep.Metrics["tests.passed"] += 0
 	rep.Metrics["tests.failed"] += 0
-	rep.Details = mustJSON(det)
-	if ref, err := writeArtifact(task, "behaviour.json", "application/json", rep.Details); err != nil {
+	rep.Details = agents.MustJSON(det)
+	if ref, err := agents.WriteArtifact(task, "behaviour.json", "application/json", rep.Details); err != nil {
 		return rep, err
 	} else if ref != nil {
 		rep.Artifacts = append(rep.Artifacts, *ref)

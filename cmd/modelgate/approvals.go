@@ -10,7 +10,7 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/modelgate/modelgate/internal/apiclient"
+	"github.com/modelgate/modelgate/internal/api/client"
 	"github.com/modelgate/modelgate/internal/store"
 )
 
@@ -64,7 +64,7 @@ func newApprovalsCmd() *cobra.Command {
 	return cmd
 }
 
-func approvalsClient(f approvalsFlags) (*apiclient.Client, error) {
+func approvalsClient(f approvalsFlags) (*client.Client, error) {
 	return serverClient(f.server, f.token)
 }
 

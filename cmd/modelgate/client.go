@@ -5,13 +5,13 @@ import (
 	"fmt"
 	"net/url"
 
-	"github.com/modelgate/modelgate/internal/apiclient"
+	"github.com/modelgate/modelgate/internal/api/client"
 )
 
 // serverClient builds the API client every server-talking command uses,
 // refusing a malformed --server or a missing token before any request.
-func serverClient(server, token string) (*apiclient.Client, error) {
-	c := apiclient.New(server, token)
+func serverClient(server, token string) (*client.Client, error) {
+	c := client.New(server, token)
 	u, err := url.Parse(c.Base)
 	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
 		return nil, usageErr(fmt.Errorf("--server %q is not an http(s) URL", c.Base))
@@ -28,7 +28,7 @@ func serverClient(server, token string) (*apiclient.Client, error) {
 // refused or could not do (forbidden, already decided, expired, a
 // conflict, unreachable) is 1.
 func serverErr(err error) error {
-	var ae *apiclient.Error
+	var ae *client.Error
 	if errors.As(err, &ae) {
 		switch ae.Status {
 		case 400, 401, 404, 413, 422:

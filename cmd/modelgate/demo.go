@@ -7,7 +7,7 @@ import (
 	"github.com/charmbracelet/log"
 	"github.com/spf13/cobra"
 
-	"github.com/modelgate/modelgate/internal/demo"
+	"github.com/modelgate/modelgate/internal/app/demo"
 )
 
 func init() { register(newDemoCmd) }

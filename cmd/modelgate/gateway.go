@@ -17,7 +17,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 	"github.com/spf13/cobra"
 
-	"github.com/modelgate/modelgate/internal/server"
+	"github.com/modelgate/modelgate/internal/app"
 	"github.com/modelgate/modelgate/internal/store/sqlite"
 	"github.com/modelgate/modelgate/tools/gateway"
 )
@@ -108,5 +108,5 @@ func runGateway(cmd *cobra.Command, f gatewayFlags) error {
 			}
 		}
 	}()
-	return server.Serve(ctx, ln, mux, 10*time.Second)
+	return app.Serve(ctx, ln, mux, 10*time.Second)
 }

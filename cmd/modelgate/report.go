@@ -10,7 +10,7 @@ import (
 	"time"
 
 	"github.com/modelgate/modelgate/agents"
-	"github.com/modelgate/modelgate/internal/httpapi"
+	"github.com/modelgate/modelgate/internal/api"
 	"github.com/modelgate/modelgate/internal/oversight"
 	"github.com/modelgate/modelgate/internal/store"
 )
@@ -88,7 +88,7 @@ func firstLine(s string, max int) string {
 
 // printRun writes a run's final report: stages with their verdicts and
 // key numbers, findings, the decision and its reasons.
-func printRun(w io.Writer, v httpapi.RunView) {
+func printRun(w io.Writer, v api.RunView) {
 	fmt.Fprintf(w, "\nrun %s  model %s  environment %s  state %s\n", v.ID, v.Model, v.Environment, v.State)
 	if v.Candidate.Digest != "" || v.Candidate.Endpoint != "" {
 		fmt.Fprintf(w, "candidate %s %s%s\n", v.Candidate.Version, v.Candidate.Digest, v.Candidate.Endpoint)
@@ -227,7 +227,7 @@ func printFindings(w io.Writer, stages map[string]store.Stage) {
 }
 
 // exitForRun maps a run's final state to the exit-code contract.
-func exitForRun(v httpapi.RunView) error {
+func exitForRun(v api.RunView) error {
 	switch v.State {
 	case store.RunSucceeded, store.RunAwaitingApproval, store.RunDeploying, store.RunQueued, store.RunRunning:
 		return nil

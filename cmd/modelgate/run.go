@@ -15,10 +15,10 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/modelgate/modelgate/coordinator"
-	"github.com/modelgate/modelgate/internal/apiclient"
+	"github.com/modelgate/modelgate/internal/api"
+	"github.com/modelgate/modelgate/internal/api/client"
+	"github.com/modelgate/modelgate/internal/app"
 	"github.com/modelgate/modelgate/internal/config"
-	"github.com/modelgate/modelgate/internal/httpapi"
-	"github.com/modelgate/modelgate/internal/server"
 	"github.com/modelgate/modelgate/internal/store"
 )
 
@@ -47,7 +47,7 @@ Exit codes: 0 the run succeeded (or, --local, was allowed or awaits approval),
 			if f.file == "" {
 				return usageErr(errors.New("-f modelgate.yaml is required"))
 			}
-			data, base, cfg, err := server.PipelineFromFile(f.file)
+			data, base, cfg, err := app.PipelineFromFile(f.file)
 			if err != nil {
 				return usageErr(err)
 			}
@@ -83,8 +83,8 @@ func runRemote(cmd *cobra.Command, f runFlags, data []byte, base string) error {
 	if err != nil {
 		return err
 	}
-	var run httpapi.RunView
-	_, err = c.Do(ctx, "POST", "/v1/runs", httpapi.RunRequest{Config: string(data), BaseDir: base, CommitAuthor: f.commitAuthor, Trigger: "cli"}, &run,
+	var run api.RunView
+	_, err = c.Do(ctx, "POST", "/v1/runs", api.RunRequest{Config: string(data), BaseDir: base, CommitAuthor: f.commitAuthor, Trigger: "cli"}, &run,
 		"Idempotency-Key", f.key)
 	if err != nil {
 		return serverErr(err)
@@ -100,7 +100,7 @@ func runRemote(cmd *cobra.Command, f runFlags, data []byte, base string) error {
 	ctx, cancel := waitCtx(ctx, f.timeout)
 	defer cancel()
 	p := newProgress(cmd.ErrOrStderr())
-	err = c.Events(ctx, run.ID, func(e apiclient.Event) error {
+	err = c.Events(ctx, run.ID, func(e client.Event) error {
 		var ev coordinator.Event
 		switch e.Type {
 		case "state":
@@ -146,7 +146,7 @@ func runLocal(cmd *cobra.Command, f runFlags, data []byte, base string) error {
 	if f := cmd.Flag("log-level"); f != nil && f.Value.String() == "debug" {
 		quiet = log.Default()
 	}
-	s, err := server.Build(ctx, server.Options{DataDir: dir, PolicyDir: f.policies, NoDeploy: true, Logger: quiet})
+	s, err := app.Build(ctx, app.Options{DataDir: dir, PolicyDir: f.policies, NoDeploy: true, Logger: quiet})
 	if err != nil {
 		return usageErr(err)
 	}
@@ -179,12 +179,12 @@ func runLocal(cmd *cobra.Command, f runFlags, data []byte, base string) error {
 
 // followLocal submits a run to an in-process server and prints its
 // progress until it ends or waits for approval.
-func followLocal(ctx context.Context, w io.Writer, s *server.Server, p coordinator.SubmitParams, timeout time.Duration) (httpapi.RunView, error) {
+func followLocal(ctx context.Context, w io.Writer, s *app.Server, p coordinator.SubmitParams, timeout time.Duration) (api.RunView, error) {
 	ch, done := s.Coordinator.Subscribe("*")
 	defer done()
 	run, _, err := s.Coordinator.Submit(ctx, p)
 	if err != nil {
-		return httpapi.RunView{}, err
+		return api.RunView{}, err
 	}
 	ctx, cancel := waitCtx(ctx, timeout)
 	defer cancel()
@@ -213,13 +213,13 @@ func followLocal(ctx context.Context, w io.Writer, s *server.Server, p coordinat
 	}()
 	run, err = s.Coordinator.Wait(ctx, run.ID, true)
 	if err != nil {
-		return httpapi.RunView{}, err
+		return api.RunView{}, err
 	}
 	select {
 	case <-finished:
 	case <-time.After(200 * time.Millisecond):
 	}
-	return httpapi.ViewOf(ctx, s.Store, run)
+	return api.ViewOf(ctx, s.Store, run)
 }
 
 func writeJSONOut(w io.Writer, v any) error {

@@ -14,8 +14,8 @@ import (
 	"github.com/charmbracelet/log"
 	"github.com/stretchr/testify/require"
 
-	"github.com/modelgate/modelgate/internal/httpapi"
-	"github.com/modelgate/modelgate/internal/server"
+	"github.com/modelgate/modelgate/internal/api"
+	"github.com/modelgate/modelgate/internal/app"
 	"github.com/modelgate/modelgate/internal/store"
 )
 
@@ -62,9 +62,9 @@ func TestRunLocal(t *testing.T) {
 	if testing.Short() {
 		t.Skip("runs the whole pipeline")
 	}
-	code, stdout, stderr := cli("run", "--local", "-f", "../../internal/demo/example/modelgate.yaml", "--json")
+	code, stdout, stderr := cli("run", "--local", "-f", "../../internal/app/demo/example/modelgate.yaml", "--json")
 	require.Equal(t, 0, code, stderr)
-	var v httpapi.RunView
+	var v api.RunView
 	require.NoError(t, json.Unmarshal([]byte(stdout), &v))
 	// production environment at full traffic: the policy asks for reviewers
 	require.Equal(t, store.RunAwaitingApproval, v.State, v.Error)
@@ -85,7 +85,7 @@ func TestRunAgainstServer(t *testing.T) {
 	}
 	dir := t.TempDir()
 	ctx := context.Background()
-	s, err := server.Build(ctx, server.Options{DataDir: dir, NoDeploy: true, Logger: log.NewWithOptions(io.Discard, log.Options{})})
+	s, err := app.Build(ctx, app.Options{DataDir: dir, NoDeploy: true, Logger: log.NewWithOptions(io.Discard, log.Options{})})
 	require.NoError(t, err)
 	defer s.Close()
 	require.NoError(t, s.Start(ctx))
@@ -99,7 +99,7 @@ func TestRunAgainstServer(t *testing.T) {
 	}
 	// staging at a 25% canary: low enough risk to pass without reviewers
 	cfg := filepath.Join(dir, "modelgate.yaml")
-	example, _ := filepath.Abs("../../internal/demo/example")
+	example, _ := filepath.Abs("../../internal/app/demo/example")
 	src, err := os.ReadFile(filepath.Join(example, "modelgate.yaml"))
 	require.NoError(t, err)
 	text := strings.Replace(string(src), "environment: production", "environment: staging", 1)
@@ -149,7 +149,7 @@ func TestRunLocalUsesPipelinePolicy(t *testing.T) {
 		t.Skip("runs the whole pipeline")
 	}
 	dir := t.TempDir()
-	example, err := filepath.Abs("../../internal/demo/example")
+	example, err := filepath.Abs("../../internal/app/demo/example")
 	require.NoError(t, err)
 	pol := filepath.Join(dir, "policies")
 	require.NoError(t, os.MkdirAll(pol, 0o755))
@@ -170,7 +170,7 @@ func TestRunLocalUsesPipelinePolicy(t *testing.T) {
 	require.NoError(t, os.WriteFile(cfg, []byte(text), 0o644))
 	code, stdout, stderr := cli("run", "--local", "-f", cfg, "--json")
 	require.Equal(t, 0, code, stderr)
-	var v httpapi.RunView
+	var v api.RunView
 	require.NoError(t, json.Unmarshal([]byte(stdout), &v))
 	require.Len(t, v.Approvals, 1)
 	require.Equal(t, 3, v.Approvals[0].Min, "the pipeline's bundle decided")

@@ -8,7 +8,7 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/modelgate/modelgate/internal/httpapi"
+	"github.com/modelgate/modelgate/internal/api"
 	"github.com/modelgate/modelgate/internal/store"
 )
 
@@ -64,7 +64,7 @@ func newRunsCmd() *cobra.Command {
 	show := &cobra.Command{
 		Use: "show RUN_ID", Short: "Show a run with its stages, reports and decision", Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			var v httpapi.RunView
+			var v api.RunView
 			c, err := serverClient(serverURL, token)
 			if err != nil {
 				return err
@@ -84,7 +84,7 @@ func newRunsCmd() *cobra.Command {
 	cancel := &cobra.Command{
 		Use: "cancel RUN_ID", Short: "Cancel a run that has not finished", Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			var v httpapi.RunView
+			var v api.RunView
 			body := map[string]string{"reason": reason}
 			c, err := serverClient(serverURL, token)
 			if err != nil {

@@ -20,7 +20,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 	"github.com/spf13/cobra"
 
-	"github.com/modelgate/modelgate/internal/server"
+	"github.com/modelgate/modelgate/internal/app"
 	"github.com/modelgate/modelgate/tools/model"
 )
 
@@ -112,7 +112,7 @@ func runServe(ctx context.Context, cmd *cobra.Command, f serveFlags) error {
 		log.Info("shutting down: draining in-flight requests", "timeout", f.shutdown)
 	})
 	defer stop()
-	if err := server.Serve(ctx, ln, mux, f.shutdown); err != nil {
+	if err := app.Serve(ctx, ln, mux, f.shutdown); err != nil {
 		return err
 	}
 	log.Info("stopped")

@@ -12,14 +12,14 @@ import (
 	"github.com/spf13/cobra"
 	"golang.org/x/sync/errgroup"
 
-	"github.com/modelgate/modelgate/internal/server"
+	"github.com/modelgate/modelgate/internal/app"
 )
 
 func init() { register(newServerCmd) }
 
 func newServerCmd() *cobra.Command {
 	var (
-		o           server.Options
+		o           app.Options
 		addr, gwAdr string
 	)
 	cmd := &cobra.Command{
@@ -35,7 +35,7 @@ is created in the data folder.`,
 			ctx, stop := signal.NotifyContext(cmd.Context(), syscall.SIGINT, syscall.SIGTERM)
 			defer stop()
 			o.Logger = log.Default()
-			s, err := server.Build(ctx, o)
+			s, err := app.Build(ctx, o)
 			if err != nil {
 				return usageErr(err)
 			}
@@ -48,12 +48,12 @@ is created in the data folder.`,
 			}
 			g, gctx := errgroup.WithContext(ctx)
 			g.Go(func() error {
-				return server.Listen(gctx, addr, s.Handler, func(a net.Addr) {
+				return app.Listen(gctx, addr, s.Handler, func(a net.Addr) {
 					log.Info("API and reviewers' page", "url", fmt.Sprintf("http://%s/ui/", a), "policy", s.Engine.Revision())
 				})
 			})
 			g.Go(func() error {
-				return server.Listen(gctx, gwAdr, s.Gateway, func(a net.Addr) {
+				return app.Listen(gctx, gwAdr, s.Gateway, func(a net.Addr) {
 					log.Info("gateway", "url", fmt.Sprintf("http://%s", a))
 				})
 			})

@@ -7,4 +7,4 @@
 // The routes are one table (routes.go) from which both the mux and the
 // test that compares them with the OpenAPI document (openapi.json) are
 // built, so the two cannot drift apart unnoticed.
-package httpapi
+package api

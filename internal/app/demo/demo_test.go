@@ -10,7 +10,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 
-	"github.com/modelgate/modelgate/internal/demo"
+	"github.com/modelgate/modelgate/internal/app/demo"
 	"github.com/modelgate/modelgate/internal/store"
 )
 
@@ -22,7 +22,7 @@ func TestDemo(t *testing.T) {
 		t.Skip("end to end: builds the binary and runs two rollouts")
 	}
 	bin := filepath.Join(t.TempDir(), "modelgate")
-	out, err := exec.Command("go", "build", "-o", bin, "../../cmd/modelgate").CombinedOutput()
+	out, err := exec.Command("go", "build", "-o", bin, "../../../cmd/modelgate").CombinedOutput()
 	require.NoError(t, err, "%s", out)
 
 	ctx, cancel := context.WithTimeout(context.Background(), 4*time.Minute)

@@ -1,4 +1,4 @@
-package httpapi_test
+package api_test
 
 import (
 	"bufio"
@@ -21,8 +21,8 @@ import (
 
 	"github.com/modelgate/modelgate/agents"
 	"github.com/modelgate/modelgate/coordinator"
+	"github.com/modelgate/modelgate/internal/api"
 	"github.com/modelgate/modelgate/internal/auth"
-	"github.com/modelgate/modelgate/internal/httpapi"
 	"github.com/modelgate/modelgate/internal/oversight"
 	"github.com/modelgate/modelgate/internal/store"
 	"github.com/modelgate/modelgate/internal/store/sqlite"
@@ -95,7 +95,7 @@ func setup(t *testing.T, hold bool) *bundle {
 		{Token: adminToken, Name: "ada", Roles: []string{"admin"}},
 	})
 	require.NoError(t, err)
-	api, err := httpapi.New(httpapi.Options{Coordinator: coord, Store: st, Auth: a, Gatherer: reg, Logger: quiet, MaxBodyBytes: 64 << 10,
+	api, err := api.New(api.Options{Coordinator: coord, Store: st, Auth: a, Gatherer: reg, Logger: quiet, MaxBodyBytes: 64 << 10,
 		Authorize: func(ctx context.Context, p oversight.Principal, action, model, env string) (bool, error) {
 			return engine.Authorize(ctx, oversight.AuthzInput{Principal: p, Action: action, Model: model, Environment: env})
 		}})
@@ -132,7 +132,7 @@ func (b *bundle) do(t *testing.T, method, path, token string, body string, heade
 
 func (b *bundle) runBody(extra string) string {
 	cfg := "model: fraud\ntask: binary\ncandidate: {artifact: model.json}\n" + extra
-	body, _ := json.Marshal(httpapi.RunRequest{Config: cfg, BaseDir: b.dir})
+	body, _ := json.Marshal(api.RunRequest{Config: cfg, BaseDir: b.dir})
 	return string(body)
 }
 
@@ -148,7 +148,7 @@ func TestRoutesMatchOpenAPI(t *testing.T) {
 	var doc struct {
 		Paths map[string]map[string]any `json:"paths"`
 	}
-	require.NoError(t, json.Unmarshal(httpapi.OpenAPI(), &doc))
+	require.NoError(t, json.Unmarshal(api.OpenAPI(), &doc))
 	var documented []string
 	for p, ops := range doc.Paths {
 		for m := range ops {
@@ -156,7 +156,7 @@ func TestRoutesMatchOpenAPI(t *testing.T) {
 		}
 	}
 	// build a server only to list its routes
-	s, err := httpapi.New(httpapi.Options{Coordinator: mustCoord(t), Store: b.store, Auth: &auth.Authenticator{},
+	s, err := api.New(api.Options{Coordinator: mustCoord(t), Store: b.store, Auth: &auth.Authenticator{},
 		Authorize: func(context.Context, oversight.Principal, string, string, string) (bool, error) { return false, nil }})
 	require.NoError(t, err)
 	served := s.Routes()

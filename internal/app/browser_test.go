@@ -1,4 +1,4 @@
-package server_test
+package app_test
 
 import (
 	"context"
@@ -16,9 +16,9 @@ import (
 	"gopkg.in/yaml.v3"
 
 	"github.com/modelgate/modelgate/coordinator"
+	"github.com/modelgate/modelgate/internal/app"
 	"github.com/modelgate/modelgate/internal/auth"
 	"github.com/modelgate/modelgate/internal/browsertest"
-	"github.com/modelgate/modelgate/internal/server"
 	"github.com/modelgate/modelgate/internal/store"
 )
 
@@ -42,7 +42,7 @@ func TestReviewersApproveInBrowser(t *testing.T) {
 
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
-	s, err := server.Build(ctx, server.Options{DataDir: filepath.Join(dir, "data"), TokensFile: filepath.Join(dir, "tokens.yaml"),
+	s, err := app.Build(ctx, app.Options{DataDir: filepath.Join(dir, "data"), TokensFile: filepath.Join(dir, "tokens.yaml"),
 		NoDeploy: true, Logger: log.NewWithOptions(io.Discard, log.Options{})})
 	require.NoError(t, err)
 	defer s.Close()
@@ -50,7 +50,7 @@ func TestReviewersApproveInBrowser(t *testing.T) {
 	web := httptest.NewServer(s.Handler)
 	defer web.Close()
 
-	example, err := filepath.Abs("../demo/example")
+	example, err := filepath.Abs("demo/example")
 	require.NoError(t, err)
 	cfg, err := os.ReadFile(filepath.Join(example, "modelgate.yaml"))
 	require.NoError(t, err)

@@ -1,4 +1,4 @@
-package server
+package app
 
 import (
 	"context"
@@ -20,11 +20,12 @@ import (
 	"github.com/modelgate/modelgate/agents/evaluation"
 	"github.com/modelgate/modelgate/agents/security"
 	testagent "github.com/modelgate/modelgate/agents/testing"
+	"github.com/modelgate/modelgate/agents/validation"
 	"github.com/modelgate/modelgate/coordinator"
+	"github.com/modelgate/modelgate/internal/api"
 	"github.com/modelgate/modelgate/internal/audit"
 	"github.com/modelgate/modelgate/internal/auth"
 	"github.com/modelgate/modelgate/internal/config"
-	"github.com/modelgate/modelgate/internal/httpapi"
 	"github.com/modelgate/modelgate/internal/oversight"
 	"github.com/modelgate/modelgate/internal/store"
 	"github.com/modelgate/modelgate/internal/store/sqlite"
@@ -133,9 +134,8 @@ func Build(ctx context.Context, o Options) (*Server, error) {
 	s.closers = append([]func() error{s.Gateway.Close}, s.closers...)
 
 	as := map[string]agents.Agent{}
-	ta := testagent.New(testagent.Options{Predictor: predictorForTask})
-	as[coordinator.StageValidate] = ta
-	as[coordinator.StageTest] = ta
+	as[coordinator.StageValidate] = validation.New()
+	as[coordinator.StageTest] = testagent.New(testagent.Options{Predictor: predictorForTask})
 	as[coordinator.StageScan] = security.New(security.Options{Logger: o.Logger})
 	as[coordinator.StageEvaluate] = evaluation.New(evaluation.Options{})
 	if !o.NoDeploy {
@@ -181,11 +181,11 @@ func Build(ctx context.Context, o Options) (*Server, error) {
 	if err != nil {
 		return nil, fmt.Errorf("reviewers' page: %w", err)
 	}
-	var rollouts httpapi.Rollouts
+	var rollouts api.Rollouts
 	if s.Deployer != nil {
 		rollouts = rolloutControls{s.Deployer}
 	}
-	api, err := httpapi.New(httpapi.Options{
+	api, err := api.New(api.Options{
 		Coordinator: coord, Store: st, Auth: s.Auth,
 		Authorize: func(ctx context.Context, p oversight.Principal, action, model, env string) (bool, error) {
 			return s.Engine.Authorize(ctx, oversight.AuthzInput{Principal: p, Action: action, Model: model, Environment: env})

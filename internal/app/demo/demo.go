@@ -23,9 +23,9 @@ import (
 
 	"github.com/modelgate/modelgate/agents"
 	"github.com/modelgate/modelgate/coordinator"
+	"github.com/modelgate/modelgate/internal/app"
 	"github.com/modelgate/modelgate/internal/audit"
 	"github.com/modelgate/modelgate/internal/oversight"
-	"github.com/modelgate/modelgate/internal/server"
 	"github.com/modelgate/modelgate/internal/store"
 	"github.com/modelgate/modelgate/tools/dataset"
 	"github.com/modelgate/modelgate/tools/gateway"
@@ -67,7 +67,7 @@ type demo struct {
 	o    Options
 	out  io.Writer
 	dir  string
-	srv  *server.Server
+	srv  *app.Server
 	gw   string
 	rows [][]float64
 	res  Result
@@ -124,7 +124,7 @@ func (d *demo) prepare(ctx context.Context) error {
 	d.say("example pipeline in %s (breast-cancer classifier, XGBoost; 398 training rows, 171 holdout rows)", work)
 
 	tick := 250 * time.Millisecond
-	srv, err := server.Build(ctx, server.Options{DataDir: filepath.Join(dir, "data"), Logger: d.o.Logger,
+	srv, err := app.Build(ctx, app.Options{DataDir: filepath.Join(dir, "data"), Logger: d.o.Logger,
 		ServeBinary: d.o.ServeBinary, DeployTick: tick})
 	if err != nil {
 		return err

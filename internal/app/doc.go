@@ -11,4 +11,4 @@
 //	tokens.yaml        API tokens (admin, ci and two reviewers created on first start)
 //	session.key        HMAC key of the reviewers' page sessions
 //	runs/<id>/         per-run scratch: trained artifacts, reports
-package server
+package app

@@ -1,4 +1,4 @@
-package testagent
+package validation
 
 import (
 	"bytes"
@@ -26,7 +26,7 @@ type namedData struct {
 
 func (a *Agent) runValidate(ctx context.Context, task agents.Task) (agents.Report, error) {
 	cfg := task.Config
-	rep := newReport(StageValidate)
+	rep := agents.NewReport(Name, Stage)
 	log := task.Log()
 	if cfg.Data.Reference == "" {
 		return rep, fmt.Errorf("validate: data.reference is required")
@@ -118,7 +118,7 @@ func (a *Agent) runValidate(ctx context.Context, task agents.Task) (agents.Repor
 			if err := drift.WriteHTML(&html, res, drift.ReportMeta{Reference: refPath, Current: cur.Source}); err != nil {
 				return rep, err
 			}
-			if ref, err := writeArtifact(task, "drift.html", "text/html", html.Bytes()); err != nil {
+			if ref, err := agents.WriteArtifact(task, "drift.html", "text/html", html.Bytes()); err != nil {
 				return rep, err
 			} else if ref != nil {
 				rep.Artifacts = append(rep.Artifacts, *ref)
@@ -128,8 +128,8 @@ func (a *Agent) runValidate(ctx context.Context, task agents.Task) (agents.Repor
 			}
 		}
 	}
-	rep.Details = mustJSON(det)
-	if ref, err := writeArtifact(task, "validation.json", "application/json", rep.Details); err != nil {
+	rep.Details = agents.MustJSON(det)
+	if ref, err := agents.WriteArtifact(task, "validation.json", "application/json", rep.Details); err != nil {
 		return rep, err
 	} else if ref != nil {
 		rep.Artifacts = append(rep.Artifacts, *ref)
@@ -194,12 +194,12 @@ func addDrift(rep *agents.Report, role string, res *drift.Result) {
 	m["drift.share"] = res.DriftShare
 	m["drift.columns_drifted"] = float64(len(res.DriftedColumns))
 	m["drift.columns_tested"] = float64(len(res.Order))
-	m["drift.dataset"] = boolf(res.DatasetDrift)
+	m["drift.dataset"] = agents.Bool(res.DatasetDrift)
 	m["drift.share_threshold"] = res.ShareThreshold
 	for _, name := range res.Order {
 		c := res.Columns[name]
 		p := "drift." + name + "."
-		m[p+"drifted"] = boolf(c.Drifted)
+		m[p+"drifted"] = agents.Bool(c.Drifted)
 		m[p+"null_fraction_current"] = c.NullFractionCurrent
 		m[p+"null_fraction_reference"] = c.NullFractionReference
 		if c.Test != drift.TestNone {

@@ -1,0 +1,230 @@
+package training
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"text/template"
+	"time"
+
+	"github.com/modelgate/modelgate/agents"
+	"github.com/modelgate/modelgate/internal/config"
+	"github.com/modelgate/modelgate/internal/store"
+	"github.com/modelgate/modelgate/tools/sign"
+)
+
+// Name is the agent's name in its reports; Stage is the one stage it runs.
+const (
+	Name  = "training"
+	Stage = "train"
+)
+
+// LogSink receives the training command's output as it is written.
+type LogSink interface {
+	LogAppend(ctx context.Context, p store.LogAppendParams) error
+}
+
+// Options configure the agent.
+type Options struct {
+	Logs LogSink // where output lines go; nil discards them
+}
+
+// Agent is the training agent.
+type Agent struct{ o Options }
+
+// New returns the training agent.
+func New(o Options) *Agent { return &Agent{o: o} }
+
+// Name is "training".
+func (a *Agent) Name() string { return Name }
+
+// Details is Report.Details of the train stage: the artifact the command
+// wrote, which the coordinator records as the run's candidate.
+type Details struct {
+	ArtifactPath string   `json:"artifact_path"`
+	Digest       string   `json:"digest"`
+	Size         int64    `json:"size"`
+	Argv         []string `json:"argv"`
+}
+
+// vars are the placeholders a training command may use.
+type vars struct {
+	ArtifactDir string
+	RunID       string
+	Reference   string
+	Holdout     string
+	BaseDir     string
+}
+
+// Run runs the user's training command as a subprocess (argv, never a
+// shell), streams its output into the run's log, and reports the artifact
+// it wrote, hashed. Each attempt writes into a folder of its own, so that
+// a process left over from an earlier attempt cannot change what this one
+// reports. A command that fails is an error: there is no candidate to judge.
+func (a *Agent) Run(ctx context.Context, task agents.Task) (agents.Report, error) {
+	cfg := task.Config
+	if cfg == nil || cfg.Train == nil {
+		return agents.Report{}, errors.New("training agent: task has no train section")
+	}
+	attempt := max(task.Attempt, 1)
+	artDir, err := filepath.Abs(filepath.Join(task.WorkDir, "artifacts", "attempt-"+strconv.Itoa(attempt)))
+	if err != nil {
+		return agents.Report{}, err
+	}
+	_ = os.RemoveAll(artDir) // what an earlier life of this attempt left proves nothing
+	if err := os.MkdirAll(artDir, 0o755); err != nil {
+		return agents.Report{}, fmt.Errorf("create artifact folder: %w", err)
+	}
+	v := vars{ArtifactDir: artDir, RunID: task.RunID, BaseDir: task.BaseDir,
+		Reference: task.Path(cfg.Data.Reference), Holdout: task.Path(cfg.Data.Holdout)}
+	argv := make([]string, len(cfg.Train.Command))
+	for i, arg := range cfg.Train.Command {
+		s, err := expand(arg, v)
+		if err != nil {
+			return agents.Report{}, fmt.Errorf("train.command[%d]: %w", i, err)
+		}
+		argv[i] = s
+	}
+	artifact := ArtifactName(cfg)
+	artPath := filepath.Join(artDir, artifact)
+
+	start := time.Now()
+	tail, err := a.runCommand(ctx, task.RunID, argv, task.BaseDir, cfg.Train.Env, cfg.Train.Timeout.Duration)
+	if err != nil {
+		if ctx.Err() != nil {
+			return agents.Report{}, ctx.Err()
+		}
+		if tail != "" {
+			err = fmt.Errorf("%w; last output:\n%s", err, tail)
+		}
+		return agents.Report{}, err
+	}
+	if _, err := os.Stat(artPath); err != nil {
+		return agents.Report{}, fmt.Errorf("training command exited 0 but wrote no artifact at %s (set train.artifact to the file it writes under {{.ArtifactDir}})", artPath)
+	}
+	digest, size, err := sign.FileDigest(artPath)
+	if err != nil {
+		return agents.Report{}, fmt.Errorf("hash trained artifact: %w", err)
+	}
+	elapsed := time.Since(start)
+	rep := agents.NewReport(Name, Stage)
+	rep.Metrics["train.seconds"] = elapsed.Seconds()
+	rep.Metrics["artifact.bytes"] = float64(size)
+	rep.Summary = fmt.Sprintf("trained %s (%d bytes, %s) in %s", artifact, size, digest, elapsed.Round(time.Millisecond))
+	rep.Details = agents.MustJSON(Details{ArtifactPath: artPath, Digest: digest, Size: size, Argv: argv})
+	return rep, nil
+}
+
+// ArtifactName is the file the training command writes under
+// {{.ArtifactDir}}: train.artifact, else candidate.artifact's name.
+func ArtifactName(cfg *config.Pipeline) string {
+	if cfg.Train != nil && cfg.Train.Artifact != "" {
+		return cfg.Train.Artifact
+	}
+	if cfg.Candidate.Artifact != "" {
+		return filepath.Base(cfg.Candidate.Artifact)
+	}
+	return "model.json"
+}
+
+func expand(s string, v vars) (string, error) {
+	if !strings.Contains(s, "{{") {
+		return s, nil
+	}
+	t, err := template.New("arg").Option("missingkey=error").Parse(s)
+	if err != nil {
+		return "", err
+	}
+	var b bytes.Buffer
+	if err := t.Execute(&b, v); err != nil {
+		return "", err
+	}
+	return b.String(), nil
+}
+
+// runCommand runs argv with a timeout, streaming every output line into
+// the run's log. It returns the last lines of output for error messages.
+// The command gets its own process group so that a timeout kills the
+// whole tree a training script may have started, and dies with the server
+// (Pdeathsig) so that no training outlives the process that judges it.
+func (a *Agent) runCommand(ctx context.Context, runID string, argv []string, dir string, env map[string]string, timeout time.Duration) (string, error) {
+	if len(argv) == 0 {
+		return "", errors.New("empty command")
+	}
+	if timeout <= 0 {
+		timeout = 30 * time.Minute
+	}
+	ctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, argv[0], argv[1:]...)
+	cmd.Dir = dir
+	cmd.Env = os.Environ()
+	for k, v := range env {
+		cmd.Env = append(cmd.Env, k+"="+v)
+	}
+	cmd.SysProcAttr = procAttr()
+	cmd.Cancel = func() error { return syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL) }
+	cmd.WaitDelay = 5 * time.Second
+	pr, pw := io.Pipe()
+	cmd.Stdout, cmd.Stderr = pw, pw
+
+	var (
+		tail []string
+		wg   sync.WaitGroup
+	)
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		sc := bufio.NewScanner(pr)
+		sc.Buffer(make([]byte, 64<<10), 1<<20)
+		for sc.Scan() {
+			line := sc.Text()
+			a.appendLog(ctx, runID, line)
+			tail = append(tail, line)
+			if len(tail) > 20 {
+				tail = tail[1:]
+			}
+		}
+		_, _ = io.Copy(io.Discard, pr)
+	}()
+	err := cmd.Start()
+	if err != nil {
+		pw.Close()
+		wg.Wait()
+		return "", fmt.Errorf("start training command %q: %w", argv[0], err)
+	}
+	err = cmd.Wait()
+	pw.Close()
+	wg.Wait()
+	out := strings.Join(tail, "\n")
+	if ctx.Err() == context.DeadlineExceeded {
+		return out, fmt.Errorf("training command timed out after %s and was killed", timeout)
+	}
+	if err != nil {
+		var ee *exec.ExitError
+		if errors.As(err, &ee) {
+			return out, fmt.Errorf("training command exited with status %d", ee.ExitCode())
+		}
+		return out, fmt.Errorf("training command: %w", err)
+	}
+	return out, nil
+}
+
+// appendLog stores one line as soon as it is written, so that a reviewer
+// following the run sees training progress live.
+func (a *Agent) appendLog(ctx context.Context, runID, line string) {
+	if a.o.Logs == nil {
+		return
+	}
+	_ = a.o.Logs.LogAppend(context.WithoutCancel(ctx), store.LogAppendParams{RunID: runID, Stage: Stage, Lines: []string{line}})
+}
