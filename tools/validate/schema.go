@@ -10,8 +10,8 @@ import (
 
 	"gopkg.in/yaml.v3"
 
-	"github.com/modelgate/modelgate/internal/config"
 	"github.com/modelgate/modelgate/tools/dataset"
+	"github.com/modelgate/modelgate/tools/strictyaml"
 )
 
 // Environments the schema knows.
@@ -236,7 +236,7 @@ func Load(path string) (*Schema, error) {
 // line, like the pipeline config.
 func Parse(file string, data []byte) (*Schema, error) {
 	var s Schema
-	if _, err := config.DecodeStrict(file, data, &s); err != nil {
+	if _, err := strictyaml.Decode(file, data, &s); err != nil {
 		return nil, err
 	}
 	if err := s.check(file); err != nil {
@@ -246,8 +246,8 @@ func Parse(file string, data []byte) (*Schema, error) {
 }
 
 func (s *Schema) check(file string) error {
-	var probs []config.Problem
-	add := func(field, msg string) { probs = append(probs, config.Problem{Field: field, Message: msg}) }
+	var probs []strictyaml.Problem
+	add := func(field, msg string) { probs = append(probs, strictyaml.Problem{Field: field, Message: msg}) }
 	if s.Version != 1 {
 		add("version", fmt.Sprintf("must be 1, got %d", s.Version))
 	}
@@ -292,7 +292,7 @@ func (s *Schema) check(file string) error {
 		}
 	}
 	if len(probs) > 0 {
-		return &config.Error{File: file, Problems: probs}
+		return &strictyaml.Error{File: file, Problems: probs}
 	}
 	return nil
 }

@@ -1,4 +1,4 @@
-package config
+package strictyaml
 
 import (
 	"fmt"
@@ -148,10 +148,10 @@ func join(path, key string) string {
 	return path + "." + key
 }
 
-// DecodeStrict decodes YAML into out, failing with an *Error that lists
+// Decode decodes YAML into out, failing with an *Error that lists
 // every unknown key with its position, or the decoder's type error.
 // The returned map gives the position of every field present in the file.
-func DecodeStrict(file string, data []byte, out any) (map[string]Position, error) {
+func Decode(file string, data []byte, out any) (map[string]Position, error) {
 	var root yaml.Node
 	if err := yaml.Unmarshal(data, &root); err != nil {
 		return nil, &Error{File: file, Problems: []Problem{{Field: "(file)", Message: "not valid YAML: " + strings.TrimPrefix(err.Error(), "yaml: ")}}}
