@@ -17,15 +17,11 @@ import (
 
 	"github.com/modelgate/modelgate/agents"
 	"github.com/modelgate/modelgate/agents/training"
+	"github.com/modelgate/modelgate/internal/audit"
 	"github.com/modelgate/modelgate/internal/config"
 	"github.com/modelgate/modelgate/internal/oversight"
 	"github.com/modelgate/modelgate/internal/store"
 )
-
-// Recorder writes audit events; *audit.Trail implements it.
-type Recorder interface {
-	Record(ctx context.Context, typ, runID, actor string, data any) error
-}
 
 // ApprovalRequester opens an approval request for a run whose decision
 // requires one; the oversight queue implements it.
@@ -48,7 +44,7 @@ var ParallelStages = []string{StageTest, StageScan, StageEvaluate}
 // Options configures a Coordinator.
 type Options struct {
 	Store    store.Store
-	Recorder Recorder
+	Recorder audit.Recorder
 	// Agents by stage: validate, test, scan, evaluate, deploy. A stage
 	// without an agent is recorded as skipped.
 	Agents          map[string]agents.Agent

@@ -17,6 +17,7 @@ import (
 
 	"github.com/modelgate/modelgate/agents"
 	"github.com/modelgate/modelgate/coordinator"
+	"github.com/modelgate/modelgate/internal/audit/audittest"
 	"github.com/modelgate/modelgate/internal/oversight"
 	"github.com/modelgate/modelgate/internal/store"
 	"github.com/modelgate/modelgate/internal/store/sqlite"
@@ -57,34 +58,10 @@ func allow(context.Context, oversight.Input) (oversight.Decision, error) {
 	return oversight.Decision{ID: "d-allow", Allow: true, Risk: "low"}, nil
 }
 
-// recorder keeps audit events in memory so tests can assert on them.
-type recorder struct {
-	mu     sync.Mutex
-	events []string
-}
-
-func (r *recorder) Record(_ context.Context, typ, runID, actor string, data any) error {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	r.events = append(r.events, typ)
-	return nil
-}
-
-func (r *recorder) has(typ string) bool {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	for _, e := range r.events {
-		if e == typ {
-			return true
-		}
-	}
-	return false
-}
-
 type bundle struct {
 	store  store.Store
 	coord  *coordinator.Coordinator
-	rec    *recorder
+	rec    *audittest.Recorder
 	agents map[string]*funcAgent
 	dir    string
 }
@@ -102,7 +79,7 @@ func setup(t *testing.T, o setupOpts) *bundle {
 	st, err := sqlite.Open(context.Background(), sqlite.Options{Path: filepath.Join(dir, "modelgate.db")})
 	require.NoError(t, err)
 	t.Cleanup(func() { st.Close() })
-	b := &bundle{store: st, rec: &recorder{}, agents: map[string]*funcAgent{}, dir: dir}
+	b := &bundle{store: st, rec: &audittest.Recorder{}, agents: map[string]*funcAgent{}, dir: dir}
 	as := map[string]agents.Agent{}
 	for _, s := range []string{"validate", "test", "scan", "evaluate"} {
 		a := &funcAgent{name: s + "-agent", fn: o.fns[s]}
@@ -176,8 +153,8 @@ func TestRunLifecycle(t *testing.T) {
 				require.Equal(t, store.StageSucceeded, got["validate"])
 				require.Equal(t, store.StageSucceeded, got["evaluate"])
 				require.Equal(t, store.StageSucceeded, got["decide"])
-				require.True(t, b.rec.has("run.accepted"))
-				require.True(t, b.rec.has("model.promoted"))
+				require.True(t, b.rec.Has("run.accepted"))
+				require.True(t, b.rec.Has("model.promoted"))
 			},
 		},
 		{

@@ -11,6 +11,7 @@ import (
 
 	"github.com/modelgate/modelgate/agents"
 	"github.com/modelgate/modelgate/agents/training"
+	"github.com/modelgate/modelgate/internal/auth"
 	"github.com/modelgate/modelgate/internal/config"
 	"github.com/modelgate/modelgate/internal/oversight"
 	"github.com/modelgate/modelgate/internal/store"
@@ -369,7 +370,7 @@ func decisionInput(run store.Run, cfg *config.Pipeline, prod *agents.Production,
 		Production:  prod,
 		Reports:     reports,
 		Deploy:      oversight.DeployInfo{Strategy: cfg.Deploy.Strategy, MaxTrafficShare: share, Shadow: cfg.Deploy.Shadow != nil && !cfg.Skips(StageDeploy)},
-		Requester:   oversight.Principal{Subject: run.Requester},
+		Requester:   auth.Principal{Subject: run.Requester},
 	}
 }
 

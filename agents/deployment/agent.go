@@ -12,15 +12,11 @@ import (
 	"github.com/charmbracelet/log"
 
 	"github.com/modelgate/modelgate/agents"
+	"github.com/modelgate/modelgate/internal/audit"
 	"github.com/modelgate/modelgate/internal/store"
 	"github.com/modelgate/modelgate/tools/gateway"
 	"github.com/modelgate/modelgate/tools/sign"
 )
-
-// Recorder writes the audit trail; the audit package implements it.
-type Recorder interface {
-	Record(ctx context.Context, typ, runID, actor string, data any) error
-}
 
 // Clock is the rollout loop's time. Tests drive Reconcile with their own.
 type Clock interface {
@@ -37,9 +33,9 @@ func (realClock) After(d time.Duration) <-chan time.Time { return time.After(d) 
 type Options struct {
 	Store       store.Store
 	Gateway     *gateway.Gateway
-	Recorder    Recorder      // nil: transitions are only logged
-	Tick        time.Duration // overrides deploy.tick when set
-	Clock       Clock         // default: the wall clock
+	Recorder    audit.Recorder // nil: transitions are only logged
+	Tick        time.Duration  // overrides deploy.tick when set
+	Clock       Clock          // default: the wall clock
 	Logger      *log.Logger
 	ServeBinary string // modelgate binary for local targets; default os.Executable()
 	Actor       string // who automatic transitions are attributed to; default "modelgate"

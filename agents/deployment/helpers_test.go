@@ -2,7 +2,6 @@ package deployment
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"io"
 	"net"
@@ -20,6 +19,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/modelgate/modelgate/agents"
+	"github.com/modelgate/modelgate/internal/audit/audittest"
 	"github.com/modelgate/modelgate/internal/config"
 	"github.com/modelgate/modelgate/internal/store"
 	"github.com/modelgate/modelgate/internal/store/sqlite"
@@ -137,51 +137,6 @@ func (c *manualClock) Advance(d time.Duration) {
 
 // recorder keeps audit events in order (the audit package's Recorder
 // writes the same calls to the hash chain).
-type recorder struct {
-	mu     sync.Mutex
-	events []event
-}
-
-type event struct {
-	Type, RunID, Actor string
-	Data               map[string]any
-}
-
-func (r *recorder) Record(_ context.Context, typ, runID, actor string, data any) error {
-	raw, err := json.Marshal(data)
-	if err != nil {
-		return err
-	}
-	var m map[string]any
-	_ = json.Unmarshal(raw, &m)
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	r.events = append(r.events, event{typ, runID, actor, m})
-	return nil
-}
-
-func (r *recorder) types() []string {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	var out []string
-	for _, e := range r.events {
-		out = append(out, e.Type)
-	}
-	return out
-}
-
-func (r *recorder) find(typ string) []event {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	var out []event
-	for _, e := range r.events {
-		if e.Type == typ {
-			out = append(out, e)
-		}
-	}
-	return out
-}
-
 type env struct {
 	t      *testing.T
 	store  *sqlite.Store
@@ -189,7 +144,7 @@ type env struct {
 	gw     *gateway.Gateway
 	gwSrv  *httptest.Server
 	clock  *manualClock
-	audit  *recorder
+	audit  *audittest.Recorder
 	agent  *Agent
 	stable *faulty
 	cand   *faulty
@@ -203,7 +158,7 @@ func setup(t *testing.T) *env {
 	st, err := sqlite.Open(ctx, sqlite.Options{Path: dbPath})
 	require.NoError(t, err)
 	t.Cleanup(func() { st.Close() })
-	e := &env{t: t, store: st, dbPath: dbPath, clock: &manualClock{now: time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)}, audit: &recorder{}}
+	e := &env{t: t, store: st, dbPath: dbPath, clock: &manualClock{now: time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)}, audit: &audittest.Recorder{}}
 	e.newGateway()
 	e.agent = e.newAgent()
 	_, e.rows, err = ReadRows(holdout, "target", 0)

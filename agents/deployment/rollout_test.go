@@ -51,9 +51,9 @@ func TestRestartMidRolloutResumes(t *testing.T) {
 	}
 	require.Equal(t, []string{"canary:25", "canary:50", "canary:100", "promoted"}, compact(seen))
 	// every step was audited exactly once across both coordinators
-	require.Len(t, e.audit.find("deploy.step"), 4)
-	require.Len(t, e.audit.find("deploy.started"), 1)
-	require.Len(t, e.audit.find("deploy.promoted"), 1)
+	require.Len(t, e.audit.OfType("deploy.step"), 4)
+	require.Len(t, e.audit.OfType("deploy.started"), 1)
+	require.Len(t, e.audit.OfType("deploy.promoted"), 1)
 }
 
 const blueGreen = `deploy:
@@ -88,7 +88,7 @@ func TestBlueGreen(t *testing.T) {
 		}
 		require.Equal(t, 2*time.Minute, st.FinishedAt.Sub(st.SwitchedAt))
 		require.Contains(t, e.agent.report(st).Summary, "blue-green switch watched for 2m0s")
-		require.Equal(t, []string{"deploy.started", "deploy.switch", "deploy.promoted"}, e.audit.types())
+		require.Equal(t, []string{"deploy.started", "deploy.switch", "deploy.promoted"}, e.audit.Types())
 	})
 	t.Run("green fails in the window: instant rollback to blue", func(t *testing.T) {
 		t.Parallel()
@@ -140,9 +140,9 @@ func TestManualControls(t *testing.T) {
 		rep := e.agent.report(st)
 		require.Equal(t, agents.Pass, rep.Verdict)
 		require.Equal(t, "deploy.manual_promote", rep.Findings[0].Code)
-		promoted := e.audit.find("deploy.promoted")
+		promoted := e.audit.OfType("deploy.promoted")
 		require.Equal(t, "bob", promoted[0].Actor)
-		require.Equal(t, []string{"deploy.started", "deploy.paused", "deploy.resumed", "deploy.promote_requested", "deploy.promoted"}, e.audit.types())
+		require.Equal(t, []string{"deploy.started", "deploy.paused", "deploy.resumed", "deploy.promote_requested", "deploy.promoted"}, e.audit.Types())
 		// controls on a finished rollout are refused
 		_, err = e.agent.Abort(ctx, "run-manual", "carol", "too late")
 		require.ErrorIs(t, err, ErrFinished)
@@ -161,7 +161,7 @@ func TestManualControls(t *testing.T) {
 			}
 		})
 		requireRolledBack(t, e, st, "aborted by carol: saw bad reviews")
-		require.Equal(t, "carol", e.audit.find("deploy.rollback")[0].Actor)
+		require.Equal(t, "carol", e.audit.OfType("deploy.rollback")[0].Actor)
 	})
 }
 
@@ -183,7 +183,7 @@ func TestManualRollbackRestoresPrevious(t *testing.T) {
 	require.Equal(t, "v1", got.Version)
 	res := e.traffic(30)
 	require.Equal(t, map[string]int{"v1": 30}, res.ByVersion)
-	rb := e.audit.find("deploy.rollback")
+	rb := e.audit.OfType("deploy.rollback")
 	require.Len(t, rb, 1)
 	require.Equal(t, "dave", rb[0].Actor)
 	require.Equal(t, true, rb[0].Data["manual"])

@@ -5,11 +5,11 @@ import (
 	"net/http"
 	"strconv"
 
-	"github.com/modelgate/modelgate/internal/oversight"
+	"github.com/modelgate/modelgate/internal/auth"
 	"github.com/modelgate/modelgate/internal/store"
 )
 
-func (s *Server) approvalList(w http.ResponseWriter, r *http.Request, p oversight.Principal) error {
+func (s *Server) approvalList(w http.ResponseWriter, r *http.Request, p auth.Principal) error {
 	if s.o.Approvals == nil {
 		return errorf(http.StatusNotImplemented, "not_supported", "this server has no approval queue")
 	}
@@ -36,7 +36,7 @@ func (s *Server) approvalList(w http.ResponseWriter, r *http.Request, p oversigh
 	return nil
 }
 
-func (s *Server) approvalGet(w http.ResponseWriter, r *http.Request, p oversight.Principal) error {
+func (s *Server) approvalGet(w http.ResponseWriter, r *http.Request, p auth.Principal) error {
 	if s.o.Approvals == nil {
 		return errorf(http.StatusNotImplemented, "not_supported", "this server has no approval queue")
 	}
@@ -55,7 +55,7 @@ func (s *Server) approvalGet(w http.ResponseWriter, r *http.Request, p oversight
 }
 
 func (s *Server) approvalDecide(action string) handler {
-	return func(w http.ResponseWriter, r *http.Request, p oversight.Principal) error {
+	return func(w http.ResponseWriter, r *http.Request, p auth.Principal) error {
 		if s.o.Approvals == nil {
 			return errorf(http.StatusNotImplemented, "not_supported", "this server has no approval queue")
 		}
@@ -100,7 +100,7 @@ type ModelView struct {
 	Production []store.Production   `json:"production"`
 }
 
-func (s *Server) modelList(w http.ResponseWriter, r *http.Request, p oversight.Principal) error {
+func (s *Server) modelList(w http.ResponseWriter, r *http.Request, p auth.Principal) error {
 	if err := s.authorize(r.Context(), p, "read", "", ""); err != nil {
 		return err
 	}
@@ -115,7 +115,7 @@ func (s *Server) modelList(w http.ResponseWriter, r *http.Request, p oversight.P
 	return nil
 }
 
-func (s *Server) modelGet(w http.ResponseWriter, r *http.Request, p oversight.Principal) error {
+func (s *Server) modelGet(w http.ResponseWriter, r *http.Request, p auth.Principal) error {
 	name := r.PathValue("name")
 	if err := s.authorize(r.Context(), p, "read", name, ""); err != nil {
 		return err
@@ -138,7 +138,7 @@ func (s *Server) modelGet(w http.ResponseWriter, r *http.Request, p oversight.Pr
 	return nil
 }
 
-func (s *Server) modelRollback(w http.ResponseWriter, r *http.Request, p oversight.Principal) error {
+func (s *Server) modelRollback(w http.ResponseWriter, r *http.Request, p auth.Principal) error {
 	if s.o.Rollouts == nil {
 		return errorf(http.StatusNotImplemented, "not_supported", "this server has no deployment agent")
 	}
@@ -164,7 +164,7 @@ func (s *Server) modelRollback(w http.ResponseWriter, r *http.Request, p oversig
 	return nil
 }
 
-func (s *Server) auditList(w http.ResponseWriter, r *http.Request, p oversight.Principal) error {
+func (s *Server) auditList(w http.ResponseWriter, r *http.Request, p auth.Principal) error {
 	if err := s.authorize(r.Context(), p, "read", "", ""); err != nil {
 		return err
 	}
@@ -195,7 +195,7 @@ func (s *Server) auditList(w http.ResponseWriter, r *http.Request, p oversight.P
 	return nil
 }
 
-func (s *Server) policyGet(w http.ResponseWriter, r *http.Request, p oversight.Principal) error {
+func (s *Server) policyGet(w http.ResponseWriter, r *http.Request, p auth.Principal) error {
 	if s.o.Policies == nil {
 		return errorf(http.StatusNotImplemented, "not_supported", "this server has no policy engine")
 	}
@@ -206,7 +206,7 @@ func (s *Server) policyGet(w http.ResponseWriter, r *http.Request, p oversight.P
 	return nil
 }
 
-func (s *Server) policyReload(w http.ResponseWriter, r *http.Request, p oversight.Principal) error {
+func (s *Server) policyReload(w http.ResponseWriter, r *http.Request, p auth.Principal) error {
 	if s.o.Policies == nil {
 		return errorf(http.StatusNotImplemented, "not_supported", "this server has no policy engine")
 	}

@@ -11,8 +11,8 @@ import (
 	"time"
 
 	"github.com/modelgate/modelgate/coordinator"
+	"github.com/modelgate/modelgate/internal/auth"
 	"github.com/modelgate/modelgate/internal/config"
-	"github.com/modelgate/modelgate/internal/oversight"
 	"github.com/modelgate/modelgate/internal/store"
 )
 
@@ -33,7 +33,7 @@ type RunView struct {
 	Approvals []store.Approval `json:"approvals,omitempty"`
 }
 
-func (s *Server) runCreate(w http.ResponseWriter, r *http.Request, p oversight.Principal) error {
+func (s *Server) runCreate(w http.ResponseWriter, r *http.Request, p auth.Principal) error {
 	var req RunRequest
 	if err := decode(r, &req); err != nil {
 		return err
@@ -77,7 +77,7 @@ func (s *Server) runCreate(w http.ResponseWriter, r *http.Request, p oversight.P
 	return nil
 }
 
-func (s *Server) runList(w http.ResponseWriter, r *http.Request, p oversight.Principal) error {
+func (s *Server) runList(w http.ResponseWriter, r *http.Request, p auth.Principal) error {
 	q := r.URL.Query()
 	model := q.Get("model")
 	if err := s.authorize(r.Context(), p, "read", model, ""); err != nil {
@@ -126,7 +126,7 @@ func validState(s store.RunState) bool {
 	return false
 }
 
-func (s *Server) loadRun(r *http.Request, p oversight.Principal, action string) (store.Run, error) {
+func (s *Server) loadRun(r *http.Request, p auth.Principal, action string) (store.Run, error) {
 	run, err := s.o.Store.RunGet(r.Context(), r.PathValue("id"))
 	if errors.Is(err, store.ErrNotFound) {
 		return run, notFound("no run with id " + r.PathValue("id"))
@@ -137,7 +137,7 @@ func (s *Server) loadRun(r *http.Request, p oversight.Principal, action string) 
 	return run, s.authorize(r.Context(), p, action, run.Model, run.Environment)
 }
 
-func (s *Server) runGet(w http.ResponseWriter, r *http.Request, p oversight.Principal) error {
+func (s *Server) runGet(w http.ResponseWriter, r *http.Request, p auth.Principal) error {
 	run, err := s.loadRun(r, p, "read")
 	if err != nil {
 		return err
@@ -168,7 +168,7 @@ func ViewOf(ctx context.Context, st store.Store, run store.Run) (RunView, error)
 	return RunView{Run: run, Config: string(run.Config), Stages: stages, Approvals: approvals}, nil
 }
 
-func (s *Server) runLogs(w http.ResponseWriter, r *http.Request, p oversight.Principal) error {
+func (s *Server) runLogs(w http.ResponseWriter, r *http.Request, p auth.Principal) error {
 	run, err := s.loadRun(r, p, "read")
 	if err != nil {
 		return err
@@ -184,7 +184,7 @@ func (s *Server) runLogs(w http.ResponseWriter, r *http.Request, p oversight.Pri
 	return nil
 }
 
-func (s *Server) runCancel(w http.ResponseWriter, r *http.Request, p oversight.Principal) error {
+func (s *Server) runCancel(w http.ResponseWriter, r *http.Request, p auth.Principal) error {
 	run, err := s.loadRun(r, p, "abort")
 	if err != nil {
 		return err
@@ -207,7 +207,7 @@ func (s *Server) runCancel(w http.ResponseWriter, r *http.Request, p oversight.P
 }
 
 func (s *Server) rolloutAction(action string) handler {
-	return func(w http.ResponseWriter, r *http.Request, p oversight.Principal) error {
+	return func(w http.ResponseWriter, r *http.Request, p auth.Principal) error {
 		if s.o.Rollouts == nil {
 			return errorf(http.StatusNotImplemented, "not_supported", "this server has no deployment agent")
 		}
@@ -249,7 +249,7 @@ func (s *Server) rolloutAction(action string) handler {
 // runEvents streams a run's changes as server-sent events: first a
 // "snapshot" of the run, then "state" and "stage" events, ending when the
 // run is terminal or the client goes away.
-func (s *Server) runEvents(w http.ResponseWriter, r *http.Request, p oversight.Principal) error {
+func (s *Server) runEvents(w http.ResponseWriter, r *http.Request, p auth.Principal) error {
 	run, err := s.loadRun(r, p, "read")
 	if err != nil {
 		return err

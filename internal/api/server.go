@@ -17,7 +17,6 @@ import (
 
 	"github.com/modelgate/modelgate/coordinator"
 	"github.com/modelgate/modelgate/internal/auth"
-	"github.com/modelgate/modelgate/internal/oversight"
 	"github.com/modelgate/modelgate/internal/store"
 )
 
@@ -29,14 +28,14 @@ func OpenAPI() []byte { return openAPI }
 
 // Authorizer asks the policy engine whether p may do action on a model in
 // an environment (policies/authz.rego).
-type Authorizer func(ctx context.Context, p oversight.Principal, action, model, env string) (bool, error)
+type Authorizer func(ctx context.Context, p auth.Principal, action, model, env string) (bool, error)
 
 // Approvals is the approval queue as the API uses it.
 type Approvals interface {
 	List(ctx context.Context, p store.ApprovalListParams) ([]store.Approval, error)
 	Get(ctx context.Context, id string) (store.Approval, error)
-	Approve(ctx context.Context, id string, by oversight.Principal, comment string) (store.Approval, error)
-	Reject(ctx context.Context, id string, by oversight.Principal, comment string) (store.Approval, error)
+	Approve(ctx context.Context, id string, by auth.Principal, comment string) (store.Approval, error)
+	Reject(ctx context.Context, id string, by auth.Principal, comment string) (store.Approval, error)
 }
 
 // Rollouts is the deployment agent's manual control surface.
@@ -82,7 +81,7 @@ type Server struct {
 	mux *http.ServeMux
 }
 
-type handler func(w http.ResponseWriter, r *http.Request, p oversight.Principal) error
+type handler func(w http.ResponseWriter, r *http.Request, p auth.Principal) error
 
 // route is one endpoint; routes() is the single source for the mux and
 // for the OpenAPI agreement test.
@@ -164,7 +163,7 @@ func (s *Server) wrap(rt route) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		start := time.Now()
 		r.Body = http.MaxBytesReader(w, r.Body, s.o.MaxBodyBytes)
-		var p oversight.Principal
+		var p auth.Principal
 		if !rt.public {
 			var ok bool
 			p, ok = s.o.Auth.FromRequest(r)
@@ -194,7 +193,7 @@ func (s *Server) wrap(rt route) http.Handler {
 }
 
 // authorize asks the policy; a failed evaluation is a denial.
-func (s *Server) authorize(ctx context.Context, p oversight.Principal, action, model, env string) error {
+func (s *Server) authorize(ctx context.Context, p auth.Principal, action, model, env string) error {
 	ok, err := s.o.Authorize(ctx, p, action, model, env)
 	if err != nil {
 		s.o.Logger.Error("authorization policy failed; denying", "action", action, "by", p.Subject, "err", err)
@@ -246,12 +245,12 @@ func decodeOptional(r *http.Request, v any) error {
 	return decode(r, v)
 }
 
-func (s *Server) healthz(w http.ResponseWriter, r *http.Request, _ oversight.Principal) error {
+func (s *Server) healthz(w http.ResponseWriter, r *http.Request, _ auth.Principal) error {
 	writeJSON(w, 200, map[string]string{"status": "ok"})
 	return nil
 }
 
-func (s *Server) readyz(w http.ResponseWriter, r *http.Request, _ oversight.Principal) error {
+func (s *Server) readyz(w http.ResponseWriter, r *http.Request, _ auth.Principal) error {
 	ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
 	defer cancel()
 	if err := s.o.Store.Ping(ctx); err != nil {
@@ -266,7 +265,7 @@ func (s *Server) readyz(w http.ResponseWriter, r *http.Request, _ oversight.Prin
 	return nil
 }
 
-func (s *Server) openapi(w http.ResponseWriter, r *http.Request, _ oversight.Principal) error {
+func (s *Server) openapi(w http.ResponseWriter, r *http.Request, _ auth.Principal) error {
 	w.Header().Set("Content-Type", "application/json")
 	_, err := w.Write(openAPI)
 	return err

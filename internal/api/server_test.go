@@ -96,7 +96,7 @@ func setup(t *testing.T, hold bool) *bundle {
 	})
 	require.NoError(t, err)
 	api, err := api.New(api.Options{Coordinator: coord, Store: st, Auth: a, Gatherer: reg, Logger: quiet, MaxBodyBytes: 64 << 10,
-		Authorize: func(ctx context.Context, p oversight.Principal, action, model, env string) (bool, error) {
+		Authorize: func(ctx context.Context, p auth.Principal, action, model, env string) (bool, error) {
 			return engine.Authorize(ctx, oversight.AuthzInput{Principal: p, Action: action, Model: model, Environment: env})
 		}})
 	require.NoError(t, err)
@@ -157,7 +157,7 @@ func TestRoutesMatchOpenAPI(t *testing.T) {
 	}
 	// build a server only to list its routes
 	s, err := api.New(api.Options{Coordinator: mustCoord(t), Store: b.store, Auth: &auth.Authenticator{},
-		Authorize: func(context.Context, oversight.Principal, string, string, string) (bool, error) { return false, nil }})
+		Authorize: func(context.Context, auth.Principal, string, string, string) (bool, error) { return false, nil }})
 	require.NoError(t, err)
 	served := s.Routes()
 	sort.Strings(documented)

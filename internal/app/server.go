@@ -23,6 +23,7 @@ import (
 	"github.com/modelgate/modelgate/agents/validation"
 	"github.com/modelgate/modelgate/coordinator"
 	"github.com/modelgate/modelgate/internal/api"
+	"github.com/modelgate/modelgate/internal/approval"
 	"github.com/modelgate/modelgate/internal/audit"
 	"github.com/modelgate/modelgate/internal/auth"
 	"github.com/modelgate/modelgate/internal/config"
@@ -60,7 +61,7 @@ type Server struct {
 	Store       store.Store
 	Trail       *audit.Trail
 	Engine      *oversight.Engine
-	Queue       *oversight.Queue
+	Queue       *approval.Queue
 	Coordinator *coordinator.Coordinator
 	Gateway     *gateway.Gateway
 	Deployer    *deployment.Agent
@@ -146,7 +147,7 @@ func Build(ctx context.Context, o Options) (*Server, error) {
 	}
 
 	var coord *coordinator.Coordinator
-	s.Queue = oversight.NewQueue(oversight.QueueOptions{Store: st, Recorder: s.Trail, Expiry: o.ApprovalExpiry,
+	s.Queue = approval.NewQueue(approval.QueueOptions{Store: st, Recorder: s.Trail, Expiry: o.ApprovalExpiry,
 		PolicyRevision: s.Engine.Revision, Logger: o.Logger,
 		OnDecided: func(ctx context.Context, a store.Approval) {
 			if coord != nil {
@@ -156,7 +157,7 @@ func Build(ctx context.Context, o Options) (*Server, error) {
 	coord, err = coordinator.New(coordinator.Options{
 		Store: st, Recorder: s.Trail, Agents: as, Decider: s.Engine,
 		RequestApproval: func(ctx context.Context, run store.Run, d oversight.Decision) (store.Approval, error) {
-			return s.Queue.Request(ctx, oversight.ApprovalRequest{Run: run, Decision: d})
+			return s.Queue.Request(ctx, approval.ApprovalRequest{Run: run, Decision: d})
 		},
 		Abort: func(ctx context.Context, runID, actor, reason string) error {
 			if s.Deployer == nil {
@@ -187,10 +188,10 @@ func Build(ctx context.Context, o Options) (*Server, error) {
 	}
 	api, err := api.New(api.Options{
 		Coordinator: coord, Store: st, Auth: s.Auth,
-		Authorize: func(ctx context.Context, p oversight.Principal, action, model, env string) (bool, error) {
+		Authorize: func(ctx context.Context, p auth.Principal, action, model, env string) (bool, error) {
 			return s.Engine.Authorize(ctx, oversight.AuthzInput{Principal: p, Action: action, Model: model, Environment: env})
 		},
-		Approvals: s.Queue, Rollouts: rollouts, Policies: s.Engine, ApprovalErrs: oversight.ErrorStatus,
+		Approvals: s.Queue, Rollouts: rollouts, Policies: s.Engine, ApprovalErrs: approval.ErrorStatus,
 		Gatherer: s.Registry, Logger: o.Logger,
 		Mount: map[string]http.Handler{"/ui/": uiHandler, "GET /{$}": http.RedirectHandler("/ui/", http.StatusFound)},
 	})

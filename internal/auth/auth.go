@@ -13,9 +13,16 @@ import (
 	"strings"
 
 	"gopkg.in/yaml.v3"
-
-	"github.com/modelgate/modelgate/internal/oversight"
 )
+
+// Principal is who is acting: a token's or a session's subject, with the
+// roles and groups the identities file gives it. The authz policy decides
+// what it may do.
+type Principal struct {
+	Subject string   `json:"subject"`
+	Roles   []string `json:"roles,omitempty"`
+	Groups  []string `json:"groups,omitempty"`
+}
 
 // Token is one configured credential.
 type Token struct {
@@ -41,7 +48,7 @@ type Authenticator struct {
 
 type entry struct {
 	digest [32]byte
-	p      oversight.Principal
+	p      Principal
 }
 
 // New checks tokens and builds an Authenticator.
@@ -80,7 +87,7 @@ func New(tokens []Token) (*Authenticator, error) {
 				errs = append(errs, fmt.Errorf("tokens[%d] (%s): unknown role %q (ci, reviewer, operator, viewer, admin)", i, t.Name, r))
 			}
 		}
-		a.entries = append(a.entries, entry{digest: d, p: oversight.Principal{Subject: t.Name, Roles: t.Roles, Groups: t.Groups}})
+		a.entries = append(a.entries, entry{digest: d, p: Principal{Subject: t.Name, Roles: t.Roles, Groups: t.Groups}})
 	}
 	if err := errors.Join(errs...); err != nil {
 		return nil, err
@@ -90,12 +97,12 @@ func New(tokens []Token) (*Authenticator, error) {
 
 // Lookup returns the principal of a token. It compares against every
 // entry so that timing does not reveal which one matched.
-func (a *Authenticator) Lookup(token string) (oversight.Principal, bool) {
+func (a *Authenticator) Lookup(token string) (Principal, bool) {
 	if a == nil || token == "" {
-		return oversight.Principal{}, false
+		return Principal{}, false
 	}
 	d := sha256.Sum256([]byte(token))
-	var found oversight.Principal
+	var found Principal
 	ok := false
 	for _, e := range a.entries {
 		if subtle.ConstantTimeCompare(d[:], e.digest[:]) == 1 {
@@ -106,11 +113,11 @@ func (a *Authenticator) Lookup(token string) (oversight.Principal, bool) {
 }
 
 // FromRequest reads "Authorization: Bearer <token>".
-func (a *Authenticator) FromRequest(r *http.Request) (oversight.Principal, bool) {
+func (a *Authenticator) FromRequest(r *http.Request) (Principal, bool) {
 	h := r.Header.Get("Authorization")
 	tok, found := strings.CutPrefix(h, "Bearer ")
 	if !found {
-		return oversight.Principal{}, false
+		return Principal{}, false
 	}
 	return a.Lookup(strings.TrimSpace(tok))
 }

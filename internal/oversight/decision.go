@@ -5,6 +5,7 @@ import (
 	"time"
 
 	"github.com/modelgate/modelgate/agents"
+	"github.com/modelgate/modelgate/internal/auth"
 )
 
 // Input is the whole evidence a promotion policy sees, as input to
@@ -18,7 +19,7 @@ type Input struct {
 	Production  *agents.Production       `json:"production"` // null for the first model of a name
 	Reports     map[string]agents.Report `json:"reports"`    // by stage: validate, test, scan, evaluate
 	Deploy      DeployInfo               `json:"deploy"`
-	Requester   Principal                `json:"requester"`
+	Requester   auth.Principal           `json:"requester"`
 }
 
 // RunInfo is the part of the run a policy may reason about.
@@ -34,13 +35,6 @@ type DeployInfo struct {
 	Strategy        string  `json:"strategy"`
 	MaxTrafficShare float64 `json:"max_traffic_share"` // 0..1, the largest share the candidate will get
 	Shadow          bool    `json:"shadow"`
-}
-
-// Principal is who is acting.
-type Principal struct {
-	Subject string   `json:"subject"`
-	Roles   []string `json:"roles,omitempty"`
-	Groups  []string `json:"groups,omitempty"`
 }
 
 // Reason is a coded denial.

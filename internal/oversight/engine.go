@@ -15,29 +15,19 @@ import (
 
 	"github.com/charmbracelet/log"
 	"github.com/google/uuid"
+	"github.com/modelgate/modelgate/internal/audit"
+	"github.com/modelgate/modelgate/internal/auth"
 	"github.com/open-policy-agent/opa/v1/ast"
 	"github.com/open-policy-agent/opa/v1/metrics"
 	"github.com/open-policy-agent/opa/v1/rego"
 	"github.com/open-policy-agent/opa/v1/topdown"
 )
 
-// Recorder writes an event to the audit trail (internal/audit implements it).
-type Recorder interface {
-	Record(ctx context.Context, typ, runID, actor string, data any) error
-}
-
 // Audit event types the oversight layer writes.
 const (
-	EventDecision          = "decision"
-	EventPolicyReload      = "policy.reload"
-	EventPolicyReloadFail  = "policy.reload_failed"
-	EventApprovalRequested = "approval.requested"
-	EventApprovalVote      = "approval.vote"
-	EventApprovalApproved  = "approval.approved"
-	EventApprovalRejected  = "approval.rejected"
-	EventApprovalExpired   = "approval.expired"
-	EventApprovalVoided    = "approval.voided"
-	EventApprovalRefused   = "approval.refused"
+	EventDecision         = "decision"
+	EventPolicyReload     = "policy.reload"
+	EventPolicyReloadFail = "policy.reload_failed"
 )
 
 // Reason codes of denials the engine itself produces when the policy gives
@@ -51,10 +41,10 @@ const (
 
 // EngineOptions configures NewEngine.
 type EngineOptions struct {
-	Dir      string        // policy folder; "" = the embedded default bundle
-	Timeout  time.Duration // per evaluation; default 100ms
-	Recorder Recorder      // audit trail; nil records nothing
-	Logger   *log.Logger   // default log.Default()
+	Dir      string         // policy folder; "" = the embedded default bundle
+	Timeout  time.Duration  // per evaluation; default 100ms
+	Recorder audit.Recorder // audit trail; nil records nothing
+	Logger   *log.Logger    // default log.Default()
 	// FS overrides Dir with an arbitrary file system (tests, embedding).
 	FS fs.FS
 }
@@ -453,10 +443,10 @@ var Actions = []string{"trigger", "approve", "reject", "promote", "rollback", "a
 // AuthzInput asks whether a principal may do an action on a model in an
 // environment.
 type AuthzInput struct {
-	Principal   Principal `json:"principal"`
-	Action      string    `json:"action"`
-	Model       string    `json:"model"`
-	Environment string    `json:"environment"`
+	Principal   auth.Principal `json:"principal"`
+	Action      string         `json:"action"`
+	Model       string         `json:"model"`
+	Environment string         `json:"environment"`
 }
 
 // Authorize evaluates data.modelgate.authz.allow. Undefined, a timeout or

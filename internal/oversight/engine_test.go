@@ -2,60 +2,24 @@ package oversight_test
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/stretchr/testify/require"
 
 	"github.com/modelgate/modelgate/agents"
+	"github.com/modelgate/modelgate/internal/audit"
+	"github.com/modelgate/modelgate/internal/audit/audittest"
+	"github.com/modelgate/modelgate/internal/auth"
 	"github.com/modelgate/modelgate/internal/oversight"
 )
 
 // memRecorder keeps audit events so tests can assert them; it stands in
 // for internal/audit, not for the database.
-type memRecorder struct {
-	mu     sync.Mutex
-	events []event
-}
-
-type event struct {
-	Type, RunID, Actor string
-	Data               map[string]any
-}
-
-func (r *memRecorder) Record(_ context.Context, typ, runID, actor string, data any) error {
-	raw, err := json.Marshal(data)
-	if err != nil {
-		return err
-	}
-	var m map[string]any
-	if err := json.Unmarshal(raw, &m); err != nil {
-		return err
-	}
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	r.events = append(r.events, event{typ, runID, actor, m})
-	return nil
-}
-
-func (r *memRecorder) ofType(typ string) []event {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	var out []event
-	for _, e := range r.events {
-		if e.Type == typ {
-			out = append(out, e)
-		}
-	}
-	return out
-}
-
 const digest = "sha256:1111111111111111111111111111111111111111111111111111111111111111"
 
 // realisticInput is what the coordinator hands the engine for a typical
@@ -96,11 +60,11 @@ func realisticInput() oversight.Input {
 			"evaluate": {Agent: "evaluation", Verdict: agents.Pass, Metrics: metrics, Findings: []agents.Finding{}, Summary: "better"},
 		},
 		Deploy:    oversight.DeployInfo{Strategy: "canary", MaxTrafficShare: 1, Shadow: true},
-		Requester: oversight.Principal{Subject: "ci-bot", Roles: []string{"ci"}},
+		Requester: auth.Principal{Subject: "ci-bot", Roles: []string{"ci"}},
 	}
 }
 
-func newEngine(t *testing.T, dir string, rec oversight.Recorder) *oversight.Engine {
+func newEngine(t *testing.T, dir string, rec audit.Recorder) *oversight.Engine {
 	t.Helper()
 	e, err := oversight.NewEngine(context.Background(), oversight.EngineOptions{Dir: dir, Recorder: rec})
 	require.NoError(t, err)
@@ -109,7 +73,7 @@ func newEngine(t *testing.T, dir string, rec oversight.Recorder) *oversight.Engi
 
 func TestEngineDefaultBundle(t *testing.T) {
 	t.Parallel()
-	rec := &memRecorder{}
+	rec := &audittest.Recorder{}
 	e := newEngine(t, "", rec)
 	require.True(t, strings.HasPrefix(e.Revision(), "sha256:"))
 	require.Greater(t, e.Tests().Passed, 5)
@@ -176,7 +140,7 @@ func TestEngineDefaultBundle(t *testing.T) {
 		d, err := e.Decide(context.Background(), realisticInput())
 		require.NoError(t, err)
 		var found bool
-		for _, ev := range rec.ofType(oversight.EventDecision) {
+		for _, ev := range rec.OfType(oversight.EventDecision) {
 			if ev.Data["decision_id"] == d.ID {
 				found = true
 				require.Equal(t, d.InputDigest, ev.Data["input_digest"])
@@ -240,7 +204,7 @@ func TestEngineDeniesWhenPolicyGivesNoAnswer(t *testing.T) {
 	for _, tc := range tests {
 		t.Run(tc.dir, func(t *testing.T) {
 			t.Parallel()
-			rec := &memRecorder{}
+			rec := &audittest.Recorder{}
 			e, err := oversight.NewEngine(context.Background(), oversight.EngineOptions{
 				Dir: filepath.Join("..", "..", "testdata", "policy", tc.dir), Recorder: rec, Timeout: 50 * time.Millisecond,
 			})
@@ -254,7 +218,7 @@ func TestEngineDeniesWhenPolicyGivesNoAnswer(t *testing.T) {
 			require.Len(t, d.Deny, 1)
 			require.Equal(t, tc.code, d.Deny[0].Code)
 			require.Equal(t, e.Revision(), d.PolicyRevision)
-			evs := rec.ofType(oversight.EventDecision)
+			evs := rec.OfType(oversight.EventDecision)
 			require.Len(t, evs, 1)
 			require.Equal(t, d.ID, evs[0].Data["decision_id"])
 		})
@@ -276,17 +240,17 @@ func TestEngineAuthorize(t *testing.T) {
 	t.Parallel()
 	e := newEngine(t, "", nil)
 	tests := []struct {
-		p      oversight.Principal
+		p      auth.Principal
 		action string
 		want   bool
 	}{
-		{oversight.Principal{Subject: "root", Roles: []string{"admin"}}, "reload", true},
-		{oversight.Principal{Subject: "rita", Roles: []string{"reviewer"}, Groups: []string{"ml-reviewers"}}, "approve", true},
-		{oversight.Principal{Subject: "rita", Roles: []string{"reviewer"}}, "reload", false},
-		{oversight.Principal{Subject: "ci", Roles: []string{"ci"}}, "trigger", true},
-		{oversight.Principal{Subject: "ci", Roles: []string{"ci"}}, "approve", false},
-		{oversight.Principal{Roles: []string{"admin"}}, "read", false},
-		{oversight.Principal{Subject: "x"}, "read", false},
+		{auth.Principal{Subject: "root", Roles: []string{"admin"}}, "reload", true},
+		{auth.Principal{Subject: "rita", Roles: []string{"reviewer"}, Groups: []string{"ml-reviewers"}}, "approve", true},
+		{auth.Principal{Subject: "rita", Roles: []string{"reviewer"}}, "reload", false},
+		{auth.Principal{Subject: "ci", Roles: []string{"ci"}}, "trigger", true},
+		{auth.Principal{Subject: "ci", Roles: []string{"ci"}}, "approve", false},
+		{auth.Principal{Roles: []string{"admin"}}, "read", false},
+		{auth.Principal{Subject: "x"}, "read", false},
 	}
 	for _, tc := range tests {
 		t.Run(tc.p.Subject+"/"+tc.action, func(t *testing.T) {
@@ -315,7 +279,7 @@ func copyDir(t *testing.T, src string) string {
 func TestEngineReload(t *testing.T) {
 	t.Parallel()
 	dir := copyDir(t, filepath.Join("..", "..", "policies"))
-	rec := &memRecorder{}
+	rec := &audittest.Recorder{}
 	e := newEngine(t, dir, rec)
 	rev0 := e.Revision()
 
@@ -324,7 +288,7 @@ func TestEngineReload(t *testing.T) {
 	err := e.Reload(context.Background())
 	require.ErrorContains(t, err, "broken.rego")
 	require.Equal(t, rev0, e.Revision())
-	fails := rec.ofType(oversight.EventPolicyReloadFail)
+	fails := rec.OfType(oversight.EventPolicyReloadFail)
 	require.Len(t, fails, 1)
 	require.Equal(t, rev0, fails[0].Data["revision_in_use"])
 
@@ -338,7 +302,7 @@ func TestEngineReload(t *testing.T) {
 	require.NoError(t, os.Remove(filepath.Join(dir, "extra_test.rego")))
 	require.NoError(t, e.Reload(context.Background()))
 	require.NotEqual(t, rev0, e.Revision())
-	ok := rec.ofType(oversight.EventPolicyReload)
+	ok := rec.OfType(oversight.EventPolicyReload)
 	require.Len(t, ok, 1)
 	require.Equal(t, rev0, ok[0].Data["previous"])
 	require.Equal(t, e.Revision(), ok[0].Data["revision"])
@@ -350,7 +314,7 @@ func TestEngineReload(t *testing.T) {
 func TestEngineWatch(t *testing.T) {
 	t.Parallel()
 	dir := copyDir(t, filepath.Join("..", "..", "policies"))
-	rec := &memRecorder{}
+	rec := &audittest.Recorder{}
 	e := newEngine(t, dir, rec)
 	rev0 := e.Revision()
 	ctx, cancel := context.WithCancel(context.Background())
@@ -364,7 +328,7 @@ func TestEngineWatch(t *testing.T) {
 	want, err := oversight.BundleRevision(os.DirFS(dir))
 	require.NoError(t, err)
 	require.Eventually(t, func() bool { return e.Revision() == want }, 30*time.Second, 20*time.Millisecond)
-	reloads := rec.ofType(oversight.EventPolicyReload)
+	reloads := rec.OfType(oversight.EventPolicyReload)
 	require.NotEmpty(t, reloads)
 	require.Equal(t, want, reloads[len(reloads)-1].Data["revision"])
 	require.Equal(t, rev0, reloads[0].Data["previous"])

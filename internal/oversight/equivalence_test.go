@@ -23,6 +23,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/modelgate/modelgate/agents"
+	"github.com/modelgate/modelgate/internal/auth"
 	"github.com/modelgate/modelgate/policies"
 )
 
@@ -73,7 +74,7 @@ func TestInputValueMatchesJSON(t *testing.T) {
 			"evaluate": {Verdict: agents.Pass},
 		},
 		Deploy:    DeployInfo{Strategy: "canary", MaxTrafficShare: 0.25, Shadow: true},
-		Requester: Principal{Subject: "s", Roles: []string{"ci"}, Groups: []string{"g"}},
+		Requester: auth.Principal{Subject: "s", Roles: []string{"ci"}, Groups: []string{"g"}},
 	}
 	for i, in := range append(inputs(1, 200), extra) {
 		want := policyView(t, in).(ast.Object)

@@ -8,6 +8,7 @@ import (
 	"testing"
 
 	"github.com/modelgate/modelgate/agents"
+	"github.com/modelgate/modelgate/internal/auth"
 )
 
 // FuzzParseDecision: a policy's answer is outside input as far as the
@@ -58,7 +59,7 @@ func FuzzInputDigest(f *testing.F) {
 				b: {Metrics: map[string]float64{}, Findings: []agents.Finding{}},
 			},
 			Deploy:    DeployInfo{Strategy: d, MaxTrafficShare: x},
-			Requester: Principal{Subject: c, Roles: []string{a}, Groups: []string{b, d}},
+			Requester: auth.Principal{Subject: c, Roles: []string{a}, Groups: []string{b, d}},
 		}
 		raw, jerr := json.Marshal(in)
 		got, err := InputDigest(in)

@@ -7,6 +7,7 @@ import (
 	"strings"
 
 	"github.com/modelgate/modelgate/agents"
+	"github.com/modelgate/modelgate/internal/auth"
 )
 
 // genInput makes a random policy input that exercises every path of the
@@ -32,7 +33,7 @@ func genInput(r *rand.Rand) Input {
 		Task:        pick("binary", "regression"),
 		Candidate:   agents.Candidate{Version: "v2", Digest: rarely(15, validTestDigest, "", "md5:abc", strings.ToUpper(validTestDigest), validTestDigest+"0")},
 		Deploy:      DeployInfo{Strategy: pick("canary", "shadow", "blue_green"), MaxTrafficShare: []float64{0.05, 0.25, 0.5, 0.51, 1, 0, 7, -0.5}[r.IntN(8)], Shadow: r.IntN(2) == 0},
-		Requester:   Principal{Subject: rarely(20, "ci-bot", "", " "), Roles: []string{"ci"}},
+		Requester:   auth.Principal{Subject: rarely(20, "ci-bot", "", " "), Roles: []string{"ci"}},
 	}
 	if r.IntN(3) > 0 {
 		in.Run.CommitAuthor = pick("dana", "lee")

@@ -13,7 +13,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/modelgate/modelgate/internal/oversight"
+	"github.com/modelgate/modelgate/internal/auth"
 )
 
 // session is what the signed cookie carries. The principal is copied from
@@ -27,8 +27,8 @@ type session struct {
 	Expires time.Time `json:"exp"`
 }
 
-func (s session) principal() oversight.Principal {
-	return oversight.Principal{Subject: s.Subject, Roles: s.Roles, Groups: s.Groups}
+func (s session) principal() auth.Principal {
+	return auth.Principal{Subject: s.Subject, Roles: s.Roles, Groups: s.Groups}
 }
 
 // maxCookie bounds what we are willing to decode; browsers cap cookies at

@@ -14,6 +14,9 @@ import (
 
 	"github.com/charmbracelet/log"
 
+	"github.com/modelgate/modelgate/internal/approval"
+	"github.com/modelgate/modelgate/internal/audit"
+	"github.com/modelgate/modelgate/internal/auth"
 	"github.com/modelgate/modelgate/internal/oversight"
 	"github.com/modelgate/modelgate/internal/store"
 )
@@ -21,16 +24,16 @@ import (
 // Options configures the reviewers' page.
 type Options struct {
 	Store  store.Store
-	Queue  *oversight.Queue
+	Queue  *approval.Queue
 	Engine *oversight.Engine // authorizes reads and votes; nil = any signed-in user may read, the queue's group rules still apply
 	// Authenticate maps an API token to a principal (auth.Authenticator.Lookup).
-	Authenticate func(token string) (oversight.Principal, bool)
+	Authenticate func(token string) (auth.Principal, bool)
 	SessionKey   []byte // HMAC key for session cookies, at least 32 bytes
 	BasePath     string // default "/ui"
 	SessionTTL   time.Duration
 	Now          func() time.Time
 	Logger       *log.Logger
-	Recorder     oversight.Recorder // audit trail for refused forms and sign-ins; nil records nothing
+	Recorder     audit.Recorder // audit trail for refused forms and sign-ins; nil records nothing
 }
 
 const (
@@ -331,7 +334,7 @@ func (s *server) decide(w http.ResponseWriter, r *http.Request, sess session) {
 		a, err = s.o.Queue.Reject(r.Context(), id, sess.principal(), comment)
 	}
 	if err != nil {
-		status, _, known := oversight.ErrorStatus(err)
+		status, _, known := approval.ErrorStatus(err)
 		if !known {
 			s.internal(w, r, &sess, err)
 			return
@@ -344,13 +347,13 @@ func (s *server) decide(w http.ResponseWriter, r *http.Request, sess session) {
 
 func humanError(err error) string {
 	switch {
-	case errors.Is(err, oversight.ErrSelfApproval):
+	case errors.Is(err, approval.ErrSelfApproval):
 		return "You requested or authored this candidate, so someone else must approve it."
-	case errors.Is(err, oversight.ErrNotAllowed):
+	case errors.Is(err, approval.ErrNotAllowed):
 		return "You are not in a group allowed to decide this request."
-	case errors.Is(err, oversight.ErrExpired):
+	case errors.Is(err, approval.ErrExpired):
 		return "This request expired before it was decided."
-	case errors.Is(err, oversight.ErrAlreadyDecided):
+	case errors.Is(err, approval.ErrAlreadyDecided):
 		return "This request was already decided: " + err.Error()
 	}
 	return err.Error()

@@ -18,6 +18,8 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/modelgate/modelgate/agents"
+	"github.com/modelgate/modelgate/internal/approval"
+	"github.com/modelgate/modelgate/internal/auth"
 	"github.com/modelgate/modelgate/internal/oversight"
 	"github.com/modelgate/modelgate/internal/store"
 	"github.com/modelgate/modelgate/internal/store/sqlite"
@@ -26,7 +28,7 @@ import (
 
 const digest = "sha256:5f2b1c0e9a8d7c6b5a4f3e2d1c0b9a8f7e6d5c4b3a2f1e0d9c8b7a6f5e4d3c2b"
 
-var tokens = map[string]oversight.Principal{
+var tokens = map[string]auth.Principal{
 	"reviewer-token": {Subject: "rita", Roles: []string{"reviewer"}, Groups: []string{"ml-reviewers"}},
 	"ci-token":       {Subject: "ci-bot", Roles: []string{"ci"}},
 	"author-token":   {Subject: "dana", Roles: []string{"reviewer"}, Groups: []string{"ml-reviewers"}},
@@ -58,7 +60,7 @@ func (r *recorder) has(typ string) bool {
 type fixture struct {
 	srv      *httptest.Server
 	st       store.Store
-	q        *oversight.Queue
+	q        *approval.Queue
 	rec      *recorder
 	run      store.Run
 	approval store.Approval
@@ -75,7 +77,7 @@ func setup(t *testing.T) *fixture {
 	rec := &recorder{}
 	eng, err := oversight.NewEngine(ctx, oversight.EngineOptions{Recorder: rec})
 	require.NoError(t, err)
-	q := oversight.NewQueue(oversight.QueueOptions{
+	q := approval.NewQueue(approval.QueueOptions{
 		Store: st, Recorder: rec, PolicyRevision: eng.Revision,
 		// What the coordinator does when reviewers approve.
 		OnDecided: func(ctx context.Context, a store.Approval) {
@@ -113,7 +115,7 @@ func setup(t *testing.T) *fixture {
 		Run: oversight.RunInfo{ID: run.ID, Trigger: run.Trigger, CommitAuthor: run.CommitAuthor}, Model: run.Model, Environment: run.Environment, Task: "binary",
 		Candidate: agents.Candidate{Version: "v7", Digest: digest}, Production: &agents.Production{Version: "v6"},
 		Reports: map[string]agents.Report{"validate": reports["validate"], "scan": {Verdict: agents.Pass}, "evaluate": reports["evaluate"]},
-		Deploy:  oversight.DeployInfo{Strategy: "canary", MaxTrafficShare: 1}, Requester: oversight.Principal{Subject: "ci-bot"},
+		Deploy:  oversight.DeployInfo{Strategy: "canary", MaxTrafficShare: 1}, Requester: auth.Principal{Subject: "ci-bot"},
 	}
 	d, err := eng.Decide(ctx, in)
 	require.NoError(t, err)
@@ -127,11 +129,11 @@ func setup(t *testing.T) *fixture {
 		require.NoError(t, err)
 		require.NoError(t, st.StagePut(ctx, store.Stage{RunID: run.ID, Name: name, State: store.StageSucceeded, Attempt: 1, Verdict: string(rep.Verdict), Report: b}))
 	}
-	a, err := q.Request(ctx, oversight.ApprovalRequest{Run: run, Decision: d})
+	a, err := q.Request(ctx, approval.ApprovalRequest{Run: run, Decision: d})
 	require.NoError(t, err)
 	h, err := ui.New(ui.Options{
 		Store: st, Queue: q, Engine: eng, Recorder: rec,
-		Authenticate: func(tok string) (oversight.Principal, bool) { p, ok := tokens[tok]; return p, ok },
+		Authenticate: func(tok string) (auth.Principal, bool) { p, ok := tokens[tok]; return p, ok },
 		SessionKey:   []byte("0123456789abcdef0123456789abcdef"),
 	})
 	require.NoError(t, err)

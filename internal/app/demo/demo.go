@@ -25,6 +25,7 @@ import (
 	"github.com/modelgate/modelgate/coordinator"
 	"github.com/modelgate/modelgate/internal/app"
 	"github.com/modelgate/modelgate/internal/audit"
+	"github.com/modelgate/modelgate/internal/auth"
 	"github.com/modelgate/modelgate/internal/oversight"
 	"github.com/modelgate/modelgate/internal/store"
 	"github.com/modelgate/modelgate/tools/dataset"
@@ -380,12 +381,12 @@ func (d *demo) approve(ctx context.Context, runID string) error {
 	}
 	a := as[0]
 	// the commit author may not approve their own candidate: shown, then refused
-	if _, err := d.srv.Queue.Approve(ctx, a.ID, oversight.Principal{Subject: "dev-dana", Roles: []string{"reviewer"}, Groups: a.Groups}, "lgtm"); err != nil {
+	if _, err := d.srv.Queue.Approve(ctx, a.ID, auth.Principal{Subject: "dev-dana", Roles: []string{"reviewer"}, Groups: a.Groups}, "lgtm"); err != nil {
 		d.say("          dev-dana (the commit author) tries to approve: refused: %v", err)
 	}
 	reviewers := []string{"rita", "sam", "lee"}
 	for i := 0; i < a.Min && i < len(reviewers); i++ {
-		p := oversight.Principal{Subject: reviewers[i], Roles: []string{"reviewer"}, Groups: a.Groups}
+		p := auth.Principal{Subject: reviewers[i], Roles: []string{"reviewer"}, Groups: a.Groups}
 		got, err := d.srv.Queue.Approve(ctx, a.ID, p, "reviewed the evaluation report")
 		if err != nil {
 			return fmt.Errorf("approve as %s: %w", reviewers[i], err)

@@ -1,4 +1,4 @@
-package oversight
+package approval
 
 import (
 	"context"
@@ -11,6 +11,9 @@ import (
 	"github.com/charmbracelet/log"
 	"github.com/google/uuid"
 
+	"github.com/modelgate/modelgate/internal/audit"
+	"github.com/modelgate/modelgate/internal/auth"
+	"github.com/modelgate/modelgate/internal/oversight"
 	"github.com/modelgate/modelgate/internal/store"
 )
 
@@ -23,6 +26,17 @@ var (
 	ErrBadRequest     = errors.New("invalid approval request")                                           // 400
 )
 
+// Audit event types the queue writes.
+const (
+	EventApprovalRequested = "approval.requested"
+	EventApprovalVote      = "approval.vote"
+	EventApprovalApproved  = "approval.approved"
+	EventApprovalRejected  = "approval.rejected"
+	EventApprovalExpired   = "approval.expired"
+	EventApprovalVoided    = "approval.voided"
+	EventApprovalRefused   = "approval.refused"
+)
+
 // maxCASAttempts bounds the compare-and-swap retries of one vote; each
 // retry re-reads the approval, so only a storm of writers can exhaust it.
 const maxCASAttempts = 20
@@ -33,7 +47,7 @@ const maxComment = 4000
 // QueueOptions configures NewQueue.
 type QueueOptions struct {
 	Store    store.Store
-	Recorder Recorder
+	Recorder audit.Recorder
 	Expiry   time.Duration // default 72h
 	Now      func() time.Time
 	// OnDecided runs after an approval reaches a final state (approved,
@@ -68,7 +82,7 @@ func NewQueue(opts QueueOptions) *Queue {
 // ApprovalRequest asks reviewers to approve the promotion a decision allowed.
 type ApprovalRequest struct {
 	Run      store.Run
-	Decision Decision
+	Decision oversight.Decision
 }
 
 // Request creates a pending approval for a decision that requires one.
@@ -141,16 +155,16 @@ func (q *Queue) List(ctx context.Context, p store.ApprovalListParams) ([]store.A
 // Approve records by's approval. The approval is granted once Min distinct
 // allowed reviewers approved; a second approval by the same person changes
 // nothing and returns the approval as it stands.
-func (q *Queue) Approve(ctx context.Context, id string, by Principal, comment string) (store.Approval, error) {
+func (q *Queue) Approve(ctx context.Context, id string, by auth.Principal, comment string) (store.Approval, error) {
 	return q.vote(ctx, id, by, "approve", comment)
 }
 
 // Reject records by's rejection; one rejection rejects the request.
-func (q *Queue) Reject(ctx context.Context, id string, by Principal, comment string) (store.Approval, error) {
+func (q *Queue) Reject(ctx context.Context, id string, by auth.Principal, comment string) (store.Approval, error) {
 	return q.vote(ctx, id, by, "reject", comment)
 }
 
-func (q *Queue) vote(ctx context.Context, id string, by Principal, decision, comment string) (store.Approval, error) {
+func (q *Queue) vote(ctx context.Context, id string, by auth.Principal, decision, comment string) (store.Approval, error) {
 	comment = strings.TrimSpace(comment)
 	if len(comment) > maxComment {
 		return store.Approval{}, fmt.Errorf("%w: comment is %d bytes, the limit is %d", ErrBadRequest, len(comment), maxComment)
@@ -205,7 +219,7 @@ func (q *Queue) vote(ctx context.Context, id string, by Principal, decision, com
 
 // checkOpen refuses votes on decided, expired or stale approvals, and
 // settles an expired or stale one on the way.
-func (q *Queue) checkOpen(ctx context.Context, a store.Approval, by Principal, decision string) error {
+func (q *Queue) checkOpen(ctx context.Context, a store.Approval, by auth.Principal, decision string) error {
 	switch a.State {
 	case store.ApprovalPending:
 	case store.ApprovalExpired:
@@ -246,7 +260,7 @@ func (q *Queue) staleReason(ctx context.Context, a store.Approval) string {
 	return ""
 }
 
-func (q *Queue) checkVoter(ctx context.Context, a store.Approval, by Principal, decision string) error {
+func (q *Queue) checkVoter(ctx context.Context, a store.Approval, by auth.Principal, decision string) error {
 	refuse := func(err error, why string) error {
 		q.record(ctx, EventApprovalRefused, a.RunID, by.Subject, approvalEvent(a, map[string]any{"decision": decision, "why": why}))
 		q.opts.Logger.Warn("approval vote refused", "run", a.RunID, "approval", a.ID, "reviewer", by.Subject, "why", why)

@@ -1,4 +1,4 @@
-package oversight_test
+package approval_test
 
 import (
 	"context"
@@ -10,6 +10,9 @@ import (
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/modelgate/modelgate/internal/approval"
+	"github.com/modelgate/modelgate/internal/audit/audittest"
+	"github.com/modelgate/modelgate/internal/auth"
 	"github.com/modelgate/modelgate/internal/oversight"
 	"github.com/modelgate/modelgate/internal/store"
 	"github.com/modelgate/modelgate/internal/store/sqlite"
@@ -30,8 +33,8 @@ func (c *clock) Add(d time.Duration) {
 
 type queueBundle struct {
 	st      store.Store
-	q       *oversight.Queue
-	rec     *memRecorder
+	q       *approval.Queue
+	rec     *audittest.Recorder
 	clock   *clock
 	mu      sync.Mutex
 	decided []store.Approval
@@ -54,8 +57,8 @@ func setupQueue(t *testing.T) *queueBundle {
 	st, err := sqlite.Open(ctx, sqlite.Options{Path: filepath.Join(t.TempDir(), "modelgate.db")})
 	require.NoError(t, err)
 	t.Cleanup(func() { _ = st.Close() })
-	b := &queueBundle{st: st, rec: &memRecorder{}, clock: &clock{now: time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)}, rev: "sha256:rev1"}
-	b.q = oversight.NewQueue(oversight.QueueOptions{
+	b := &queueBundle{st: st, rec: &audittest.Recorder{}, clock: &clock{now: time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)}, rev: "sha256:rev1"}
+	b.q = approval.NewQueue(approval.QueueOptions{
 		Store: st, Recorder: b.rec, Now: b.clock.Now,
 		OnDecided: func(_ context.Context, a store.Approval) {
 			b.mu.Lock()
@@ -80,7 +83,7 @@ func (b *queueBundle) request(t *testing.T, min int, groups ...string) (store.Ru
 	if groups == nil {
 		groups = []string{"ml-reviewers"}
 	}
-	a, err := b.q.Request(ctx, oversight.ApprovalRequest{Run: run, Decision: oversight.Decision{
+	a, err := b.q.Request(ctx, approval.ApprovalRequest{Run: run, Decision: oversight.Decision{
 		ID: "dec-1", Allow: true, RequireApproval: true, Risk: "high", PolicyRevision: b.rev,
 		Approvers: oversight.Approvers{Groups: groups, Min: min}, Reasons: []string{"production environment"},
 	}})
@@ -88,12 +91,14 @@ func (b *queueBundle) request(t *testing.T, min int, groups ...string) (store.Ru
 	return run, a
 }
 
+const digest = "sha256:1111111111111111111111111111111111111111111111111111111111111111"
+
 var (
-	rita  = oversight.Principal{Subject: "rita", Roles: []string{"reviewer"}, Groups: []string{"ml-reviewers"}}
-	raj   = oversight.Principal{Subject: "raj", Roles: []string{"reviewer"}, Groups: []string{"ml-reviewers", "sre"}}
-	otto  = oversight.Principal{Subject: "otto", Roles: []string{"reviewer"}, Groups: []string{"sre"}}
-	ciBot = oversight.Principal{Subject: "ci-bot", Roles: []string{"reviewer"}, Groups: []string{"ml-reviewers"}}
-	dana  = oversight.Principal{Subject: "dana", Roles: []string{"reviewer"}, Groups: []string{"ml-reviewers"}}
+	rita  = auth.Principal{Subject: "rita", Roles: []string{"reviewer"}, Groups: []string{"ml-reviewers"}}
+	raj   = auth.Principal{Subject: "raj", Roles: []string{"reviewer"}, Groups: []string{"ml-reviewers", "sre"}}
+	otto  = auth.Principal{Subject: "otto", Roles: []string{"reviewer"}, Groups: []string{"sre"}}
+	ciBot = auth.Principal{Subject: "ci-bot", Roles: []string{"reviewer"}, Groups: []string{"ml-reviewers"}}
+	dana  = auth.Principal{Subject: "dana", Roles: []string{"reviewer"}, Groups: []string{"ml-reviewers"}}
 )
 
 func TestQueueRequestBindsTheDecision(t *testing.T) {
@@ -107,7 +112,7 @@ func TestQueueRequestBindsTheDecision(t *testing.T) {
 	require.Equal(t, "dec-1", a.DecisionID)
 	require.Equal(t, 2, a.Min)
 	require.Equal(t, b.clock.Now().Add(72*time.Hour), a.ExpiresAt)
-	require.Len(t, b.rec.ofType(oversight.EventApprovalRequested), 1)
+	require.Len(t, b.rec.OfType(approval.EventApprovalRequested), 1)
 
 	bad := []struct {
 		name string
@@ -120,8 +125,8 @@ func TestQueueRequestBindsTheDecision(t *testing.T) {
 		{"no decision id", oversight.Decision{Allow: true, RequireApproval: true, PolicyRevision: "r"}, run},
 	}
 	for _, tc := range bad {
-		_, err := b.q.Request(context.Background(), oversight.ApprovalRequest{Run: tc.run, Decision: tc.d})
-		require.ErrorIs(t, err, oversight.ErrBadRequest, tc.name)
+		_, err := b.q.Request(context.Background(), approval.ApprovalRequest{Run: tc.run, Decision: tc.d})
+		require.ErrorIs(t, err, approval.ErrBadRequest, tc.name)
 	}
 }
 
@@ -139,7 +144,7 @@ func TestQueueRules(t *testing.T) {
 			require.Equal(t, store.ApprovalApproved, got.State)
 			require.Equal(t, "looks good", got.Votes[0].Comment)
 			require.Equal(t, []store.ApprovalState{store.ApprovalApproved}, b.decidedStates())
-			require.Len(t, b.rec.ofType(oversight.EventApprovalApproved), 1)
+			require.Len(t, b.rec.OfType(approval.EventApprovalApproved), 1)
 		}},
 		{"min 2 needs two distinct people", 2, func(t *testing.T, b *queueBundle, a store.Approval) {
 			got, err := b.q.Approve(ctx, a.ID, rita, "")
@@ -155,23 +160,23 @@ func TestQueueRules(t *testing.T) {
 		}},
 		{"requester may not approve", 1, func(t *testing.T, b *queueBundle, a store.Approval) {
 			_, err := b.q.Approve(ctx, a.ID, ciBot, "")
-			require.ErrorIs(t, err, oversight.ErrSelfApproval)
-			require.Len(t, b.rec.ofType(oversight.EventApprovalRefused), 1)
+			require.ErrorIs(t, err, approval.ErrSelfApproval)
+			require.Len(t, b.rec.OfType(approval.EventApprovalRefused), 1)
 		}},
 		{"commit author may not approve", 1, func(t *testing.T, b *queueBundle, a store.Approval) {
 			_, err := b.q.Approve(ctx, a.ID, dana, "")
-			require.ErrorIs(t, err, oversight.ErrSelfApproval)
+			require.ErrorIs(t, err, approval.ErrSelfApproval)
 			got, err := b.q.Get(ctx, a.ID)
 			require.NoError(t, err)
 			require.Equal(t, store.ApprovalPending, got.State)
 		}},
 		{"outside the allowed groups is refused", 1, func(t *testing.T, b *queueBundle, a store.Approval) {
 			_, err := b.q.Approve(ctx, a.ID, otto, "")
-			require.ErrorIs(t, err, oversight.ErrNotAllowed)
+			require.ErrorIs(t, err, approval.ErrNotAllowed)
 			_, err = b.q.Reject(ctx, a.ID, otto, "")
-			require.ErrorIs(t, err, oversight.ErrNotAllowed)
-			_, err = b.q.Approve(ctx, a.ID, oversight.Principal{Groups: []string{"ml-reviewers"}}, "")
-			require.ErrorIs(t, err, oversight.ErrNotAllowed)
+			require.ErrorIs(t, err, approval.ErrNotAllowed)
+			_, err = b.q.Approve(ctx, a.ID, auth.Principal{Groups: []string{"ml-reviewers"}}, "")
+			require.ErrorIs(t, err, approval.ErrNotAllowed)
 		}},
 		{"one rejection rejects", 2, func(t *testing.T, b *queueBundle, a store.Approval) {
 			_, err := b.q.Approve(ctx, a.ID, rita, "")
@@ -180,14 +185,14 @@ func TestQueueRules(t *testing.T) {
 			require.NoError(t, err)
 			require.Equal(t, store.ApprovalRejected, got.State)
 			_, err = b.q.Approve(ctx, a.ID, raj, "")
-			require.ErrorIs(t, err, oversight.ErrAlreadyDecided)
-			require.Len(t, b.rec.ofType(oversight.EventApprovalRejected), 1)
+			require.ErrorIs(t, err, approval.ErrAlreadyDecided)
+			require.Len(t, b.rec.OfType(approval.EventApprovalRejected), 1)
 		}},
 		{"decided approval cannot be decided again", 1, func(t *testing.T, b *queueBundle, a store.Approval) {
 			_, err := b.q.Approve(ctx, a.ID, rita, "")
 			require.NoError(t, err)
 			_, err = b.q.Reject(ctx, a.ID, raj, "")
-			require.ErrorIs(t, err, oversight.ErrAlreadyDecided)
+			require.ErrorIs(t, err, approval.ErrAlreadyDecided)
 			again, err := b.q.Approve(ctx, a.ID, rita, "")
 			require.NoError(t, err, "replaying a vote that counted is not an error")
 			require.Equal(t, store.ApprovalApproved, again.State)
@@ -199,12 +204,12 @@ func TestQueueRules(t *testing.T) {
 		{"expired on vote", 1, func(t *testing.T, b *queueBundle, a store.Approval) {
 			b.clock.Add(72 * time.Hour)
 			_, err := b.q.Approve(ctx, a.ID, rita, "")
-			require.ErrorIs(t, err, oversight.ErrExpired)
+			require.ErrorIs(t, err, approval.ErrExpired)
 			got, err := b.q.Get(ctx, a.ID)
 			require.NoError(t, err)
 			require.Equal(t, store.ApprovalExpired, got.State)
 			_, err = b.q.Approve(ctx, a.ID, rita, "")
-			require.ErrorIs(t, err, oversight.ErrExpired)
+			require.ErrorIs(t, err, approval.ErrExpired)
 			require.Equal(t, []store.ApprovalState{store.ApprovalExpired}, b.decidedStates())
 		}},
 		{"ExpireDue expires only overdue ones", 1, func(t *testing.T, b *queueBundle, a store.Approval) {
@@ -216,7 +221,7 @@ func TestQueueRules(t *testing.T) {
 			n, err = b.q.ExpireDue(ctx)
 			require.NoError(t, err)
 			require.Equal(t, 1, n)
-			require.Len(t, b.rec.ofType(oversight.EventApprovalExpired), 1)
+			require.Len(t, b.rec.OfType(approval.EventApprovalExpired), 1)
 		}},
 		{"changed candidate voids", 1, func(t *testing.T, b *queueBundle, a store.Approval) {
 			n, err := b.q.VoidStale(ctx, a.RunID, digest, a.PolicyRevision)
@@ -226,8 +231,8 @@ func TestQueueRules(t *testing.T) {
 			require.NoError(t, err)
 			require.Equal(t, 1, n)
 			_, err = b.q.Approve(ctx, a.ID, rita, "")
-			require.ErrorIs(t, err, oversight.ErrAlreadyDecided)
-			require.Len(t, b.rec.ofType(oversight.EventApprovalVoided), 1)
+			require.ErrorIs(t, err, approval.ErrAlreadyDecided)
+			require.Len(t, b.rec.OfType(approval.EventApprovalVoided), 1)
 		}},
 		{"changed policy revision voids", 1, func(t *testing.T, b *queueBundle, a store.Approval) {
 			n, err := b.q.VoidStale(ctx, a.RunID, digest, "sha256:rev2")
@@ -239,7 +244,7 @@ func TestQueueRules(t *testing.T) {
 			b.rev = "sha256:rev2"
 			b.mu.Unlock()
 			_, err := b.q.Approve(ctx, a.ID, rita, "")
-			require.ErrorIs(t, err, oversight.ErrAlreadyDecided)
+			require.ErrorIs(t, err, approval.ErrAlreadyDecided)
 			got, err := b.q.Get(ctx, a.ID)
 			require.NoError(t, err)
 			require.Equal(t, store.ApprovalVoided, got.State)
@@ -250,7 +255,7 @@ func TestQueueRules(t *testing.T) {
 			_, err := b.st.RunUpdate(ctx, store.RunUpdateParams{ID: a.RunID, Candidate: &store.Candidate{Version: "v3", Digest: other}})
 			require.NoError(t, err)
 			_, err = b.q.Approve(ctx, a.ID, rita, "")
-			require.ErrorIs(t, err, oversight.ErrAlreadyDecided)
+			require.ErrorIs(t, err, approval.ErrAlreadyDecided)
 			got, err := b.q.Get(ctx, a.ID)
 			require.NoError(t, err)
 			require.Equal(t, store.ApprovalVoided, got.State)
@@ -258,7 +263,7 @@ func TestQueueRules(t *testing.T) {
 		}},
 		{"oversized comment is refused", 1, func(t *testing.T, b *queueBundle, a store.Approval) {
 			_, err := b.q.Approve(ctx, a.ID, rita, string(make([]byte, 5000)))
-			require.ErrorIs(t, err, oversight.ErrBadRequest)
+			require.ErrorIs(t, err, approval.ErrBadRequest)
 		}},
 	}
 	for _, tc := range tests {
@@ -292,7 +297,7 @@ func TestQueueConcurrentSamePersonCountsOnce(t *testing.T) {
 	require.NoError(t, err)
 	require.Equal(t, store.ApprovalPending, got.State)
 	require.Len(t, got.Votes, 1)
-	require.Len(t, b.rec.ofType(oversight.EventApprovalVote), 1)
+	require.Len(t, b.rec.OfType(approval.EventApprovalVote), 1)
 }
 
 func TestQueueApproveRacingRejectHasOneWinner(t *testing.T) {
@@ -312,10 +317,10 @@ func TestQueueApproveRacingRejectHasOneWinner(t *testing.T) {
 		switch got.State {
 		case store.ApprovalApproved:
 			require.NoError(t, approveErr)
-			require.ErrorIs(t, rejectErr, oversight.ErrAlreadyDecided)
+			require.ErrorIs(t, rejectErr, approval.ErrAlreadyDecided)
 		case store.ApprovalRejected:
 			require.NoError(t, rejectErr)
-			require.ErrorIs(t, approveErr, oversight.ErrAlreadyDecided)
+			require.ErrorIs(t, approveErr, approval.ErrAlreadyDecided)
 		default:
 			t.Fatalf("state %s after approve raced reject", got.State)
 		}
@@ -331,18 +336,18 @@ func TestErrorStatus(t *testing.T) {
 		status int
 		code   string
 	}{
-		{oversight.ErrSelfApproval, 403, "self_approval"},
-		{oversight.ErrNotAllowed, 403, "not_allowed"},
-		{oversight.ErrAlreadyDecided, 409, "already_decided"},
-		{oversight.ErrExpired, 410, "expired"},
+		{approval.ErrSelfApproval, 403, "self_approval"},
+		{approval.ErrNotAllowed, 403, "not_allowed"},
+		{approval.ErrAlreadyDecided, 409, "already_decided"},
+		{approval.ErrExpired, 410, "expired"},
 		{store.ErrNotFound, 404, "not_found"},
 	}
 	for _, tc := range tests {
-		st, code, ok := oversight.ErrorStatus(errors.Join(errors.New("context"), tc.err))
+		st, code, ok := approval.ErrorStatus(errors.Join(errors.New("context"), tc.err))
 		require.True(t, ok)
 		require.Equal(t, tc.status, st)
 		require.Equal(t, tc.code, code)
 	}
-	_, _, ok := oversight.ErrorStatus(errors.New("disk full"))
+	_, _, ok := approval.ErrorStatus(errors.New("disk full"))
 	require.False(t, ok)
 }
