@@ -7,13 +7,16 @@
 #   Anything not allowed here is refused.
 package modelgate.authz
 
-actions := {"trigger", "approve", "reject", "promote", "rollback", "abort", "reload", "read"}
+actions := {"trigger", "train", "approve", "reject", "promote", "rollback", "abort", "reload", "read"}
 
 # What each role may do. admin may do everything, including reloading the
-# policies; nobody else may reload them.
+# policies; nobody else may reload them. "train" is asked for, besides
+# "trigger", by a run whose config has a train section: it runs a command
+# on the server (in a sandbox), so ci tokens do not get it by default.
 role_actions := {
 	"admin": actions,
 	"ci": {"trigger", "read"},
+	"trainer": {"trigger", "train", "read"},
 	"reviewer": {"approve", "reject", "read"},
 	"operator": {"trigger", "promote", "rollback", "abort", "read"},
 	"viewer": {"read"},

@@ -83,9 +83,9 @@ func TestRunAgainstServer(t *testing.T) {
 	if testing.Short() {
 		t.Skip("runs the whole pipeline")
 	}
-	dir := t.TempDir()
+	dir, ws := t.TempDir(), t.TempDir()
 	ctx := context.Background()
-	s, err := app.Build(ctx, app.Options{DataDir: dir, NoDeploy: true, Logger: log.NewWithOptions(io.Discard, log.Options{})})
+	s, err := app.Build(ctx, app.Options{DataDir: dir, NoDeploy: true, Workspaces: []string{ws}, Logger: log.NewWithOptions(io.Discard, log.Options{})})
 	require.NoError(t, err)
 	defer s.Close()
 	require.NoError(t, s.Start(ctx))
@@ -98,15 +98,19 @@ func TestRunAgainstServer(t *testing.T) {
 		}
 	}
 	// staging at a 25% canary: low enough risk to pass without reviewers
-	cfg := filepath.Join(dir, "modelgate.yaml")
+	// The checkout sits in a folder the operator allowed with --workspace;
+	// the config's paths are relative to it, as a server requires.
+	cfg := filepath.Join(ws, "modelgate.yaml")
 	example, _ := filepath.Abs("../../internal/app/demo/example")
 	src, err := os.ReadFile(filepath.Join(example, "modelgate.yaml"))
 	require.NoError(t, err)
 	text := strings.Replace(string(src), "environment: production", "environment: staging", 1)
-	text = strings.ReplaceAll(text, "train.csv", filepath.Join(example, "train.csv"))
-	text = strings.ReplaceAll(text, "holdout.csv", filepath.Join(example, "holdout.csv"))
-	text = strings.ReplaceAll(text, "model-candidate.json", filepath.Join(example, "model-candidate.json"))
 	require.NoError(t, os.WriteFile(cfg, []byte(text), 0o644))
+	for _, f := range []string{"train.csv", "holdout.csv", "model-candidate.json"} {
+		b, err := os.ReadFile(filepath.Join(example, f))
+		require.NoError(t, err)
+		require.NoError(t, os.WriteFile(filepath.Join(ws, f), b, 0o644))
+	}
 
 	code, stdout, stderr := cli("run", "-f", cfg, "--wait", "--server", web.URL, "--token", ci, "--idempotency-key", "build-1")
 	require.Contains(t, stderr, "evaluate")

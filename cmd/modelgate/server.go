@@ -70,6 +70,7 @@ is created in the data folder.`,
 	f.DurationVar(&o.PolicyWatch, "policy-watch", 5*time.Second, "reload the policy folder on change this often (0 = off)")
 	f.StringVar(&o.TokensFile, "tokens", "", "tokens file (default DATA-DIR/tokens.yaml)")
 	f.IntVar(&o.Workers, "workers", 8, "runs processed at once")
+	f.StringArrayVar(&o.Workspaces, "workspace", nil, "a server folder submitted runs may read through base_dir (repeatable; default none)")
 	f.DurationVar(&o.ApprovalExpiry, "approval-expiry", 72*time.Hour, "pending approvals expire after this")
 	return cmd
 }

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"os"
 	"strconv"
 	"strings"
 	"time"
@@ -14,6 +15,7 @@ import (
 	"github.com/modelgate/modelgate/internal/auth"
 	"github.com/modelgate/modelgate/internal/config"
 	"github.com/modelgate/modelgate/internal/store"
+	"github.com/modelgate/modelgate/internal/workspace"
 )
 
 // RunRequest is the body of POST /v1/runs.
@@ -48,12 +50,23 @@ func (s *Server) runCreate(w http.ResponseWriter, r *http.Request, p auth.Princi
 	if err := s.authorize(r.Context(), p, "trigger", cfg.Model, cfg.Environment); err != nil {
 		return err
 	}
+	if cfg.Train != nil {
+		// Training runs a command on the server: a right of its own,
+		// whatever the config says.
+		if err := s.authorize(r.Context(), p, "train", cfg.Model, cfg.Environment); err != nil {
+			return err
+		}
+	}
+	baseDir, err := s.serverPaths(cfg, req.BaseDir)
+	if err != nil {
+		return err
+	}
 	trigger := req.Trigger
 	if trigger == "" {
 		trigger = "api"
 	}
 	run, created, err := s.o.Coordinator.Submit(r.Context(), coordinator.SubmitParams{
-		Config: []byte(req.Config), File: "config", BaseDir: req.BaseDir, Trigger: trigger,
+		Config: []byte(req.Config), File: "config", BaseDir: baseDir, Trigger: trigger,
 		Requester: p.Subject, CommitAuthor: req.CommitAuthor, Labels: req.Labels,
 		IdempotencyKey: r.Header.Get("Idempotency-Key"),
 	})
@@ -75,6 +88,41 @@ func (s *Server) runCreate(w http.ResponseWriter, r *http.Request, p auth.Princi
 	}
 	writeJSON(w, status, RunView{Run: run})
 	return nil
+}
+
+// serverPaths applies the trust rule to a submitted run's files: every
+// path in the config is relative and stays inside base_dir, and base_dir
+// is a real folder inside a workspace the operator allowed. It returns
+// base_dir with its symbolic links evaluated, so a link swapped later
+// cannot move the run elsewhere.
+func (s *Server) serverPaths(cfg *config.Pipeline, baseDir string) (string, error) {
+	if err := cfg.CheckRelative(); err != nil {
+		return "", errorf(http.StatusBadRequest, "path_refused", err.Error())
+	}
+	if baseDir == "" {
+		if files := cfg.Files(); len(files) > 0 {
+			return "", errorf(http.StatusBadRequest, "path_refused",
+				fmt.Sprintf("%s: the config names files but the request gives no base_dir inside a server workspace", files[0].Field))
+		}
+		return "", nil
+	}
+	real, err := s.o.Workspaces.Resolve(baseDir)
+	if err != nil {
+		return "", errorf(http.StatusBadRequest, "path_refused", "base_dir: "+err.Error())
+	}
+	for _, f := range cfg.Files() {
+		if f.Field == "policy.bundle" {
+			continue
+		}
+		p, err := s.o.Workspaces.Resolve(config.Resolve(real, f.Path))
+		if err == nil && !workspace.Within(real, p) {
+			err = &workspace.Error{Path: f.Path, Reason: "leads outside base_dir through a symbolic link"}
+		}
+		if err != nil && !errors.Is(err, os.ErrNotExist) && !strings.Contains(err.Error(), "cannot be resolved") {
+			return "", errorf(http.StatusBadRequest, "path_refused", f.Field+": "+err.Error())
+		}
+	}
+	return real, nil
 }
 
 func (s *Server) runList(w http.ResponseWriter, r *http.Request, p auth.Principal) error {

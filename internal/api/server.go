@@ -18,6 +18,7 @@ import (
 	"github.com/modelgate/modelgate/coordinator"
 	"github.com/modelgate/modelgate/internal/auth"
 	"github.com/modelgate/modelgate/internal/store"
+	"github.com/modelgate/modelgate/internal/workspace"
 )
 
 //go:embed openapi.json
@@ -70,7 +71,10 @@ type Options struct {
 	Gatherer     prometheus.Gatherer // for /metrics; nil = the default registry
 	Ready        func(ctx context.Context) error
 	MaxBodyBytes int64 // default 1 MiB
-	Logger       *log.Logger
+	// Workspaces are the server folders an operator allowed runs to read
+	// (--workspace); without any, a submitted run cannot name a server path.
+	Workspaces workspace.Roots
+	Logger     *log.Logger
 	// Mount adds handlers outside /v1 (the reviewers' page, the gateway).
 	Mount map[string]http.Handler
 }

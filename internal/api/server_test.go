@@ -26,12 +26,14 @@ import (
 	"github.com/modelgate/modelgate/internal/oversight"
 	"github.com/modelgate/modelgate/internal/store"
 	"github.com/modelgate/modelgate/internal/store/sqlite"
+	"github.com/modelgate/modelgate/internal/workspace"
 )
 
 const (
 	ciToken       = "ci-token-0123456789abcdef"
 	reviewerToken = "reviewer-token-0123456789"
 	adminToken    = "admin-token-0123456789abc"
+	trainerToken  = "trainer-token-0123456789"
 )
 
 type gateAgent struct {
@@ -93,9 +95,12 @@ func setup(t *testing.T, hold bool) *bundle {
 		{Token: ciToken, Name: "ci-bot", Roles: []string{"ci"}},
 		{Token: reviewerToken, Name: "rita", Roles: []string{"reviewer"}, Groups: []string{"ml-reviewers"}},
 		{Token: adminToken, Name: "ada", Roles: []string{"admin"}},
+		{Token: trainerToken, Name: "tess", Roles: []string{"trainer"}},
 	})
 	require.NoError(t, err)
-	api, err := api.New(api.Options{Coordinator: coord, Store: st, Auth: a, Gatherer: reg, Logger: quiet, MaxBodyBytes: 64 << 10,
+	roots, err := workspace.New([]string{dir})
+	require.NoError(t, err)
+	api, err := api.New(api.Options{Coordinator: coord, Store: st, Auth: a, Gatherer: reg, Logger: quiet, MaxBodyBytes: 64 << 10, Workspaces: roots,
 		Authorize: func(ctx context.Context, p auth.Principal, action, model, env string) (bool, error) {
 			return engine.Authorize(ctx, oversight.AuthzInput{Principal: p, Action: action, Model: model, Environment: env})
 		}})
@@ -339,4 +344,54 @@ func TestMetricsEndpoint(t *testing.T) {
 	text, _ := io.ReadAll(resp.Body)
 	require.Contains(t, string(text), `modelgate_run_transitions_total{state="succeeded"} 1`)
 	require.Contains(t, string(text), `modelgate_stage_duration_seconds_count{stage="validate"} 1`)
+}
+
+// TestTrustBoundary: what the weakest token that may start runs (ci) can
+// make the server read or run. Each case is a hole found on the server as
+// it was: a train command that printed tokens.yaml into the run's log, and
+// config paths naming any file the server can read.
+func TestTrustBoundary(t *testing.T) {
+	t.Parallel()
+	b := setup(t, false)
+	outside := t.TempDir()
+	require.NoError(t, os.WriteFile(filepath.Join(outside, "tokens.yaml"), []byte("admin: secret"), 0o600))
+	require.NoError(t, os.Symlink(filepath.Join(outside, "tokens.yaml"), filepath.Join(b.dir, "link.csv")))
+	require.NoError(t, os.Symlink(outside, filepath.Join(b.dir, "linkdir")))
+	steal := `train: {command: [sh, -c, "cat tokens.yaml; cp model.json {{.ArtifactDir}}/model.json"]}` + "\n"
+	body := func(cfg, base string) string {
+		raw, _ := json.Marshal(api.RunRequest{Config: "model: fraud\ntask: binary\ncandidate: {artifact: model.json}\n" + cfg, BaseDir: base})
+		return string(raw)
+	}
+	for _, tc := range []struct {
+		name, token, body string
+		status            int
+		code, field       string
+	}{
+		{"ci may not train", ciToken, body(steal, b.dir), 403, "forbidden", ""},
+		{"an absolute data path", ciToken, body("data: {reference: /etc/passwd}\n", b.dir), 400, "path_refused", "data.reference"},
+		{"a path out of base_dir", ciToken, body("data: {reference: ../../tokens.yaml}\n", b.dir), 400, "path_refused", "data.reference"},
+		{"a symlink out of the workspace", ciToken, body("data: {reference: link.csv}\n", b.dir), 400, "path_refused", "data.reference"},
+		{"a symlinked folder out of the workspace", ciToken, body("data: {holdout: linkdir/tokens.yaml}\n", b.dir), 400, "path_refused", "data.holdout"},
+		{"base_dir outside every workspace", ciToken, body("", outside), 400, "path_refused", "base_dir"},
+		{"base_dir through .. out of the workspace", ciToken, body("", filepath.Join(b.dir, "..")), 400, "path_refused", "base_dir"},
+		{"files but no base_dir", ciToken, body("", ""), 400, "path_refused", "candidate.artifact"},
+		{"a key outside", ciToken, body("security: {public_key: /root/.ssh/id_ed25519.pub}\n", b.dir), 400, "path_refused", "security.public_key"},
+	} {
+		status, m, _ := b.do(t, "POST", "/v1/runs", tc.token, tc.body)
+		require.Equal(t, tc.status, status, "%s: %v", tc.name, m)
+		require.Equal(t, tc.code, errCode(m), tc.name)
+		msg, _ := m["error"].(map[string]any)["message"].(string)
+		require.Contains(t, msg, tc.field, tc.name)
+		require.NotContains(t, msg, "admin: secret", tc.name)
+	}
+	runs, err := b.store.RunList(context.Background(), store.RunListParams{Limit: 10})
+	require.NoError(t, err)
+	require.Empty(t, runs, "a refused request stores no run")
+
+	// The same config is accepted from a token with the train right, and
+	// a plain run inside the workspace from ci.
+	status, m, _ := b.do(t, "POST", "/v1/runs", trainerToken, body(strings.Replace(steal, "cat tokens.yaml; ", "", 1), b.dir))
+	require.Equal(t, 201, status, "%v", m)
+	status, m, _ = b.do(t, "POST", "/v1/runs", ciToken, b.runBody(""))
+	require.Equal(t, 201, status, "%v", m)
 }

@@ -31,6 +31,7 @@ import (
 	"github.com/modelgate/modelgate/internal/store"
 	"github.com/modelgate/modelgate/internal/store/sqlite"
 	"github.com/modelgate/modelgate/internal/ui"
+	"github.com/modelgate/modelgate/internal/workspace"
 	"github.com/modelgate/modelgate/tools/gateway"
 	"github.com/modelgate/modelgate/tools/model"
 )
@@ -52,6 +53,9 @@ type Options struct {
 	DeployTick time.Duration
 	// ServeBinary is the modelgate binary local model servers run from.
 	ServeBinary string
+	// Workspaces are the folders submitted runs may read through base_dir
+	// (--workspace); none means a run cannot name a server path.
+	Workspaces []string
 }
 
 // Server is an assembled process. Handler serves the API, /ui and
@@ -186,8 +190,12 @@ func Build(ctx context.Context, o Options) (*Server, error) {
 	if s.Deployer != nil {
 		rollouts = rolloutControls{s.Deployer}
 	}
+	roots, err := workspace.New(o.Workspaces)
+	if err != nil {
+		return nil, err
+	}
 	api, err := api.New(api.Options{
-		Coordinator: coord, Store: st, Auth: s.Auth,
+		Coordinator: coord, Store: st, Auth: s.Auth, Workspaces: roots,
 		Authorize: func(ctx context.Context, p auth.Principal, action, model, env string) (bool, error) {
 			return s.Engine.Authorize(ctx, oversight.AuthzInput{Principal: p, Action: action, Model: model, Environment: env})
 		},

@@ -39,7 +39,7 @@ type File struct {
 }
 
 // Roles a token may have.
-var Roles = []string{"ci", "reviewer", "operator", "viewer", "admin"}
+var Roles = []string{"ci", "trainer", "reviewer", "operator", "viewer", "admin"}
 
 // Authenticator resolves bearer tokens.
 type Authenticator struct {

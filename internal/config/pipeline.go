@@ -6,6 +6,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strings"
 	"time"
 )
 
@@ -171,32 +172,89 @@ func (p *Pipeline) validate(v *validator) {
 // Skips reports whether a stage is switched off.
 func (p *Pipeline) Skips(stage string) bool { return slices.Contains(p.Stages.Skip, stage) }
 
+// FileRef is one file a config refers to, by the field that names it.
+type FileRef struct {
+	Field string // e.g. "data.holdout"
+	Path  string // as written in the config
+}
+
+// Files lists every file the config refers to, in a fixed order. It is
+// the one list that checking, uploading and the server's path rules use,
+// so a new path field cannot be checked in one place and missed in another.
+// A trained candidate's artifact is not listed: training writes it.
+func (p *Pipeline) Files() []FileRef {
+	var out []FileRef
+	add := func(field, path string) {
+		if path != "" {
+			out = append(out, FileRef{field, path})
+		}
+	}
+	add("data.reference", p.Data.Reference)
+	add("data.holdout", p.Data.Holdout)
+	add("data.current", p.Data.Current)
+	if p.Train == nil {
+		add("candidate.artifact", p.Candidate.Artifact)
+	}
+	if p.Baseline != nil {
+		add("baseline.artifact", p.Baseline.Artifact)
+	}
+	add("validation.schema", p.Validation.Schema)
+	add("security.public_key", p.Security.PublicKey)
+	add("security.signature", p.Security.Signature)
+	if p.Deploy.Target.Local != nil {
+		add("deploy.target.local.model", p.Deploy.Target.Local.Model)
+	}
+	add("policy.bundle", p.Policy.Bundle)
+	return out
+}
+
 // CheckFiles reports every referenced local file that does not exist,
 // resolving relative paths against base. It is separate from Parse
 // because a server validates a submitted config before the files are
 // guaranteed to be readable from where the client runs.
 func (p *Pipeline) CheckFiles(base string) error {
 	var errs []error
-	check := func(field, path string) {
-		if path == "" {
-			return
+	for _, f := range p.Files() {
+		if f.Field == "security.signature" {
+			continue // optional: its absence is the security agent's finding, not a config error
 		}
-		if _, err := os.Stat(Resolve(base, path)); err != nil {
-			errs = append(errs, fmt.Errorf("%s: %w", field, err))
+		if _, err := os.Stat(Resolve(base, f.Path)); err != nil {
+			errs = append(errs, fmt.Errorf("%s: %w", f.Field, err))
 		}
 	}
-	check("data.reference", p.Data.Reference)
-	check("data.holdout", p.Data.Holdout)
-	check("data.current", p.Data.Current)
-	if p.Train == nil {
-		check("candidate.artifact", p.Candidate.Artifact)
-	}
-	if p.Baseline != nil {
-		check("baseline.artifact", p.Baseline.Artifact)
-	}
-	check("validation.schema", p.Validation.Schema)
-	check("policy.bundle", p.Policy.Bundle)
 	return errors.Join(errs...)
+}
+
+// CheckRelative refuses every path that could leave the folder it is
+// resolved in: absolute paths, ".." components and NUL bytes. A server
+// applies it to configs a caller submits, so that no field can name a
+// file the caller chose on the server's disk.
+func (p *Pipeline) CheckRelative() error {
+	var errs []error
+	for _, f := range p.Files() {
+		if f.Field == "policy.bundle" {
+			continue // ignored by a server, which always uses its own bundle
+		}
+		if err := relativeOnly(f.Path); err != nil {
+			errs = append(errs, fmt.Errorf("%s: %q %w", f.Field, f.Path, err))
+		}
+	}
+	return errors.Join(errs...)
+}
+
+func relativeOnly(p string) error {
+	switch {
+	case strings.ContainsRune(p, 0):
+		return errors.New("contains a NUL byte")
+	case filepath.IsAbs(p) || strings.HasPrefix(p, "/") || strings.HasPrefix(p, `\`):
+		return errors.New("is absolute: a server reads only files inside the run's inputs")
+	}
+	for _, part := range strings.FieldsFunc(p, func(r rune) bool { return r == '/' || r == '\\' }) {
+		if part == ".." {
+			return errors.New("leaves its folder (..): a server reads only files inside the run's inputs")
+		}
+	}
+	return nil
 }
 
 // Resolve joins a relative path to base; absolute and empty paths pass through.
