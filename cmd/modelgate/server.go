@@ -13,6 +13,7 @@ import (
 	"golang.org/x/sync/errgroup"
 
 	"github.com/modelgate/modelgate/internal/app"
+	"github.com/modelgate/modelgate/internal/auth"
 )
 
 func init() { register(newServerCmd) }
@@ -28,8 +29,9 @@ func newServerCmd() *cobra.Command {
 		Long: `Run the coordinator, the HTTP API (/v1), the reviewers' page (/ui) and
 Prometheus metrics (/metrics) on --addr, and the model gateway on
 --gateway-addr. State lives in --data-dir (SQLite, audit key, tokens).
-On first start a tokens file with tokens for admin, ci and two reviewers
-is created in the data folder.`,
+On first start it makes tokens for admin, ci and two reviewers: the
+tokens file keeps only their SHA-256 digests, and the plain tokens are
+written once to initial-tokens.yaml beside it for you to copy and delete.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			ctx, stop := signal.NotifyContext(cmd.Context(), syscall.SIGINT, syscall.SIGTERM)
@@ -41,7 +43,8 @@ is created in the data folder.`,
 			}
 			defer s.Close()
 			if s.TokensNew {
-				log.Info("created API tokens (admin, ci, two reviewers); keep them secret", "file", s.TokensFile)
+				log.Info("created API tokens (admin, ci, two reviewers): copy them from the initial file, then delete it; the tokens file keeps only digests",
+					"initial", auth.InitialTokensFile(s.TokensFile), "tokens", s.TokensFile)
 			}
 			if err := s.Start(ctx); err != nil {
 				return err

@@ -8,7 +8,8 @@
 //
 //	modelgate.db       SQLite store (WAL)
 //	audit.key(.pub)    Ed25519 key that signs audit checkpoints
-//	tokens.yaml        API tokens (admin, ci and two reviewers created on first start)
+//	tokens.yaml        API token digests (admin, ci and two reviewers made on first start)
+//	initial-tokens.yaml  the first start's plain tokens, for the operator to copy and delete
 //	session.key        HMAC key of the reviewers' page sessions
 //	runs/<id>/         per-run scratch: trained artifacts, reports
 package app

@@ -90,7 +90,7 @@ func Build(ctx context.Context, o Options) (*Server, error) {
 	if o.Logger == nil {
 		o.Logger = log.Default()
 	}
-	if err := os.MkdirAll(o.DataDir, 0o755); err != nil {
+	if err := os.MkdirAll(o.DataDir, 0o700); err != nil {
 		return nil, fmt.Errorf("create data folder %s: %w", o.DataDir, err)
 	}
 	s := &Server{o: o, log: o.Logger, Registry: prometheus.NewRegistry()}

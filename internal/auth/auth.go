@@ -29,7 +29,7 @@ type Token struct {
 	Token  string   `yaml:"token,omitempty"`  // the secret itself, or
 	SHA256 string   `yaml:"sha256,omitempty"` // its hex SHA-256, so the file need not hold secrets
 	Name   string   `yaml:"name"`             // the principal's subject
-	Roles  []string `yaml:"roles"`            // ci | reviewer | operator | viewer | admin
+	Roles  []string `yaml:"roles"`            // ci | trainer | reviewer | operator | viewer | admin
 	Groups []string `yaml:"groups,omitempty"`
 }
 
@@ -84,7 +84,7 @@ func New(tokens []Token) (*Authenticator, error) {
 		}
 		for _, r := range t.Roles {
 			if !contains(Roles, r) {
-				errs = append(errs, fmt.Errorf("tokens[%d] (%s): unknown role %q (ci, reviewer, operator, viewer, admin)", i, t.Name, r))
+				errs = append(errs, fmt.Errorf("tokens[%d] (%s): unknown role %q (%s)", i, t.Name, r, strings.Join(Roles, ", ")))
 			}
 		}
 		a.entries = append(a.entries, entry{digest: d, p: Principal{Subject: t.Name, Roles: t.Roles, Groups: t.Groups}})
@@ -138,14 +138,18 @@ func Load(path string) ([]Token, error) {
 }
 
 // LoadOrCreate reads the tokens file at path, creating it with random
-// tokens (admin, ci, two reviewers) when it does not exist, so that a first `modelgate
-// server` is usable without writing configuration. The file is 0600.
+// tokens (admin, ci, two reviewers) when it does not exist, so that a first
+// `modelgate server` is usable without writing configuration. The file
+// holds only the tokens' SHA-256 digests, so reading it (a backup, a log
+// of a misbehaving job) gives no token away; the plain tokens are returned
+// once, for the caller to show the operator, and written to
+// InitialTokensFile beside it (0600) for the operator to copy and delete.
 func LoadOrCreate(path string) ([]Token, bool, error) {
 	if _, err := os.Stat(path); err == nil {
 		t, err := Load(path)
 		return t, false, err
 	}
-	var f File
+	var plain, stored File
 	for _, r := range []struct{ name, role, group string }{
 		{"admin", "admin", "ml-platform"},
 		{"ci", "ci", ""},
@@ -158,19 +162,32 @@ func LoadOrCreate(path string) ([]Token, bool, error) {
 		if r.group != "" {
 			t.Groups = []string{r.group}
 		}
-		f.Tokens = append(f.Tokens, t)
+		plain.Tokens = append(plain.Tokens, t)
+		sum := sha256.Sum256([]byte(t.Token))
+		t.Token, t.SHA256 = "", hex.EncodeToString(sum[:])
+		stored.Tokens = append(stored.Tokens, t)
 	}
-	b, err := yaml.Marshal(f)
-	if err != nil {
-		return nil, false, err
-	}
-	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
 		return nil, false, fmt.Errorf("create tokens: %w", err)
 	}
-	if err := os.WriteFile(path, b, 0o600); err != nil {
-		return nil, false, fmt.Errorf("create tokens: %w", err)
+	for _, f := range []struct {
+		path string
+		data File
+	}{{InitialTokensFile(path), plain}, {path, stored}} {
+		b, err := yaml.Marshal(f.data)
+		if err != nil {
+			return nil, false, err
+		}
+		if err := os.WriteFile(f.path, b, 0o600); err != nil {
+			return nil, false, fmt.Errorf("create tokens: %w", err)
+		}
 	}
-	return f.Tokens, true, nil
+	return plain.Tokens, true, nil
+}
+
+// InitialTokensFile is where LoadOrCreate leaves the plain tokens it made.
+func InitialTokensFile(tokensFile string) string {
+	return filepath.Join(filepath.Dir(tokensFile), "initial-tokens.yaml")
 }
 
 func randomHex(n int) string {

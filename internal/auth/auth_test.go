@@ -62,6 +62,10 @@ func TestLookup(t *testing.T) {
 	require.False(t, ok)
 }
 
+// TestLoadOrCreate: the tokens file a first start writes gives no token
+// away (it is what a misbehaving job or a backup would leak); the plain
+// tokens go to the caller and to the initial file, and a restart from the
+// digests alone still authenticates them.
 func TestLoadOrCreate(t *testing.T) {
 	t.Parallel()
 	path := filepath.Join(t.TempDir(), "data", "tokens.yaml")
@@ -69,15 +73,38 @@ func TestLoadOrCreate(t *testing.T) {
 	require.NoError(t, err)
 	require.True(t, created)
 	require.Len(t, first, 4)
-	st, err := os.Stat(path)
+	for _, p := range []string{path, auth.InitialTokensFile(path)} {
+		st, err := os.Stat(p)
+		require.NoError(t, err)
+		require.Equal(t, os.FileMode(0o600), st.Mode().Perm(), p)
+	}
+	st, err := os.Stat(filepath.Dir(path))
 	require.NoError(t, err)
-	require.Equal(t, os.FileMode(0o600), st.Mode().Perm(), "the file holds secrets")
-	_, err = auth.New(first)
+	require.Equal(t, os.FileMode(0o700), st.Mode().Perm(), "the data folder")
+
+	stored, err := os.ReadFile(path)
 	require.NoError(t, err)
+	initial, err := os.ReadFile(auth.InitialTokensFile(path))
+	require.NoError(t, err)
+	for _, tok := range first {
+		require.GreaterOrEqual(t, len(tok.Token), 32, tok.Name)
+		require.NotContains(t, string(stored), tok.Token, "tokens.yaml holds %s's plain token", tok.Name)
+		require.Contains(t, string(initial), tok.Token, tok.Name)
+	}
+
 	again, created, err := auth.LoadOrCreate(path)
 	require.NoError(t, err)
 	require.False(t, created)
-	require.Equal(t, first, again)
+	a, err := auth.New(again)
+	require.NoError(t, err)
+	for _, tok := range first {
+		r := httptest.NewRequest("GET", "/", nil)
+		r.Header.Set("Authorization", "Bearer "+tok.Token)
+		p, ok := a.FromRequest(r)
+		require.True(t, ok, tok.Name)
+		require.Equal(t, tok.Name, p.Subject)
+		require.Equal(t, tok.Roles, p.Roles)
+	}
 
 	require.NoError(t, os.WriteFile(path, []byte("tokens:\n  - {name: x, tokn: y}\n"), 0o600))
 	_, _, err = auth.LoadOrCreate(path)
