@@ -18,6 +18,7 @@ import (
 	"github.com/modelgate/modelgate/agents"
 	"github.com/modelgate/modelgate/agents/training"
 	"github.com/modelgate/modelgate/internal/audit"
+	"github.com/modelgate/modelgate/internal/blob"
 	"github.com/modelgate/modelgate/internal/config"
 	"github.com/modelgate/modelgate/internal/oversight"
 	"github.com/modelgate/modelgate/internal/store"
@@ -52,7 +53,10 @@ type Options struct {
 	RequestApproval ApprovalRequester
 	// Abort is called when a deploying run is cancelled, so the rollout
 	// can restore stable traffic before the run ends.
-	Abort   func(ctx context.Context, runID, actor, reason string) error
+	Abort func(ctx context.Context, runID, actor, reason string) error
+	// Blobs takes candidates in when a run records them (snapshot.go);
+	// nil judges them where they are.
+	Blobs   *blob.FS
 	Workers int    // runs processed at once; default 8
 	DataDir string // per-run folders go under DataDir/runs/<id>
 	Logger  *log.Logger
@@ -128,6 +132,10 @@ type SubmitParams struct {
 	CommitAuthor   string
 	Labels         map[string]string
 	IdempotencyKey string
+	// InputsDigest names uploaded inputs (BaseDir is then a folder the
+	// server chose, different on every request, so it is left out of the
+	// idempotency comparison).
+	InputsDigest string
 }
 
 // ErrIdempotencyMismatch is returned when an idempotency key is reused
@@ -177,7 +185,11 @@ func (c *Coordinator) Submit(ctx context.Context, p SubmitParams) (store.Run, bo
 
 func requestDigest(p SubmitParams) string {
 	h := sha256.New()
-	for _, s := range []string{string(p.Config), p.BaseDir, p.Trigger, p.CommitAuthor} {
+	where := p.BaseDir
+	if p.InputsDigest != "" {
+		where = "inputs:" + p.InputsDigest
+	}
+	for _, s := range []string{string(p.Config), where, p.Trigger, p.CommitAuthor} {
 		fmt.Fprintf(h, "%d:%s;", len(s), s)
 	}
 	return hex.EncodeToString(h.Sum(nil))

@@ -205,8 +205,7 @@ func (c *Coordinator) obtainCandidate(ctx context.Context, run store.Run, cfg *c
 	if run.Candidate.Digest != "" || cfg.Candidate.Artifact == "" {
 		return run, nil
 	}
-	path := config.Resolve(run.BaseDir, cfg.Candidate.Artifact)
-	digest, _, err := hashFile(path)
+	path, digest, err := c.snapshot(ctx, run.ID, config.Resolve(run.BaseDir, cfg.Candidate.Artifact))
 	if err != nil {
 		return run, fmt.Errorf("candidate.artifact: %w", err)
 	}
@@ -236,7 +235,16 @@ func (c *Coordinator) trained(ctx context.Context, run store.Run, cfg *config.Pi
 	if err := json.Unmarshal(done[StageTrain].Report, &rep); err != nil || rep.Details.Digest == "" {
 		return run, fmt.Errorf("train stage: report names no artifact")
 	}
-	cand := store.Candidate{Version: cfg.Candidate.Version, ArtifactPath: rep.Details.ArtifactPath, Digest: rep.Details.Digest}
+	path, digest, err := c.snapshot(ctx, run.ID, rep.Details.ArtifactPath)
+	if err != nil {
+		return run, fmt.Errorf("trained artifact: %w", err)
+	}
+	if digest != rep.Details.Digest {
+		// The training process (or something else) changed the file after
+		// the agent hashed it: neither digest is trustworthy.
+		return run, fmt.Errorf("trained artifact %s changed after training ended (%s, then %s)", rep.Details.ArtifactPath, rep.Details.Digest, digest)
+	}
+	cand := store.Candidate{Version: cfg.Candidate.Version, ArtifactPath: path, Digest: digest}
 	if cand.Version == "" {
 		cand.Version = versionOf(cand.Digest)
 	}

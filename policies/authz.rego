@@ -7,18 +7,22 @@
 #   Anything not allowed here is refused.
 package modelgate.authz
 
-actions := {"trigger", "train", "approve", "reject", "promote", "rollback", "abort", "reload", "read"}
+actions := {"trigger", "upload", "train", "train_network", "approve", "reject", "promote", "rollback", "abort", "reload", "read"}
 
 # What each role may do. admin may do everything, including reloading the
 # policies; nobody else may reload them. "train" is asked for, besides
 # "trigger", by a run whose config has a train section: it runs a command
-# on the server (in a sandbox), so ci tokens do not get it by default.
+# on the server (in a sandbox), so ci tokens do not get it by default;
+# "train_network" is asked for when the train section wants the network
+# (train.network: true), and only admin has it by default. "upload" hands
+# the server files (PUT /v1/blobs): the run's inputs, which run nothing
+# by themselves.
 role_actions := {
 	"admin": actions,
-	"ci": {"trigger", "read"},
-	"trainer": {"trigger", "train", "read"},
+	"ci": {"trigger", "upload", "read"},
+	"trainer": {"trigger", "upload", "train", "read"},
 	"reviewer": {"approve", "reject", "read"},
-	"operator": {"trigger", "promote", "rollback", "abort", "read"},
+	"operator": {"trigger", "upload", "promote", "rollback", "abort", "read"},
 	"viewer": {"read"},
 }
 

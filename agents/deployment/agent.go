@@ -38,6 +38,7 @@ type Options struct {
 	Clock       Clock          // default: the wall clock
 	Logger      *log.Logger
 	ServeBinary string // modelgate binary for local targets; default os.Executable()
+	ServeDir    string // where verified copies of served artifacts go; default TMPDIR/modelgate-serve
 	Actor       string // who automatic transitions are attributed to; default "modelgate"
 }
 
@@ -213,7 +214,23 @@ func candidateBackend(task agents.Task) (Backend, error) {
 	case cfg.Deploy.Target.Upstream != "":
 		b.URL, b.Endpoint = cfg.Deploy.Target.Upstream, cfg.Deploy.Target.Upstream
 	case cfg.Deploy.Target.Local != nil:
-		b.Local, b.Artifact, b.Name = true, task.Path(cfg.Deploy.Target.Local.Model), task.Model
+		// The local target serves the candidate's own snapshot; naming a
+		// file here is allowed only when it is that candidate, so that no
+		// config can serve bytes other than the ones judged.
+		if c.ArtifactPath == "" || c.Digest == "" {
+			return b, errors.New("deploy.target.local: the candidate has no artifact of its own to serve; give candidate.artifact (or train it), or deploy to an upstream")
+		}
+		if m := cfg.Deploy.Target.Local.Model; m != "" {
+			d, _, err := sign.FileDigest(task.Path(m))
+			if err != nil {
+				return b, fmt.Errorf("deploy.target.local.model: %w", err)
+			}
+			if d != c.Digest {
+				return b, fmt.Errorf("deploy.target.local.model: %s is not the candidate that was tested and approved (%s, the candidate is %s); leave local.model out to serve the candidate",
+					m, shortDigest(d), shortDigest(c.Digest))
+			}
+		}
+		b.Local, b.Artifact, b.Name = true, c.ArtifactPath, task.Model
 	case c.Endpoint != "":
 		b.URL, b.Endpoint = c.Endpoint, c.Endpoint
 	case c.ArtifactPath != "":

@@ -128,8 +128,8 @@ func TestCandidateCrashMidCanary(t *testing.T) {
 	ctx := context.Background()
 	cfg := pipeline(t, faultCanary)
 	task := agents.Task{RunID: "run-crash", Stage: Stage, Model: "fraud", Environment: "production", Config: cfg,
-		Candidate:  agents.Candidate{Version: "v2", ArtifactPath: candModel},
-		Production: &agents.Production{Version: "v1", ArtifactPath: prodModel}, Logger: e.task("x", cfg).Logger}
+		Candidate:  agents.Candidate{Version: "v2", ArtifactPath: candModel, Digest: fileDigest(t, candModel)},
+		Production: &agents.Production{Version: "v1", ArtifactPath: prodModel, Digest: fileDigest(t, prodModel)}, Logger: e.task("x", cfg).Logger}
 	killed := false
 	st, seen := e.drive(e.agent, task, 200, 30*time.Second, 20, func(st State) {
 		if st.Phase == PhaseCanary && st.Weight == 50 && !killed {

@@ -25,6 +25,7 @@ import (
 	"github.com/modelgate/modelgate/internal/store/sqlite"
 	"github.com/modelgate/modelgate/tools/gateway"
 	"github.com/modelgate/modelgate/tools/model"
+	"github.com/modelgate/modelgate/tools/sign"
 )
 
 const (
@@ -278,4 +279,11 @@ func compact(seen []string) []string {
 		}
 	}
 	return out
+}
+
+func fileDigest(t *testing.T, p string) string {
+	t.Helper()
+	d, _, err := sign.FileDigest(p)
+	require.NoError(t, err)
+	return d
 }

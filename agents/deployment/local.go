@@ -6,7 +6,9 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"os"
 	"os/exec"
+	"path/filepath"
 	"strings"
 	"sync"
 	"time"
@@ -16,6 +18,7 @@ import (
 type localServer struct {
 	cmd     *exec.Cmd
 	url     string
+	dir     string // the verified copy it serves, removed with it
 	done    chan struct{}
 	exitErr error
 	once    sync.Once
@@ -36,6 +39,9 @@ func (s *localServer) stop() {
 			_ = s.cmd.Process.Kill()
 		}
 		<-s.done
+		if s.dir != "" {
+			_ = os.RemoveAll(s.dir)
+		}
 	})
 }
 
@@ -105,9 +111,13 @@ func (a *Agent) startLocal(ctx context.Context, model string, b Backend) (*local
 	if b.Artifact == "" {
 		return nil, fmt.Errorf("deployment: version %s of %s is local but has no artifact path", b.Version, model)
 	}
+	path, err := a.verifiedCopy(ctx, model, b)
+	if err != nil {
+		return nil, err
+	}
 	// Not tied to ctx: the server outlives this tick and this run (it
 	// serves production after promotion); Close or stopLocal end it.
-	cmd := exec.Command(a.opts.ServeBinary, "serve", "--model", model+"="+b.Artifact, "--addr", "127.0.0.1:0")
+	cmd := exec.Command(a.opts.ServeBinary, "serve", "--model", model+"="+path, "--addr", "127.0.0.1:0")
 	setParentDeath(cmd)
 	stdout, err := cmd.StdoutPipe()
 	if err != nil {
@@ -116,9 +126,10 @@ func (a *Agent) startLocal(ctx context.Context, model string, b Backend) (*local
 	var stderr tail
 	cmd.Stderr = &stderr
 	if err := cmd.Start(); err != nil {
+		_ = os.RemoveAll(filepath.Dir(path))
 		return nil, fmt.Errorf("start model server for %s %s: %w", model, b.Version, err)
 	}
-	s := &localServer{cmd: cmd, done: make(chan struct{})}
+	s := &localServer{cmd: cmd, done: make(chan struct{}), dir: filepath.Dir(path)}
 	urlc := make(chan string, 1)
 	go func() {
 		sc := bufio.NewScanner(stdout)

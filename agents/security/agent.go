@@ -109,6 +109,11 @@ func (a *Agent) Run(ctx context.Context, task agents.Task) (agents.Report, error
 	sigPath := ""
 	if cfg.RequireSignature || cfg.PublicKey != "" {
 		sigPath = task.Path(cfg.Signature)
+		if sigPath == "" && task.Config != nil && task.Config.Train == nil && task.Config.Candidate.Artifact != "" {
+			// Beside the file the config named: the artifact itself is
+			// judged from the run's snapshot, where no signature lies.
+			sigPath = sign.DefaultSignaturePath(task.Path(task.Config.Candidate.Artifact))
+		}
 		if sigPath == "" {
 			sigPath = sign.DefaultSignaturePath(root)
 		}

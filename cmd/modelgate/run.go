@@ -26,6 +26,7 @@ func init() { register(newRunCmd) }
 
 type runFlags struct {
 	file, serverURL, token, key, commitAuthor, dataDir, policies string
+	baseDir                                                      string
 	local, wait, asJSON                                          bool
 	timeout                                                      time.Duration
 }
@@ -59,7 +60,7 @@ Exit codes: 0 the run succeeded (or, --local, was allowed or awaits approval),
 				}
 				return runLocal(cmd, f, data, base)
 			}
-			return runRemote(cmd, f, data, base)
+			return runRemote(cmd, f, data, base, cfg)
 		},
 	}
 	fl := cmd.Flags()
@@ -71,21 +72,27 @@ Exit codes: 0 the run succeeded (or, --local, was allowed or awaits approval),
 	fl.StringVar(&f.token, "token", "", "API token (default $MODELGATE_TOKEN)")
 	fl.StringVar(&f.key, "idempotency-key", "", "Idempotency-Key: resubmitting with the same key returns the first run")
 	fl.StringVar(&f.commitAuthor, "commit-author", os.Getenv("GITHUB_ACTOR"), "author of the commit under test (may not approve it)")
+	fl.StringVar(&f.baseDir, "base-dir", "", "read the config's files from this folder of a server workspace instead of uploading them")
 	fl.StringVar(&f.dataDir, "data-dir", "", "--local: state folder (default: a temporary one)")
 	fl.StringVar(&f.policies, "policies", "", "--local: policy folder (default: policy.bundle of the config, else the embedded bundle)")
 	fl.DurationVar(&f.timeout, "timeout", 0, "give up waiting after this long (0 = no limit)")
 	return cmd
 }
 
-func runRemote(cmd *cobra.Command, f runFlags, data []byte, base string) error {
+func runRemote(cmd *cobra.Command, f runFlags, data []byte, base string, cfg *config.Pipeline) error {
 	ctx := cmd.Context()
 	c, err := serverClient(f.serverURL, f.token)
 	if err != nil {
 		return err
 	}
+	req := api.RunRequest{Config: string(data), BaseDir: f.baseDir, CommitAuthor: f.commitAuthor, Trigger: "cli"}
+	if f.baseDir == "" {
+		if req.Files, err = uploadInputs(cmd, c, cfg, base); err != nil {
+			return err
+		}
+	}
 	var run api.RunView
-	_, err = c.Do(ctx, "POST", "/v1/runs", api.RunRequest{Config: string(data), BaseDir: base, CommitAuthor: f.commitAuthor, Trigger: "cli"}, &run,
-		"Idempotency-Key", f.key)
+	_, err = c.Do(ctx, "POST", "/v1/runs", req, &run, "Idempotency-Key", f.key)
 	if err != nil {
 		return serverErr(err)
 	}
@@ -128,6 +135,58 @@ func runRemote(cmd *cobra.Command, f runFlags, data []byte, base string) error {
 		printRun(out, run)
 	}
 	return exitForRun(run)
+}
+
+// uploadInputs hands the server every file the config names, so that a
+// CI job on another machine can submit a run: the server reads the bytes
+// it was sent, never a path of the client's choosing.
+func uploadInputs(cmd *cobra.Command, c *client.Client, cfg *config.Pipeline, base string) (map[string]string, error) {
+	if err := cfg.CheckRelative(); err != nil {
+		return nil, usageErr(fmt.Errorf("%s\n(a server run reads only uploaded files: name them relative to the config's folder)", err))
+	}
+	var paths []string
+	for _, fr := range cfg.Files() {
+		switch fr.Field {
+		case "policy.bundle":
+			continue // a server judges with its own bundle
+		case "security.signature":
+			if _, err := os.Stat(config.Resolve(base, fr.Path)); err != nil {
+				continue // optional: its absence is the security agent's finding
+			}
+		}
+		paths = append(paths, fr.Path)
+	}
+	if cfg.Security.Signature == "" && cfg.Candidate.Artifact != "" && cfg.Train == nil {
+		// The security agent looks for <artifact>.sig by default.
+		if sig := cfg.Candidate.Artifact + ".sig"; fileExists(config.Resolve(base, sig)) {
+			paths = append(paths, sig)
+		}
+	}
+	files, st, err := c.Upload(cmd.Context(), client.UploadParams{Root: base, Paths: paths, Progress: cmd.ErrOrStderr()})
+	if err != nil {
+		return nil, serverErr(err)
+	}
+	if st.Files > 0 {
+		fmt.Fprintf(cmd.ErrOrStderr(), "inputs: %d files, %d uploaded (%s), %d already on the server\n", st.Files, st.Sent, humanBytes(st.Bytes), st.Skipped)
+	}
+	return files, nil
+}
+
+func fileExists(p string) bool {
+	_, err := os.Stat(p)
+	return err == nil
+}
+
+func humanBytes(n int64) string {
+	switch {
+	case n >= 1<<30:
+		return fmt.Sprintf("%.1f GiB", float64(n)/(1<<30))
+	case n >= 1<<20:
+		return fmt.Sprintf("%.1f MiB", float64(n)/(1<<20))
+	case n >= 1<<10:
+		return fmt.Sprintf("%.1f KiB", float64(n)/(1<<10))
+	}
+	return fmt.Sprintf("%d B", n)
 }
 
 func runLocal(cmd *cobra.Command, f runFlags, data []byte, base string) error {

@@ -5,10 +5,12 @@ import (
 	"context"
 	"encoding/json"
 	"io"
+	"net/http"
 	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strings"
+	"sync/atomic"
 	"testing"
 
 	"github.com/charmbracelet/log"
@@ -85,11 +87,20 @@ func TestRunAgainstServer(t *testing.T) {
 	}
 	dir, ws := t.TempDir(), t.TempDir()
 	ctx := context.Background()
-	s, err := app.Build(ctx, app.Options{DataDir: dir, NoDeploy: true, Workspaces: []string{ws}, Logger: log.NewWithOptions(io.Discard, log.Options{})})
+	// No --workspace: the server shares no folder with the CI job, which
+	// uploads what the run needs.
+	s, err := app.Build(ctx, app.Options{DataDir: dir, NoDeploy: true, Logger: log.NewWithOptions(io.Discard, log.Options{})})
 	require.NoError(t, err)
 	defer s.Close()
 	require.NoError(t, s.Start(ctx))
-	web := httptest.NewServer(s.Handler)
+	var puts, putBytes atomic.Int64
+	web := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Method == http.MethodPut {
+			puts.Add(1)
+			putBytes.Add(r.ContentLength)
+		}
+		s.Handler.ServeHTTP(w, r)
+	}))
 	defer web.Close()
 	var ci string
 	for _, tok := range s.Tokens {
@@ -97,9 +108,8 @@ func TestRunAgainstServer(t *testing.T) {
 			ci = tok.Token
 		}
 	}
-	// staging at a 25% canary: low enough risk to pass without reviewers
-	// The checkout sits in a folder the operator allowed with --workspace;
-	// the config's paths are relative to it, as a server requires.
+	// staging at a 25% canary: low enough risk to pass without reviewers.
+	// The config's paths are relative to its folder, as a server requires.
 	cfg := filepath.Join(ws, "modelgate.yaml")
 	example, _ := filepath.Abs("../../internal/app/demo/example")
 	src, err := os.ReadFile(filepath.Join(example, "modelgate.yaml"))
@@ -113,6 +123,15 @@ func TestRunAgainstServer(t *testing.T) {
 	}
 
 	code, stdout, stderr := cli("run", "-f", cfg, "--wait", "--server", web.URL, "--token", ci, "--idempotency-key", "build-1")
+	require.Contains(t, stderr, "inputs: 3 files, 3 uploaded")
+	require.Equal(t, int64(3), puts.Load())
+	var sent int64
+	for _, f := range []string{"train.csv", "holdout.csv", "model-candidate.json"} {
+		st, err := os.Stat(filepath.Join(ws, f))
+		require.NoError(t, err)
+		sent += st.Size()
+	}
+	require.Equal(t, sent, putBytes.Load())
 	require.Contains(t, stderr, "evaluate")
 	require.Contains(t, stdout, "STAGE")
 	code2, stdout2, _ := cli("runs", "list", "--server", web.URL, "--token", ci, "--json")
@@ -127,9 +146,16 @@ func TestRunAgainstServer(t *testing.T) {
 		require.Equal(t, 1, code, "a run that did not succeed exits 1: %s %s", r.State, r.Error)
 	}
 	// the same key again returns the same run
-	code3, stdout3, _ := cli("run", "-f", cfg, "--server", web.URL, "--token", ci, "--idempotency-key", "build-1", "--json")
-	require.Equal(t, 0, code3)
+	// and a second upload of the same files sends no bytes
+	code3, stdout3, stderr3 := cli("run", "-f", cfg, "--server", web.URL, "--token", ci, "--idempotency-key", "build-1", "--json")
+	require.Equal(t, 0, code3, stderr3)
 	require.Contains(t, stdout3, r.ID)
+	require.Contains(t, stderr3, "inputs: 3 files, 0 uploaded (0 B), 3 already on the server")
+	require.Equal(t, int64(3), puts.Load(), "no PUT the second time")
+	// a server path instead of uploads is refused without a workspace
+	code6, _, stderr6 := cli("run", "-f", cfg, "--server", web.URL, "--token", ci, "--base-dir", ws)
+	require.Equal(t, 2, code6)
+	require.Contains(t, stderr6, "--workspace")
 	// a reviewer token may not start runs: refused (403), so exit 1
 	var reviewer string
 	for _, tok := range s.Tokens {

@@ -2,17 +2,25 @@ package api
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"maps"
 	"net/http"
 	"os"
+	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
 
+	"github.com/google/uuid"
+
 	"github.com/modelgate/modelgate/coordinator"
 	"github.com/modelgate/modelgate/internal/auth"
+	"github.com/modelgate/modelgate/internal/blob"
 	"github.com/modelgate/modelgate/internal/config"
 	"github.com/modelgate/modelgate/internal/store"
 	"github.com/modelgate/modelgate/internal/workspace"
@@ -20,8 +28,12 @@ import (
 
 // RunRequest is the body of POST /v1/runs.
 type RunRequest struct {
-	Config       string            `json:"config"`   // modelgate.yaml, verbatim
-	BaseDir      string            `json:"base_dir"` // folder on the server that relative paths resolve against
+	Config  string `json:"config"`             // modelgate.yaml, verbatim
+	BaseDir string `json:"base_dir,omitempty"` // folder inside a server workspace that relative paths resolve against
+	// Files maps each relative path the config names (a folder as the
+	// files under it) to the digest of a blob uploaded with PUT
+	// /v1/blobs: the run reads these bytes and nothing else.
+	Files        map[string]string `json:"files,omitempty"`
 	CommitAuthor string            `json:"commit_author,omitempty"`
 	Trigger      string            `json:"trigger,omitempty"`
 	Labels       map[string]string `json:"labels,omitempty"`
@@ -56,8 +68,22 @@ func (s *Server) runCreate(w http.ResponseWriter, r *http.Request, p auth.Princi
 		if err := s.authorize(r.Context(), p, "train", cfg.Model, cfg.Environment); err != nil {
 			return err
 		}
+		if cfg.Train.Network {
+			if err := s.authorize(r.Context(), p, "train_network", cfg.Model, cfg.Environment); err != nil {
+				return err
+			}
+		}
 	}
-	baseDir, err := s.serverPaths(cfg, req.BaseDir)
+	var baseDir, inputs string
+	if len(req.Files) > 0 {
+		if req.BaseDir != "" {
+			return badRequest("base_dir and files: give one, not both (files are uploaded blobs; base_dir is a server workspace)")
+		}
+		baseDir, err = s.materialise(r.Context(), cfg, req.Files)
+		inputs = filesDigest(req.Files)
+	} else {
+		baseDir, err = s.serverPaths(cfg, req.BaseDir)
+	}
 	if err != nil {
 		return err
 	}
@@ -68,8 +94,11 @@ func (s *Server) runCreate(w http.ResponseWriter, r *http.Request, p auth.Princi
 	run, created, err := s.o.Coordinator.Submit(r.Context(), coordinator.SubmitParams{
 		Config: []byte(req.Config), File: "config", BaseDir: baseDir, Trigger: trigger,
 		Requester: p.Subject, CommitAuthor: req.CommitAuthor, Labels: req.Labels,
-		IdempotencyKey: r.Header.Get("Idempotency-Key"),
+		IdempotencyKey: r.Header.Get("Idempotency-Key"), InputsDigest: inputs,
 	})
+	if inputs != "" && (err != nil || !created) {
+		_ = os.RemoveAll(baseDir) // the replayed run has its own inputs
+	}
 	if errors.Is(err, coordinator.ErrIdempotencyMismatch) {
 		return errorf(http.StatusUnprocessableEntity, "idempotency_mismatch", "Idempotency-Key was already used with a different request body")
 	}
@@ -88,6 +117,57 @@ func (s *Server) runCreate(w http.ResponseWriter, r *http.Request, p auth.Princi
 	}
 	writeJSON(w, status, RunView{Run: run})
 	return nil
+}
+
+// maxFiles bounds one run's inputs: a folder artifact of many files is
+// fine, a request that would make the server create millions is not.
+const maxFiles = 10000
+
+// materialise lays a run's uploaded inputs out read-only in a folder of
+// the server's own choosing, after checking that every file the config
+// names was uploaded: the run then reads only bytes the caller sent and
+// the server verified, never a server path.
+func (s *Server) materialise(ctx context.Context, cfg *config.Pipeline, files map[string]string) (string, error) {
+	if s.o.Blobs == nil || s.o.InputsDir == "" {
+		return "", errorf(http.StatusNotImplemented, "not_implemented", "this server keeps no blob store; name a workspace with base_dir")
+	}
+	if len(files) > maxFiles {
+		return "", badRequest(fmt.Sprintf("files: %d entries, more than the %d a run may have", len(files), maxFiles))
+	}
+	if err := cfg.CheckRelative(); err != nil {
+		return "", errorf(http.StatusBadRequest, "path_refused", err.Error())
+	}
+	for _, f := range cfg.Files() {
+		if f.Field == "policy.bundle" || f.Field == "security.signature" {
+			continue // a server's own bundle judges; a signature is optional (its absence is a finding)
+		}
+		if !blob.Covers(files, f.Path) {
+			return "", errorf(http.StatusBadRequest, "missing_input",
+				fmt.Sprintf("%s: %q is not among the uploaded files (files has no entry for it)", f.Field, f.Path))
+		}
+	}
+	if err := os.MkdirAll(s.o.InputsDir, 0o700); err != nil {
+		return "", fmt.Errorf("inputs folder: %w", err)
+	}
+	dir := filepath.Join(s.o.InputsDir, uuid.NewString())
+	if err := blob.Materialise(ctx, blob.MaterialiseParams{Store: s.o.Blobs, Files: files, Dir: dir}); err != nil {
+		_ = os.RemoveAll(dir)
+		if errors.Is(err, blob.ErrNotFound) {
+			return "", errorf(http.StatusBadRequest, "blob_missing", err.Error())
+		}
+		return "", errorf(http.StatusBadRequest, "path_refused", err.Error())
+	}
+	return dir, nil
+}
+
+// filesDigest names a set of inputs for idempotency: the same config with
+// other bytes is another request.
+func filesDigest(files map[string]string) string {
+	h := sha256.New()
+	for _, k := range slices.Sorted(maps.Keys(files)) {
+		fmt.Fprintf(h, "%d:%s=%s;", len(k), k, files[k])
+	}
+	return hex.EncodeToString(h.Sum(nil))
 }
 
 // serverPaths applies the trust rule to a submitted run's files: every

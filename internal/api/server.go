@@ -17,6 +17,7 @@ import (
 
 	"github.com/modelgate/modelgate/coordinator"
 	"github.com/modelgate/modelgate/internal/auth"
+	"github.com/modelgate/modelgate/internal/blob"
 	"github.com/modelgate/modelgate/internal/store"
 	"github.com/modelgate/modelgate/internal/workspace"
 )
@@ -71,6 +72,11 @@ type Options struct {
 	Gatherer     prometheus.Gatherer // for /metrics; nil = the default registry
 	Ready        func(ctx context.Context) error
 	MaxBodyBytes int64 // default 1 MiB
+	// Blobs keeps uploaded run inputs by digest (PUT /v1/blobs); nil
+	// answers 501 and runs can only name workspace paths.
+	Blobs        *blob.FS
+	MaxBlobBytes int64  // largest upload; default 64 GiB
+	InputsDir    string // where uploaded runs' inputs are laid out (DATA-DIR/inputs)
 	// Workspaces are the server folders an operator allowed runs to read
 	// (--workspace); without any, a submitted run cannot name a server path.
 	Workspaces workspace.Roots
@@ -92,6 +98,7 @@ type handler func(w http.ResponseWriter, r *http.Request, p auth.Principal) erro
 type route struct {
 	method, path string
 	public       bool
+	maxBody      int64 // overrides Options.MaxBodyBytes (uploads)
 	h            handler
 }
 
@@ -102,6 +109,9 @@ func New(o Options) (*Server, error) {
 	}
 	if o.MaxBodyBytes <= 0 {
 		o.MaxBodyBytes = 1 << 20
+	}
+	if o.MaxBlobBytes <= 0 {
+		o.MaxBlobBytes = 64 << 30
 	}
 	if o.Logger == nil {
 		o.Logger = log.Default()
@@ -137,6 +147,9 @@ func (s *Server) routes() []route {
 		{method: "GET", path: "/healthz", public: true, h: s.healthz},
 		{method: "GET", path: "/readyz", public: true, h: s.readyz},
 		{method: "GET", path: "/v1/openapi.json", h: s.openapi},
+		{method: "PUT", path: "/v1/blobs/{digest}", maxBody: s.o.MaxBlobBytes, h: s.blobPut},
+		{method: "HEAD", path: "/v1/blobs/{digest}", h: s.blobGet},
+		{method: "GET", path: "/v1/blobs/{digest}", h: s.blobGet},
 		{method: "POST", path: "/v1/runs", h: s.runCreate},
 		{method: "GET", path: "/v1/runs", h: s.runList},
 		{method: "GET", path: "/v1/runs/{id}", h: s.runGet},
@@ -166,7 +179,11 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) { s.mux.Serve
 func (s *Server) wrap(rt route) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		start := time.Now()
-		r.Body = http.MaxBytesReader(w, r.Body, s.o.MaxBodyBytes)
+		limit := s.o.MaxBodyBytes
+		if rt.maxBody > 0 {
+			limit = rt.maxBody
+		}
+		r.Body = http.MaxBytesReader(w, r.Body, limit)
 		var p auth.Principal
 		if !rt.public {
 			var ok bool

@@ -3,6 +3,8 @@ package api_test
 import (
 	"bufio"
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"io"
 	"net/http"
@@ -10,6 +12,7 @@ import (
 	"os"
 	"path/filepath"
 	"sort"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -23,6 +26,7 @@ import (
 	"github.com/modelgate/modelgate/coordinator"
 	"github.com/modelgate/modelgate/internal/api"
 	"github.com/modelgate/modelgate/internal/auth"
+	"github.com/modelgate/modelgate/internal/blob"
 	"github.com/modelgate/modelgate/internal/oversight"
 	"github.com/modelgate/modelgate/internal/store"
 	"github.com/modelgate/modelgate/internal/store/sqlite"
@@ -100,7 +104,10 @@ func setup(t *testing.T, hold bool) *bundle {
 	require.NoError(t, err)
 	roots, err := workspace.New([]string{dir})
 	require.NoError(t, err)
+	blobs, err := blob.NewFS(filepath.Join(t.TempDir(), "blobs"))
+	require.NoError(t, err)
 	api, err := api.New(api.Options{Coordinator: coord, Store: st, Auth: a, Gatherer: reg, Logger: quiet, MaxBodyBytes: 64 << 10, Workspaces: roots,
+		Blobs: blobs, MaxBlobBytes: 1 << 20, InputsDir: filepath.Join(t.TempDir(), "inputs"),
 		Authorize: func(ctx context.Context, p auth.Principal, action, model, env string) (bool, error) {
 			return engine.Authorize(ctx, oversight.AuthzInput{Principal: p, Action: action, Model: model, Environment: env})
 		}})
@@ -394,4 +401,97 @@ func TestTrustBoundary(t *testing.T) {
 	require.Equal(t, 201, status, "%v", m)
 	status, m, _ = b.do(t, "POST", "/v1/runs", ciToken, b.runBody(""))
 	require.Equal(t, 201, status, "%v", m)
+}
+
+func sha(b []byte) string {
+	s := sha256.Sum256(b)
+	return "sha256:" + hex.EncodeToString(s[:])
+}
+
+// TestUploads: a CI job with no disk shared with the server hands it the
+// run's inputs as blobs; the server checks every byte against its digest,
+// lays the inputs out itself, and refuses names that would lead out.
+func TestUploads(t *testing.T) {
+	t.Parallel()
+	b := setup(t, false)
+	model, data := []byte(`{"learner": {}}`), []byte("a,b\n1,2\n")
+	md, dd := sha(model), sha(data)
+	put := func(token, digest string, body []byte) (int, map[string]any) {
+		st, m, _ := b.do(t, "PUT", "/v1/blobs/"+digest, token, string(body))
+		return st, m
+	}
+	for _, tc := range []struct {
+		name, token, digest string
+		body                []byte
+		status              int
+		code                string
+	}{
+		{"a reviewer may not upload", reviewerToken, md, model, 403, "forbidden"},
+		{"bytes that are not the digest's", ciToken, md, data, 400, "digest_mismatch"},
+		{"a digest that is a path", ciToken, "sha256:..%2F..%2Fetc%2Fpasswd", model, 400, "invalid_digest"},
+		{"another algorithm", ciToken, "md5:" + strings.Repeat("0", 32), model, 400, "invalid_digest"},
+		{"over the size limit", ciToken, sha(make([]byte, 2<<20)), make([]byte, 2<<20), 413, "too_large"},
+	} {
+		status, m := put(tc.token, tc.digest, tc.body)
+		require.Equal(t, tc.status, status, "%s: %v", tc.name, m)
+		require.Equal(t, tc.code, errCode(m), tc.name)
+	}
+	status, _, _ := b.do(t, "HEAD", "/v1/blobs/"+md, ciToken, "")
+	require.Equal(t, 404, status, "nothing refused was kept")
+
+	status, m := put(ciToken, md, model)
+	require.Equal(t, 201, status, "%v", m)
+	status, m = put(ciToken, md, model)
+	require.Equal(t, 200, status, "a second upload is idempotent: %v", m)
+	require.Equal(t, false, m["created"])
+	status, m = put(ciToken, dd, data)
+	require.Equal(t, 201, status, "%v", m)
+	status, _, h := b.do(t, "HEAD", "/v1/blobs/"+md, ciToken, "")
+	require.Equal(t, 200, status)
+	require.Equal(t, strconv.Itoa(len(model)), h.Get("Content-Length"))
+
+	cfg := "model: fraud\ntask: binary\ncandidate: {artifact: m/model.json}\ndata: {reference: ref.csv}\n"
+	req := func(files map[string]string, base string) string {
+		raw, _ := json.Marshal(api.RunRequest{Config: cfg, Files: files, BaseDir: base})
+		return string(raw)
+	}
+	good := map[string]string{"m/model.json": md, "ref.csv": dd}
+	for _, tc := range []struct {
+		name   string
+		body   string
+		status int
+		code   string
+		field  string
+	}{
+		{"an input not uploaded", req(map[string]string{"m/model.json": md}, ""), 400, "missing_input", "data.reference"},
+		{"a name leading out", req(map[string]string{"m/model.json": md, "ref.csv": dd, "../../x": dd}, ""), 400, "path_refused", "../../x"},
+		{"an absolute name", req(map[string]string{"m/model.json": md, "ref.csv": dd, "/etc/cron.d/x": dd}, ""), 400, "path_refused", "/etc/cron.d/x"},
+		{"a blob never uploaded", req(map[string]string{"m/model.json": md, "ref.csv": sha([]byte("nope"))}, ""), 400, "blob_missing", "ref.csv"},
+		{"files and base_dir", req(good, b.dir), 400, "bad_request", "base_dir"},
+	} {
+		status, m, _ := b.do(t, "POST", "/v1/runs", ciToken, tc.body)
+		require.Equal(t, tc.status, status, "%s: %v", tc.name, m)
+		require.Equal(t, tc.code, errCode(m), tc.name)
+		msg, _ := m["error"].(map[string]any)["message"].(string)
+		require.Contains(t, msg, tc.field, tc.name)
+	}
+
+	status, m, _ = b.do(t, "POST", "/v1/runs", ciToken, req(good, ""), "Idempotency-Key", "k1")
+	require.Equal(t, 201, status, "%v", m)
+	run, err := b.store.RunGet(context.Background(), m["id"].(string))
+	require.NoError(t, err)
+	got, err := os.ReadFile(filepath.Join(run.BaseDir, "m", "model.json"))
+	require.NoError(t, err)
+	require.Equal(t, model, got, "the run reads the uploaded bytes, laid out by the server")
+	st, err := os.Stat(filepath.Join(run.BaseDir, "ref.csv"))
+	require.NoError(t, err)
+	require.Zero(t, st.Mode().Perm()&0o222, "inputs are read-only")
+
+	status, m, h = b.do(t, "POST", "/v1/runs", ciToken, req(good, ""), "Idempotency-Key", "k1")
+	require.Equal(t, 200, status, "%v", m)
+	require.Equal(t, run.ID, m["id"])
+	require.Equal(t, "true", h.Get("Idempotent-Replayed"))
+	other := map[string]string{"m/model.json": dd, "ref.csv": dd}
+	status, m, _ = b.do(t, "POST", "/v1/runs", ciToken, req(other, ""), "Idempotency-Key", "k1")
+	require.Equal(t, 422, status, "the same key with other bytes is another request: %v", m)
 }

@@ -26,6 +26,7 @@ import (
 	"github.com/modelgate/modelgate/internal/approval"
 	"github.com/modelgate/modelgate/internal/audit"
 	"github.com/modelgate/modelgate/internal/auth"
+	"github.com/modelgate/modelgate/internal/blob"
 	"github.com/modelgate/modelgate/internal/config"
 	"github.com/modelgate/modelgate/internal/oversight"
 	"github.com/modelgate/modelgate/internal/store"
@@ -56,6 +57,8 @@ type Options struct {
 	// Workspaces are the folders submitted runs may read through base_dir
 	// (--workspace); none means a run cannot name a server path.
 	Workspaces []string
+	// MaxBlobBytes bounds one upload (--max-blob-bytes); default 64 GiB.
+	MaxBlobBytes int64
 }
 
 // Server is an assembled process. Handler serves the API, /ui and
@@ -68,6 +71,7 @@ type Server struct {
 	Queue       *approval.Queue
 	Coordinator *coordinator.Coordinator
 	Gateway     *gateway.Gateway
+	Blobs       *blob.FS
 	Deployer    *deployment.Agent
 	Auth        *auth.Authenticator
 	Tokens      []auth.Token
@@ -138,6 +142,10 @@ func Build(ctx context.Context, o Options) (*Server, error) {
 	}
 	s.closers = append([]func() error{s.Gateway.Close}, s.closers...)
 
+	if s.Blobs, err = blob.NewFS(filepath.Join(o.DataDir, "blobs")); err != nil {
+		return nil, err
+	}
+
 	as := map[string]agents.Agent{}
 	as[coordinator.StageValidate] = validation.New()
 	as[coordinator.StageTest] = testagent.New(testagent.Options{Predictor: predictorForTask})
@@ -145,7 +153,8 @@ func Build(ctx context.Context, o Options) (*Server, error) {
 	as[coordinator.StageEvaluate] = evaluation.New(evaluation.Options{})
 	if !o.NoDeploy {
 		s.Deployer = deployment.New(deployment.Options{Store: st, Gateway: s.Gateway, Recorder: s.Trail,
-			Tick: o.DeployTick, Logger: o.Logger.WithPrefix("deploy"), ServeBinary: o.ServeBinary})
+			Tick: o.DeployTick, Logger: o.Logger.WithPrefix("deploy"), ServeBinary: o.ServeBinary,
+			ServeDir: filepath.Join(o.DataDir, "serve")})
 		as[coordinator.StageDeploy] = s.Deployer
 		s.closers = append([]func() error{s.Deployer.Close}, s.closers...)
 	}
@@ -170,7 +179,7 @@ func Build(ctx context.Context, o Options) (*Server, error) {
 			_, err := s.Deployer.Abort(ctx, runID, actor, reason)
 			return err
 		},
-		Workers: o.Workers, DataDir: o.DataDir, Logger: o.Logger, Registerer: s.Registry,
+		Workers: o.Workers, DataDir: o.DataDir, Logger: o.Logger, Registerer: s.Registry, Blobs: s.Blobs,
 	})
 	if err != nil {
 		return nil, err
@@ -196,6 +205,7 @@ func Build(ctx context.Context, o Options) (*Server, error) {
 	}
 	api, err := api.New(api.Options{
 		Coordinator: coord, Store: st, Auth: s.Auth, Workspaces: roots,
+		Blobs: s.Blobs, MaxBlobBytes: o.MaxBlobBytes, InputsDir: filepath.Join(o.DataDir, "inputs"),
 		Authorize: func(ctx context.Context, p auth.Principal, action, model, env string) (bool, error) {
 			return s.Engine.Authorize(ctx, oversight.AuthzInput{Principal: p, Action: action, Model: model, Environment: env})
 		},

@@ -45,6 +45,13 @@ type Train struct {
 	Timeout  Duration          `yaml:"timeout" json:"timeout"`
 	Env      map[string]string `yaml:"env" json:"env,omitempty"`
 	Artifact string            `yaml:"artifact" json:"artifact,omitempty"` // file the command writes, relative to ArtifactDir; default candidate.artifact's base name or model.json
+	// Files are what the command needs besides the data (scripts, a
+	// requirements file, a source folder), relative to the config: the
+	// CLI uploads them with the run and the sandbox sees only them.
+	Files []string `yaml:"files" json:"files,omitempty"`
+	// Network lets the command reach the network from its sandbox; the
+	// policy must also give the requester the train_network right.
+	Network bool `yaml:"network" json:"network,omitempty"`
 }
 
 // Candidate says where the candidate model is: a file or a V2 endpoint.
@@ -194,6 +201,10 @@ func (p *Pipeline) Files() []FileRef {
 	add("data.current", p.Data.Current)
 	if p.Train == nil {
 		add("candidate.artifact", p.Candidate.Artifact)
+	} else {
+		for i, f := range p.Train.Files {
+			add(fmt.Sprintf("train.files[%d]", i), f)
+		}
 	}
 	if p.Baseline != nil {
 		add("baseline.artifact", p.Baseline.Artifact)

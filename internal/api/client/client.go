@@ -82,13 +82,7 @@ func (c *Client) Do(ctx context.Context, method, path string, body any, out any,
 		return resp, fmt.Errorf("read answer of %s %s: %w", method, path, err)
 	}
 	if resp.StatusCode >= 300 {
-		var env struct {
-			Error struct{ Code, Message string } `json:"error"`
-		}
-		if json.Unmarshal(data, &env) == nil && env.Error.Code != "" {
-			return resp, &Error{Status: resp.StatusCode, Code: env.Error.Code, Message: env.Error.Message}
-		}
-		return resp, &Error{Status: resp.StatusCode, Code: http.StatusText(resp.StatusCode), Message: strings.TrimSpace(string(data))}
+		return resp, errorOf(resp.StatusCode, data)
 	}
 	if out != nil {
 		if err := json.Unmarshal(data, out); err != nil {
@@ -96,6 +90,22 @@ func (c *Client) Do(ctx context.Context, method, path string, body any, out any,
 		}
 	}
 	return resp, nil
+}
+
+// errorOf reads the API's error envelope, or keeps the body as text.
+func errorOf(status int, data []byte) error {
+	var env struct {
+		Error struct{ Code, Message string } `json:"error"`
+	}
+	if json.Unmarshal(data, &env) == nil && env.Error.Code != "" {
+		return &Error{Status: status, Code: env.Error.Code, Message: env.Error.Message}
+	}
+	return &Error{Status: status, Code: http.StatusText(status), Message: strings.TrimSpace(string(data))}
+}
+
+func decodeError(resp *http.Response) error {
+	data, _ := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
+	return errorOf(resp.StatusCode, data)
 }
 
 // Event is one server-sent event.
