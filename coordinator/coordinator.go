@@ -22,6 +22,7 @@ import (
 	"github.com/modelgate/modelgate/internal/config"
 	"github.com/modelgate/modelgate/internal/oversight"
 	"github.com/modelgate/modelgate/internal/store"
+	"github.com/modelgate/modelgate/tools/redact"
 )
 
 // ApprovalRequester opens an approval request for a run whose decision
@@ -367,6 +368,7 @@ func (c *Coordinator) publish(e Event) {
 	if e.Time.IsZero() {
 		e.Time = c.o.Now().UTC()
 	}
+	e.Message = redact.String(e.Message)
 	c.events.publish(e)
 }
 

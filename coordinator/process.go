@@ -15,6 +15,7 @@ import (
 	"github.com/modelgate/modelgate/internal/config"
 	"github.com/modelgate/modelgate/internal/oversight"
 	"github.com/modelgate/modelgate/internal/store"
+	"github.com/modelgate/modelgate/tools/redact"
 )
 
 // process advances a run until it is terminal or has to wait for someone
@@ -72,6 +73,7 @@ func (c *Coordinator) transition(ctx context.Context, run store.Run, from []stor
 	if from == nil {
 		from = []store.RunState{store.RunQueued, store.RunRunning, store.RunAwaitingApproval, store.RunDeploying}
 	}
+	reason = redact.String(reason) // may quote a command's output
 	updated, err := c.o.Store.RunTransition(context.WithoutCancel(ctx), store.RunTransitionParams{ID: run.ID, From: from, To: to, Error: reason})
 	if err != nil {
 		return run, err

@@ -13,6 +13,7 @@ import (
 	"github.com/modelgate/modelgate/agents"
 	"github.com/modelgate/modelgate/internal/config"
 	"github.com/modelgate/modelgate/internal/store"
+	"github.com/modelgate/modelgate/tools/redact"
 	"github.com/modelgate/modelgate/tools/sign"
 )
 
@@ -143,7 +144,7 @@ func (c *Coordinator) runAgent(ctx context.Context, run store.Run, name string, 
 		c.metrics.agentError(agent.Name())
 		retry := agents.IsRetriable(err) && try < retries
 		c.putStage(ctx, store.Stage{RunID: run.ID, Name: name, State: store.StageFailed, Attempt: attempt,
-			Error: err.Error(), StartedAt: start.UTC(), FinishedAt: c.o.Now().UTC()})
+			Error: redact.String(err.Error()), StartedAt: start.UTC(), FinishedAt: c.o.Now().UTC()})
 		c.record(ctx, "stage.failed", run.ID, agent.Name(), map[string]any{"stage": name, "attempt": attempt, "error": err.Error(), "will_retry": retry})
 		c.publish(Event{RunID: run.ID, Type: "stage", Stage: name, StageState: store.StageFailed, Message: err.Error()})
 		if !retry {

@@ -17,9 +17,14 @@ import (
 	"text/template"
 	"time"
 
+	"github.com/charmbracelet/log"
+
 	"github.com/modelgate/modelgate/agents"
+	"github.com/modelgate/modelgate/internal/audit"
 	"github.com/modelgate/modelgate/internal/config"
+	"github.com/modelgate/modelgate/internal/sandbox"
 	"github.com/modelgate/modelgate/internal/store"
+	"github.com/modelgate/modelgate/tools/redact"
 	"github.com/modelgate/modelgate/tools/sign"
 )
 
@@ -37,13 +42,29 @@ type LogSink interface {
 // Options configure the agent.
 type Options struct {
 	Logs LogSink // where output lines go; nil discards them
+	// Runner runs the command: a sandbox on a server, directly for run
+	// --local. nil runs it directly.
+	Runner sandbox.Runner
+	// Recorder, when set with an unsandboxed Runner on a server
+	// (Unsandboxed), gets a train.unsandboxed event for every run.
+	Recorder    audit.Recorder
+	Unsandboxed bool
+	Logger      *log.Logger
 }
 
 // Agent is the training agent.
 type Agent struct{ o Options }
 
 // New returns the training agent.
-func New(o Options) *Agent { return &Agent{o: o} }
+func New(o Options) *Agent {
+	if o.Runner == nil {
+		o.Runner = sandbox.Direct{}
+	}
+	if o.Logger == nil {
+		o.Logger = log.Default()
+	}
+	return &Agent{o: o}
+}
 
 // Name is "training".
 func (a *Agent) Name() string { return Name }
@@ -55,6 +76,7 @@ type Details struct {
 	Digest       string   `json:"digest"`
 	Size         int64    `json:"size"`
 	Argv         []string `json:"argv"`
+	Sandbox      string   `json:"sandbox"` // bwrap | none
 }
 
 // vars are the placeholders a training command may use.
@@ -98,8 +120,17 @@ func (a *Agent) Run(ctx context.Context, task agents.Task) (agents.Report, error
 	artifact := ArtifactName(cfg)
 	artPath := filepath.Join(artDir, artifact)
 
+	if a.o.Unsandboxed {
+		a.o.Logger.Warn("training WITHOUT a sandbox (--unsafe-train-without-sandbox): the command can read everything the server can", "run", task.RunID)
+		if a.o.Recorder != nil {
+			if err := a.o.Recorder.Record(ctx, "train.unsandboxed", task.RunID, Name, map[string]any{"argv": argv}); err != nil {
+				return agents.Report{}, agents.Retriable(fmt.Errorf("audit train.unsandboxed: %w", err))
+			}
+		}
+	}
 	start := time.Now()
-	tail, err := a.runCommand(ctx, task.RunID, argv, task.BaseDir, cfg.Train.Env, cfg.Train.Timeout.Duration)
+	tail, err := a.runCommand(ctx, task.RunID, sandbox.Params{Argv: argv, Dir: task.BaseDir, Writable: []string{artDir},
+		Env: cfg.Train.Env, Network: cfg.Train.Network}, cfg.Train.Timeout.Duration)
 	if err != nil {
 		if ctx.Err() != nil {
 			return agents.Report{}, ctx.Err()
@@ -121,7 +152,7 @@ func (a *Agent) Run(ctx context.Context, task agents.Task) (agents.Report, error
 	rep.Metrics["train.seconds"] = elapsed.Seconds()
 	rep.Metrics["artifact.bytes"] = float64(size)
 	rep.Summary = fmt.Sprintf("trained %s (%d bytes, %s) in %s", artifact, size, digest, elapsed.Round(time.Millisecond))
-	rep.Details = agents.MustJSON(Details{ArtifactPath: artPath, Digest: digest, Size: size, Argv: argv})
+	rep.Details = agents.MustJSON(Details{ArtifactPath: artPath, Digest: digest, Size: size, Argv: argv, Sandbox: a.o.Runner.Name()})
 	return rep, nil
 }
 
@@ -152,12 +183,14 @@ func expand(s string, v vars) (string, error) {
 	return b.String(), nil
 }
 
-// runCommand runs argv with a timeout, streaming every output line into
-// the run's log. It returns the last lines of output for error messages.
-// The command gets its own process group so that a timeout kills the
-// whole tree a training script may have started, and dies with the server
-// (Pdeathsig) so that no training outlives the process that judges it.
-func (a *Agent) runCommand(ctx context.Context, runID string, argv []string, dir string, env map[string]string, timeout time.Duration) (string, error) {
+// runCommand runs the command through the agent's Runner with a
+// timeout, streaming every output line into the run's log. It returns
+// the last lines of output for error messages. The command gets its own
+// process group so that a timeout kills the whole tree a training script
+// may have started, and dies with the server (Pdeathsig) so that no
+// training outlives the process that judges it.
+func (a *Agent) runCommand(ctx context.Context, runID string, p sandbox.Params, timeout time.Duration) (string, error) {
+	argv := p.Argv
 	if len(argv) == 0 {
 		return "", errors.New("empty command")
 	}
@@ -166,11 +199,9 @@ func (a *Agent) runCommand(ctx context.Context, runID string, argv []string, dir
 	}
 	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
-	cmd := exec.CommandContext(ctx, argv[0], argv[1:]...)
-	cmd.Dir = dir
-	cmd.Env = os.Environ()
-	for k, v := range env {
-		cmd.Env = append(cmd.Env, k+"="+v)
+	cmd, err := a.o.Runner.Command(ctx, p)
+	if err != nil {
+		return "", err
 	}
 	cmd.SysProcAttr = procAttr()
 	cmd.Cancel = func() error { return syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL) }
@@ -188,7 +219,9 @@ func (a *Agent) runCommand(ctx context.Context, runID string, argv []string, dir
 		sc := bufio.NewScanner(pr)
 		sc.Buffer(make([]byte, 64<<10), 1<<20)
 		for sc.Scan() {
-			line := sc.Text()
+			// Masked before it is stored or quoted in an error: a script
+			// that echoes its environment must not put a key in the log.
+			line := redact.String(sc.Text())
 			a.appendLog(ctx, runID, line)
 			tail = append(tail, line)
 			if len(tail) > 20 {
@@ -197,7 +230,7 @@ func (a *Agent) runCommand(ctx context.Context, runID string, argv []string, dir
 		}
 		_, _ = io.Copy(io.Discard, pr)
 	}()
-	err := cmd.Start()
+	err = cmd.Start()
 	if err != nil {
 		pw.Close()
 		wg.Wait()

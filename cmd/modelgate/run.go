@@ -205,7 +205,7 @@ func runLocal(cmd *cobra.Command, f runFlags, data []byte, base string) error {
 	if f := cmd.Flag("log-level"); f != nil && f.Value.String() == "debug" {
 		quiet = log.Default()
 	}
-	s, err := app.Build(ctx, app.Options{DataDir: dir, PolicyDir: f.policies, NoDeploy: true, Logger: quiet})
+	s, err := app.Build(ctx, app.Options{DataDir: dir, PolicyDir: f.policies, NoDeploy: true, TrainDirect: true, Logger: quiet})
 	if err != nil {
 		return usageErr(err)
 	}

@@ -74,6 +74,9 @@ written once to initial-tokens.yaml beside it for you to copy and delete.`,
 	f.StringVar(&o.TokensFile, "tokens", "", "tokens file (default DATA-DIR/tokens.yaml)")
 	f.IntVar(&o.Workers, "workers", 8, "runs processed at once")
 	f.StringArrayVar(&o.Workspaces, "workspace", nil, "a server folder submitted runs may read through base_dir (repeatable; default none)")
+	f.Int64Var(&o.MaxBlobBytes, "max-blob-bytes", 64<<30, "largest file a client may upload (PUT /v1/blobs)")
+	f.BoolVar(&o.UnsafeTrainWithoutSandbox, "unsafe-train-without-sandbox", false, "run train commands without bwrap (they can read everything the server can; audited on every run)")
+	f.StringArrayVar(&o.TrainReadOnly, "train-ro-bind", nil, "a host folder sandboxed train commands may read, e.g. a toolchain outside /usr (repeatable)")
 	f.DurationVar(&o.ApprovalExpiry, "approval-expiry", 72*time.Hour, "pending approvals expire after this")
 	return cmd
 }

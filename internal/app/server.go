@@ -20,6 +20,7 @@ import (
 	"github.com/modelgate/modelgate/agents/evaluation"
 	"github.com/modelgate/modelgate/agents/security"
 	testagent "github.com/modelgate/modelgate/agents/testing"
+	"github.com/modelgate/modelgate/agents/training"
 	"github.com/modelgate/modelgate/agents/validation"
 	"github.com/modelgate/modelgate/coordinator"
 	"github.com/modelgate/modelgate/internal/api"
@@ -29,6 +30,7 @@ import (
 	"github.com/modelgate/modelgate/internal/blob"
 	"github.com/modelgate/modelgate/internal/config"
 	"github.com/modelgate/modelgate/internal/oversight"
+	"github.com/modelgate/modelgate/internal/sandbox"
 	"github.com/modelgate/modelgate/internal/store"
 	"github.com/modelgate/modelgate/internal/store/sqlite"
 	"github.com/modelgate/modelgate/internal/ui"
@@ -59,6 +61,15 @@ type Options struct {
 	Workspaces []string
 	// MaxBlobBytes bounds one upload (--max-blob-bytes); default 64 GiB.
 	MaxBlobBytes int64
+	// TrainDirect runs training commands as plain processes: run --local,
+	// on the user's own machine. A server sandboxes them with bwrap.
+	TrainDirect bool
+	// UnsafeTrainWithoutSandbox lets a server without bwrap train anyway
+	// (--unsafe-train-without-sandbox); every such run is audited.
+	UnsafeTrainWithoutSandbox bool
+	// TrainReadOnly are host folders a sandboxed command may read (a
+	// toolchain outside /usr, --train-ro-bind).
+	TrainReadOnly []string
 }
 
 // Server is an assembled process. Handler serves the API, /ui and
@@ -147,6 +158,7 @@ func Build(ctx context.Context, o Options) (*Server, error) {
 	}
 
 	as := map[string]agents.Agent{}
+	as[coordinator.StageTrain] = s.trainingAgent(ctx, st)
 	as[coordinator.StageValidate] = validation.New()
 	as[coordinator.StageTest] = testagent.New(testagent.Options{Predictor: predictorForTask})
 	as[coordinator.StageScan] = security.New(security.Options{Logger: o.Logger})
@@ -367,4 +379,27 @@ func PipelineFromFile(path string) ([]byte, string, *config.Pipeline, error) {
 		return nil, "", nil, err
 	}
 	return data, abs, cfg, nil
+}
+
+// trainingAgent picks how training commands run: directly for run
+// --local, else inside bwrap; a server without a working bwrap refuses to
+// train (saying how to install it) unless its operator opted out.
+func (s *Server) trainingAgent(ctx context.Context, st store.Store) *training.Agent {
+	o := training.Options{Logs: st, Recorder: s.Trail, Logger: s.log.WithPrefix("train")}
+	switch {
+	case s.o.TrainDirect:
+		o.Runner = sandbox.Direct{}
+	case s.o.UnsafeTrainWithoutSandbox:
+		o.Runner, o.Unsandboxed = sandbox.Direct{}, true
+		s.log.Warn("training commands run WITHOUT a sandbox (--unsafe-train-without-sandbox): a train command can read everything this server can; every such run is audited")
+	default:
+		b, err := sandbox.Find(ctx, s.o.TrainReadOnly)
+		if err != nil {
+			s.log.Warn("runs with a train section will be refused", "reason", err)
+			o.Runner = sandbox.Refuse{Err: err}
+		} else {
+			o.Runner = b
+		}
+	}
+	return training.New(o)
 }

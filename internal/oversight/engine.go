@@ -17,6 +17,7 @@ import (
 	"github.com/google/uuid"
 	"github.com/modelgate/modelgate/internal/audit"
 	"github.com/modelgate/modelgate/internal/auth"
+	"github.com/modelgate/modelgate/tools/redact"
 	"github.com/open-policy-agent/opa/v1/ast"
 	"github.com/open-policy-agent/opa/v1/metrics"
 	"github.com/open-policy-agent/opa/v1/rego"
@@ -560,7 +561,7 @@ func maskValue(v any) any {
 		}
 		return x
 	case string:
-		return maskString(x)
+		return redact.String(x)
 	}
 	return v
 }

@@ -15,6 +15,7 @@ import (
 	"strconv"
 	"testing"
 	"testing/fstest"
+	"time"
 
 	"github.com/charmbracelet/log"
 	"github.com/open-policy-agent/opa/v1/ast"
@@ -233,7 +234,7 @@ func TestDecisionsMatchReference(t *testing.T) {
 				fsys["data.json"] = &fstest.MapFile{Data: []byte(data)}
 				require.NoError(t, json.Unmarshal([]byte(data), &store))
 			}
-			e, err := NewEngine(context.Background(), EngineOptions{FS: fsys, Logger: log.New(io.Discard)})
+			e, err := NewEngine(context.Background(), EngineOptions{FS: fsys, Logger: log.New(io.Discard), Timeout: 10 * time.Second})
 			require.NoError(t, err)
 			prep := func(module string) rego.PreparedEvalQuery {
 				pq, err := rego.New(rego.Query("data.modelgate.promotion.decision"),
