@@ -23,7 +23,7 @@ bin/modelgate server --data-dir "$SRV" --addr 127.0.0.1:18480 --gateway-addr 127
 PID=$!
 trap 'kill $PID 2>/dev/null || true' EXIT
 for _ in $(seq 50); do [ -f "$SRV/initial-tokens.yaml" ] && curl -fs http://127.0.0.1:18480/healthz >/dev/null && break; sleep 0.2; done
-TOKEN=$(awk '/token:/ {tok=$2} /name: ci/ {print tok; exit}' "$SRV/initial-tokens.yaml")
+TOKEN=$(awk '$1=="-" && $2=="token:" {tok=$3} $1=="name:" && $2=="ci" {print tok; exit}' "$SRV/initial-tokens.yaml")
 export MODELGATE_SERVER=http://127.0.0.1:18480 MODELGATE_TOKEN=$TOKEN
 CLEAN="rm -rf $SRV/blobs/sha256"
 

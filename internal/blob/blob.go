@@ -134,12 +134,11 @@ func (f *FS) Put(ctx context.Context, p PutParams) (Info, bool, error) {
 		return Info{}, false, fmt.Errorf("blob %s: %w", p.Digest, err)
 	}
 	defer os.Remove(tmp.Name()) // a no-op once renamed
-	h := sha256.New()
 	src := io.Reader(ctxReader{ctx, p.Body})
 	if p.Max > 0 {
 		src = io.LimitReader(src, p.Max+1)
 	}
-	n, err := io.Copy(io.MultiWriter(tmp, h), src)
+	n, sum, err := hashWrite(tmp, src)
 	if err == nil {
 		err = tmp.Sync()
 	}
@@ -152,7 +151,7 @@ func (f *FS) Put(ctx context.Context, p PutParams) (Info, bool, error) {
 	if p.Max > 0 && n > p.Max {
 		return Info{}, false, fmt.Errorf("blob %s: more than %d bytes: %w", p.Digest, p.Max, ErrTooLarge)
 	}
-	if got := "sha256:" + hex.EncodeToString(h.Sum(nil)); got != p.Digest {
+	if got := "sha256:" + hex.EncodeToString(sum); got != p.Digest {
 		return Info{}, false, fmt.Errorf("blob %s: the %d bytes sent hash to %s: %w", p.Digest, n, got, ErrDigestMismatch)
 	}
 	if err := os.Chmod(tmp.Name(), 0o444); err != nil {
@@ -214,6 +213,57 @@ func (f *FS) Import(ctx context.Context, path string) (Info, error) {
 		return Info{}, fmt.Errorf("import %s: %w", path, err)
 	}
 	return info, nil
+}
+
+// chunk is how much hashWrite reads at a time: large enough that the
+// per-call costs vanish next to hashing (about 1 GB/s with SHA-NI).
+const chunk = 1 << 20
+
+// hashWrite copies r to w and returns the SHA-256 of what it copied,
+// hashing each chunk on another goroutine while the next one is written,
+// so that an upload costs max(hash, write) instead of their sum.
+func hashWrite(w io.Writer, r io.Reader) (int64, []byte, error) {
+	const depth = 4
+	free := make(chan []byte, depth)
+	for range depth {
+		free <- make([]byte, chunk)
+	}
+	todo := make(chan []byte, depth)
+	sum := make(chan []byte, 1)
+	go func() {
+		h := sha256.New()
+		for b := range todo {
+			h.Write(b)
+			free <- b[:cap(b)]
+		}
+		sum <- h.Sum(nil)
+	}()
+	var n int64
+	var err error
+	for {
+		b := <-free
+		m, rerr := io.ReadFull(r, b)
+		if m > 0 {
+			if _, werr := w.Write(b[:m]); werr != nil {
+				err = werr
+				free <- b
+				break
+			}
+			n += int64(m)
+			todo <- b[:m]
+		} else {
+			free <- b
+		}
+		if rerr == io.EOF || rerr == io.ErrUnexpectedEOF {
+			break
+		}
+		if rerr != nil {
+			err = rerr
+			break
+		}
+	}
+	close(todo)
+	return n, <-sum, err
 }
 
 type ctxReader struct {

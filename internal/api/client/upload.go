@@ -108,7 +108,7 @@ func fileDigest(ctx context.Context, p string) (string, int64, error) {
 	}
 	defer f.Close()
 	h := sha256.New()
-	n, err := io.Copy(h, ctxReader{ctx, f})
+	n, err := io.CopyBuffer(h, ctxReader{ctx, f}, make([]byte, 1<<20))
 	if err != nil {
 		return "", 0, fmt.Errorf("hash %s: %w", p, err)
 	}
@@ -170,6 +170,7 @@ func (c *Client) putBlob(ctx context.Context, name, local, digest string, size i
 	}
 	hc := *c.HTTP
 	hc.Timeout = 0 // a large file takes as long as it takes; ctx bounds it
+	hc.Transport = uploadTransport
 	resp, err := hc.Do(req)
 	if err != nil {
 		return fmt.Errorf("upload %s: %w", name, err)
@@ -188,6 +189,14 @@ func (c *Client) putBlob(ctx context.Context, name, local, digest string, size i
 	}
 	return nil
 }
+
+// uploadTransport writes request bodies in 1 MiB pieces instead of the
+// default 4 KiB, which on loopback is a third of an upload's time.
+var uploadTransport = func() *http.Transport {
+	t := http.DefaultTransport.(*http.Transport).Clone()
+	t.WriteBufferSize = 1 << 20
+	return t
+}()
 
 type counter struct {
 	r io.Reader
