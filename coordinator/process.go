@@ -14,6 +14,7 @@ import (
 	"github.com/modelgate/modelgate/internal/auth"
 	"github.com/modelgate/modelgate/internal/config"
 	"github.com/modelgate/modelgate/internal/oversight"
+	"github.com/modelgate/modelgate/internal/release"
 	"github.com/modelgate/modelgate/internal/store"
 	"github.com/modelgate/modelgate/tools/redact"
 )
@@ -486,27 +487,21 @@ func (c *Coordinator) lockDeploy(ctx context.Context, key string) (func(), error
 	}
 }
 
-// promote registers the candidate and points the environment at it.
+// promote registers the candidate and points the environment at it
+// (a run with no rollout: the registry is the release).
 func (c *Coordinator) promote(ctx context.Context, run store.Run) error {
-	if run.Candidate.Digest == "" && run.Candidate.Endpoint == "" {
-		return errors.New("nothing to promote: the run has no candidate")
-	}
 	v := store.ModelVersion{Model: run.Model, Version: run.Candidate.Version, Digest: run.Candidate.Digest,
 		ArtifactPath: run.Candidate.ArtifactPath, Endpoint: run.Candidate.Endpoint, RunID: run.ID, CreatedAt: c.o.Now().UTC()}
 	if v.Version == "" {
 		v.Version = versionOf(v.Digest)
 	}
-	if err := c.o.Store.ModelVersionPut(ctx, v); err != nil && !errors.Is(err, store.ErrConflict) {
-		return fmt.Errorf("register %s %s: %w", run.Model, v.Version, err)
-	}
-	if cur, err := c.o.Store.ProductionGet(ctx, run.Model, run.Environment); err == nil && cur.Version == v.Version && cur.RunID == run.ID {
-		return nil // already promoted before a crash
-	}
-	p, err := c.o.Store.ProductionSet(ctx, store.ProductionSetParams{Model: run.Model, Environment: run.Environment,
-		Version: v.Version, RunID: run.ID, Reason: "promoted by run " + run.ID})
+	p, changed, err := release.Promote(ctx, c.o.Store, release.PromoteParams{Version: v, Environment: run.Environment,
+		Reason: "promoted by run " + run.ID})
 	if err != nil {
-		return fmt.Errorf("set production of %s: %w", run.Model, err)
+		return err
 	}
-	c.record(ctx, "model.promoted", run.ID, "coordinator", p)
+	if changed {
+		c.record(ctx, "model.promoted", run.ID, "coordinator", p)
+	}
 	return nil
 }

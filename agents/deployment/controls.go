@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/modelgate/modelgate/internal/release"
 	"github.com/modelgate/modelgate/internal/store"
 	"github.com/modelgate/modelgate/tools/gateway"
 )
@@ -95,16 +96,9 @@ func (a *Agent) Rollback(ctx context.Context, p RollbackParams) (store.Productio
 		return store.Production{}, errors.New("deployment agent: Options.Store and Options.Gateway are required for rollback")
 	}
 	s := a.opts.Store
-	cur, err := s.ProductionGet(ctx, p.Model, p.Environment)
+	cur, prev, err := release.Target(ctx, s, p.Model, p.Environment)
 	if err != nil {
-		return store.Production{}, fmt.Errorf("rollback %s in %s: %w", p.Model, p.Environment, err)
-	}
-	if cur.Previous == "" {
-		return cur, fmt.Errorf("rollback %s in %s (now %s): %w", p.Model, p.Environment, cur.Version, ErrNoPrevious)
-	}
-	prev, err := s.ModelVersionGet(ctx, p.Model, cur.Previous)
-	if err != nil {
-		return cur, fmt.Errorf("rollback %s in %s: previous version %s: %w", p.Model, p.Environment, cur.Previous, err)
+		return cur, err
 	}
 	b := Backend{Version: prev.Version, URL: prev.Endpoint, Endpoint: prev.Endpoint, Artifact: prev.ArtifactPath, Digest: prev.Digest}
 	if b.URL == "" {
@@ -134,11 +128,9 @@ func (a *Agent) Rollback(ctx context.Context, p RollbackParams) (store.Productio
 	if err := a.opts.Gateway.SetRoutes(ctx, p.Model, table); err != nil {
 		return cur, fmt.Errorf("rollback %s: route traffic to %s: %w", p.Model, prev.Version, err)
 	}
-	expect := cur.Version
-	out, err := s.ProductionSet(ctx, store.ProductionSetParams{Model: p.Model, Environment: p.Environment, Version: prev.Version,
-		ExpectVersion: &expect, Reason: fmt.Sprintf("rollback by %s: %s", p.Actor, reason)})
+	out, err := release.Rollback(ctx, s, release.RollbackParams{From: cur, To: prev, Reason: fmt.Sprintf("rollback by %s: %s", p.Actor, reason)})
 	if err != nil {
-		return cur, fmt.Errorf("rollback %s in %s: record production %s: %w", p.Model, p.Environment, prev.Version, err)
+		return cur, err
 	}
 	a.log.Info("rolled back", "model", p.Model, "environment", p.Environment, "from", cur.Version, "to", prev.Version, "actor", p.Actor)
 	return out, nil

@@ -11,6 +11,7 @@ import (
 
 	"github.com/modelgate/modelgate/agents"
 	"github.com/modelgate/modelgate/internal/config"
+	"github.com/modelgate/modelgate/internal/release"
 	"github.com/modelgate/modelgate/internal/store"
 	"github.com/modelgate/modelgate/tools/gateway"
 )
@@ -402,34 +403,16 @@ func (r *rollout) reconcilePromote(ctx context.Context) (bool, error) {
 	if err := r.reconcileRoutes(ctx); err != nil {
 		return false, err
 	}
-	if !st.Done["registry"] {
+	if !st.Done["production"] {
+		prev := stableVersion(st)
 		mv := store.ModelVersion{Model: st.Model, Version: st.Candidate.Version, Digest: st.Candidate.Digest,
 			ArtifactPath: st.Candidate.Artifact, Endpoint: st.Candidate.Endpoint, RunID: st.RunID,
 			Metrics: metrics(st), CreatedAt: r.now()}
-		if err := s.ModelVersionPut(ctx, mv); err != nil {
-			if !errors.Is(err, store.ErrConflict) {
-				return false, fmt.Errorf("register %s %s: %w", st.Model, st.Candidate.Version, err)
-			}
-			have, gerr := s.ModelVersionGet(ctx, st.Model, st.Candidate.Version)
-			if gerr != nil || have.Digest != mv.Digest {
-				return false, fmt.Errorf("register %s %s: the registry holds this version with digest %s, the candidate is %s", st.Model, st.Candidate.Version, have.Digest, mv.Digest)
-			}
+		if _, _, err := release.Promote(ctx, s, release.PromoteParams{Version: mv, Environment: st.Environment,
+			Expect: &prev, Reason: "promoted by run " + st.RunID}); err != nil {
+			return false, err
 		}
-		st.Done["registry"] = true
-	}
-	if !st.Done["production"] {
-		prev := stableVersion(st)
-		_, err := s.ProductionSet(ctx, store.ProductionSetParams{Model: st.Model, Environment: st.Environment,
-			Version: st.Candidate.Version, ExpectVersion: &prev, RunID: st.RunID, Reason: "promoted by run " + st.RunID})
-		if errors.Is(err, store.ErrConflict) {
-			cur, gerr := s.ProductionGet(ctx, st.Model, st.Environment)
-			if gerr != nil || cur.Version != st.Candidate.Version {
-				return false, fmt.Errorf("set production of %s in %s: it changed under the rollout (now %q, expected %q)", st.Model, st.Environment, cur.Version, prev)
-			}
-		} else if err != nil {
-			return false, fmt.Errorf("set production of %s in %s: %w", st.Model, st.Environment, err)
-		}
-		st.Done["production"] = true
+		st.Done["registry"], st.Done["production"] = true, true
 	}
 	st.Phase, st.FinishedAt = PhasePromoted, r.now()
 	if st.Stable != nil && st.Stable.Local {

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/modelgate/modelgate/internal/release"
 	"github.com/modelgate/modelgate/internal/store"
 	"github.com/modelgate/modelgate/tools/gateway"
 )
@@ -163,5 +164,5 @@ func (a *Agent) update(ctx context.Context, runID string, fn func(*State) error)
 var (
 	ErrNoRollout  = fmt.Errorf("no rollout for this run: %w", store.ErrNotFound)
 	ErrFinished   = fmt.Errorf("the rollout has already finished: %w", store.ErrConflict)
-	ErrNoPrevious = fmt.Errorf("no previous production version to roll back to: %w", store.ErrConflict)
+	ErrNoPrevious = release.ErrNoPrevious
 )

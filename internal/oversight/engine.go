@@ -43,7 +43,7 @@ const (
 // EngineOptions configures NewEngine.
 type EngineOptions struct {
 	Dir      string         // policy folder; "" = the embedded default bundle
-	Timeout  time.Duration  // per evaluation; default 100ms
+	Timeout  time.Duration  // per evaluation; default 2s
 	Recorder audit.Recorder // audit trail; nil records nothing
 	Logger   *log.Logger    // default log.Default()
 	// FS overrides Dir with an arbitrary file system (tests, embedding).
@@ -76,7 +76,10 @@ type loaded struct {
 // (data.modelgate.promotion.decision, data.modelgate.authz.allow) is missing.
 func NewEngine(ctx context.Context, opts EngineOptions) (*Engine, error) {
 	if opts.Timeout <= 0 {
-		opts.Timeout = 100 * time.Millisecond
+		// It bounds a runaway policy, not a busy machine: an evaluation
+		// takes microseconds, but 100 ms was seen to pass on a loaded
+		// 2-core host, denying legitimate requests at random.
+		opts.Timeout = 2 * time.Second
 	}
 	if opts.Logger == nil {
 		opts.Logger = log.Default()
