@@ -240,6 +240,14 @@ func (s *Server) Start(ctx context.Context) error {
 	if err := s.Gateway.Load(ctx); err != nil {
 		return fmt.Errorf("restore gateway routes: %w", err)
 	}
+	if s.Deployer != nil {
+		// Before the gateway listens (Start returns first): a route must
+		// not point at the port of a model server that died with the
+		// previous process.
+		if err := s.Deployer.RestoreLocal(ctx); err != nil {
+			s.log.Error("some production models could not be restarted; their routes answer 502", "err", err)
+		}
+	}
 	if err := s.Coordinator.Start(ctx); err != nil {
 		return err
 	}

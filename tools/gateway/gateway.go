@@ -16,6 +16,7 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"time"
 
 	"github.com/charmbracelet/log"
@@ -408,7 +409,8 @@ func (g *Gateway) serveMeta(w http.ResponseWriter, r *http.Request, model, tail 
 	}
 	resp, err := g.client.Do(req)
 	if err != nil {
-		apiError(w, http.StatusBadGateway, "upstream_unavailable", fmt.Sprintf("version %s of %s: %v", b.Version, model, err))
+		g.log.Warn("upstream failed", "model", model, "version", b.Version, "err", err)
+		apiError(w, http.StatusBadGateway, "upstream_unavailable", fmt.Sprintf("version %s of %s: %s", b.Version, model, clientReason(err)))
 		return
 	}
 	defer resp.Body.Close()
@@ -528,8 +530,9 @@ func (g *Gateway) serveInfer(w http.ResponseWriter, r *http.Request, model strin
 	// copies (the slice's length is its capacity).
 	h["X-Modelgate-Version"] = answered.versionHdr
 	if res.err != nil {
+		g.log.Warn("upstream failed", "model", model, "version", answered.Version, "err", res.err)
 		apiError(w, http.StatusBadGateway, "upstream_unavailable",
-			fmt.Sprintf("version %s of model %s: %v", answered.Version, model, res.err))
+			fmt.Sprintf("version %s of model %s: %s", answered.Version, model, clientReason(res.err)))
 	} else {
 		if res.contentType != "" {
 			h.Set("Content-Type", res.contentType)
@@ -576,7 +579,7 @@ func (g *Gateway) call(ctx context.Context, b *backend, kind int, body []byte, h
 		// upstream means the route points at a server (or a name) that
 		// does not serve this version: the route's fault, not the client's.
 		res.outcome = outcomeError
-		res.err = fmt.Errorf("the upstream does not serve this model (404 from %s)", b.inferURL)
+		res.err = &upstreamError{reason: "the upstream does not serve this model (404)", detail: "404 from " + b.inferURL}
 	case res.status >= 400:
 		res.outcome = outcomeClientError
 	case kind == kindV2:
@@ -669,4 +672,30 @@ func fnv1a(s string) uint64 {
 		h *= 1099511628211
 	}
 	return h
+}
+
+// upstreamError is a failure whose detail (an address) is for the log,
+// not for the client.
+type upstreamError struct{ reason, detail string }
+
+func (e *upstreamError) Error() string { return e.reason + ": " + e.detail }
+
+// clientReason says what went wrong without the upstream's address: a
+// client of the gateway must not learn where the model servers listen.
+func clientReason(err error) string {
+	var ue *upstreamError
+	var ne net.Error
+	switch {
+	case errors.As(err, &ue):
+		return ue.reason
+	case errors.Is(err, context.DeadlineExceeded), errors.As(err, &ne) && ne.Timeout():
+		return "the model server did not answer in time"
+	case errors.Is(err, syscall.ECONNREFUSED):
+		return "the model server is not running (connection refused)"
+	case errors.Is(err, syscall.ECONNRESET), errors.Is(err, io.ErrUnexpectedEOF), errors.Is(err, io.EOF):
+		return "the model server closed the connection"
+	case strings.HasPrefix(err.Error(), "malformed V2 response"):
+		return "the model server sent a malformed V2 response"
+	}
+	return "the model server could not be reached"
 }

@@ -235,13 +235,19 @@ func TestClientErrorsAndStableDown(t *testing.T) {
 	require.Equal(t, 502, status)
 	require.Equal(t, "upstream_unavailable", errCode(body))
 	require.Contains(t, body, "does not serve this model")
+	host := strings.TrimPrefix(stable.URL, "http://")
+	require.NotContains(t, body, host, "a client never learns where model servers listen")
 	stable.status.Store(200)
 
-	// Stable down: a 502 in the project's error shape, never a hang or a panic.
+	// Stable down: a 502 in the project's error shape, never a hang or a
+	// panic, and without the upstream's address.
 	stable.Close()
 	status, body = post("/v2/models/m/infer", string(EncodeRequest([][]float64{{1}})))
 	require.Equal(t, 502, status)
 	require.Equal(t, "upstream_unavailable", errCode(body))
+	require.NotContains(t, body, host)
+	require.NotContains(t, body, "127.0.0.1")
+	require.Contains(t, body, "the model server")
 }
 
 func TestShadowNeverDelaysPrimary(t *testing.T) {
