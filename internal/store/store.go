@@ -135,9 +135,11 @@ type Run struct {
 	Version      int64             `json:"-"` // bumped on every write
 }
 
-// RunCreateParams creates a run. When IdempotencyKey is set and a run was
-// already created with it, that run is returned (created=false) if
-// RequestDigest matches, and ErrConflict otherwise.
+// RunCreateParams creates a run. When IdempotencyKey is set and the same
+// requester (Run.Requester) already created a run with it, that run is
+// returned (created=false) if RequestDigest matches, and ErrConflict
+// otherwise. Keys are scoped by requester: another requester's key of the
+// same text is another key.
 type RunCreateParams struct {
 	Run            Run
 	IdempotencyKey string

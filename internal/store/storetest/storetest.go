@@ -191,6 +191,38 @@ var runTests = []test{
 		require.NoError(t, err)
 		require.Len(t, runs, 2)
 	}},
+	{"idempotency keys are scoped by requester", func(ctx context.Context, t *testing.T, s store.Store) {
+		// Two principals who pick the same key (a CI build number) must
+		// each get their own run, and neither may replay the other's.
+		mine := store.RunCreateParams{Run: newRun("", base), IdempotencyKey: "build-1", RequestDigest: "d1"}
+		first, created, err := s.RunCreate(ctx, mine)
+		require.NoError(t, err)
+		require.True(t, created)
+		theirs := mine
+		theirs.Run.Requester = "mallory"
+		theirs.RequestDigest = "d2"
+		other, created, err := s.RunCreate(ctx, theirs)
+		require.NoError(t, err, "another requester's same key is another key")
+		require.True(t, created)
+		require.NotEqual(t, first.ID, other.ID)
+		require.Equal(t, "mallory", other.Requester)
+		again, created, err := s.RunCreate(ctx, theirs)
+		require.NoError(t, err)
+		require.False(t, created)
+		require.Equal(t, other.ID, again.ID, "each requester replays its own run")
+		// "a:b" with key "c" and "a" with key "b:c" are different keys: the
+		// scope is length-prefixed, not a plain join.
+		ab := store.RunCreateParams{Run: newRun("", base), IdempotencyKey: "c", RequestDigest: "d3"}
+		ab.Run.Requester = "a:b"
+		a := store.RunCreateParams{Run: newRun("", base), IdempotencyKey: "b:c", RequestDigest: "d4"}
+		a.Run.Requester = "a"
+		r1, created1, err := s.RunCreate(ctx, ab)
+		require.NoError(t, err)
+		r2, created2, err := s.RunCreate(ctx, a)
+		require.NoError(t, err)
+		require.True(t, created1 && created2)
+		require.NotEqual(t, r1.ID, r2.ID)
+	}},
 	{"idempotent creates racing make one run", func(ctx context.Context, t *testing.T, s store.Store) {
 		ids := make([]string, racers)
 		createdBy := make([]bool, racers)
