@@ -75,6 +75,7 @@ written once to initial-tokens.yaml beside it for you to copy and delete.`,
 	f.IntVar(&o.Workers, "workers", 8, "runs processed at once")
 	f.StringArrayVar(&o.Workspaces, "workspace", nil, "a server folder submitted runs may read through base_dir (repeatable; default none)")
 	f.DurationVar(&o.ApprovalExpiry, "approval-expiry", 72*time.Hour, "pending approvals expire after this")
+	f.StringArrayVar(&o.AuditWitnesses, "audit-witness", nil, "also send every audit checkpoint here: a file path (appended) or an http(s) URL (JSON POST); repeatable")
 	return cmd
 }
 

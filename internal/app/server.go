@@ -56,6 +56,12 @@ type Options struct {
 	// Workspaces are the folders submitted runs may read through base_dir
 	// (--workspace); none means a run cannot name a server path.
 	Workspaces []string
+	// AuditWitnesses receive every audit checkpoint (--audit-witness): a
+	// file path or an http(s) URL that gets it as JSON over POST.
+	AuditWitnesses []string
+	// TokensWatch re-reads the tokens file when it changes, this often;
+	// 0 = only on ReloadTokens (SIGHUP).
+	TokensWatch time.Duration
 }
 
 // Server is an assembled process. Handler serves the API, /ui and
@@ -109,7 +115,19 @@ func Build(ctx context.Context, o Options) (*Server, error) {
 	s.Store = st
 	s.closers = append(s.closers, st.Close)
 
-	s.Trail, err = audit.Open(ctx, audit.Options{Store: st, KeyPath: filepath.Join(o.DataDir, "audit.key")})
+	var witnesses []audit.Witness
+	for _, w := range o.AuditWitnesses {
+		wt, err := audit.ParseWitness(w)
+		if err != nil {
+			return nil, fmt.Errorf("--audit-witness: %w", err)
+		}
+		witnesses = append(witnesses, wt)
+	}
+	// The checkpoint log beside the database is what an attacker who edits
+	// the database alone cannot rewrite; the witnesses are for one who can
+	// write the whole data folder.
+	s.Trail, err = audit.Open(ctx, audit.Options{Store: st, KeyPath: filepath.Join(o.DataDir, "audit.key"),
+		CheckpointLog: filepath.Join(o.DataDir, audit.CheckpointLogFileName), Witnesses: witnesses})
 	if err != nil {
 		return nil, fmt.Errorf("open audit trail: %w", err)
 	}
