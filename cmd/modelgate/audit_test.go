@@ -247,3 +247,22 @@ func TestAuditCheckpointCLIBadInput(t *testing.T) {
 		})
 	}
 }
+
+func TestSessionsEndAllCLI(t *testing.T) {
+	dir := auditDataDir(t, 1)
+	for _, want := range []string{"session epoch 1", "session epoch 2"} {
+		code, out, errOut := runAuditCLI("sessions", "end-all", "--data-dir", dir)
+		require.Equal(t, 0, code, errOut)
+		require.Contains(t, out, want)
+	}
+	st, err := sqlite.Open(context.Background(), sqlite.Options{Path: filepath.Join(dir, sqlite.FileName)})
+	require.NoError(t, err)
+	defer st.Close()
+	state, err := st.SessionState(context.Background(), "any")
+	require.NoError(t, err)
+	require.Equal(t, int64(2), state.Epoch, "what the reviewers' page checks on every request")
+
+	code, _, errOut := runAuditCLI("sessions", "end-all", "--data-dir", t.TempDir())
+	require.Equal(t, 2, code)
+	require.Contains(t, errOut, "modelgate.db is missing")
+}

@@ -200,7 +200,7 @@ func Build(ctx context.Context, o Options) (*Server, error) {
 		return nil, err
 	}
 	uiHandler, err := ui.New(ui.Options{Store: st, Queue: s.Queue, Engine: s.Engine, Authenticate: s.Auth.Lookup,
-		SessionKey: sessionKey, BasePath: "/ui", Logger: o.Logger, Recorder: s.Trail})
+		Identify: s.Auth.Identify, SessionKey: sessionKey, BasePath: "/ui", Logger: o.Logger, Recorder: s.Trail})
 	if err != nil {
 		return nil, fmt.Errorf("reviewers' page: %w", err)
 	}
@@ -243,8 +243,31 @@ func (s *Server) Start(ctx context.Context) error {
 		go s.Engine.Watch(ctx, s.o.PolicyWatch)
 	}
 	go s.expireLoop(ctx)
+	go auth.Watch(ctx, s.Auth, s.TokensFile, s.o.TokensWatch,
+		func(err error) {
+			s.log.Error("tokens file changed but does not load; the identities stay as they were", "err", err)
+		},
+		func() { s.tokensReloaded(ctx, "file changed") })
 	return s.Trail.Record(ctx, "server.started", "", "modelgate", map[string]any{
 		"policy_revision": s.Engine.Revision(), "data_dir": s.o.DataDir})
+}
+
+// ReloadTokens re-reads the tokens file (on SIGHUP): a person removed from
+// it can no longer call the API, and their reviewers' page sessions end
+// on their next request. A file that does not load changes nothing.
+func (s *Server) ReloadTokens(ctx context.Context) error {
+	if err := s.Auth.Reload(s.TokensFile); err != nil {
+		return err
+	}
+	s.tokensReloaded(ctx, "reload")
+	return nil
+}
+
+func (s *Server) tokensReloaded(ctx context.Context, why string) {
+	s.log.Info("tokens reloaded", "file", s.TokensFile, "why", why)
+	if err := s.Trail.Record(ctx, "auth.tokens_reloaded", "", "modelgate", map[string]any{"file": s.TokensFile, "why": why}); err != nil {
+		s.log.Error("audit record failed", "type", "auth.tokens_reloaded", "err", err)
+	}
 }
 
 func (s *Server) expireLoop(ctx context.Context) {

@@ -77,8 +77,25 @@ type Store interface {
 	RolloutGet(ctx context.Context, runID string) (Rollout, error)
 	RolloutSave(ctx context.Context, r Rollout) (Rollout, error)
 
+	// Sessions of the reviewers' page, checked on every request so that a
+	// sign-out or a "sign everyone out" holds on every server at once.
+	// SessionEnd ends one session until its expiry (the record may be
+	// dropped after that); SessionEpochBump ends every session issued
+	// before it and returns the new epoch; SessionState reads both.
+	SessionEnd(ctx context.Context, id string, until time.Time) error
+	SessionState(ctx context.Context, id string) (SessionState, error)
+	SessionEpochBump(ctx context.Context) (int64, error)
+
 	Ping(ctx context.Context) error
 	Close() error
+}
+
+// SessionState is what the store knows of a session: whether it was
+// ended, and the current epoch (0 until the first bump). A session issued
+// under another epoch is over.
+type SessionState struct {
+	Ended bool
+	Epoch int64
 }
 
 // RunState is where a run stands.

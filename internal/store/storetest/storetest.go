@@ -34,6 +34,7 @@ func Exercise(t *testing.T, newStore func(t *testing.T) store.Store) {
 		{"registry", registryTests},
 		{"routes", routeTests},
 		{"rollouts", rolloutTests},
+		{"sessions", sessionTests},
 	}
 	for _, g := range groups {
 		t.Run(g.name, func(t *testing.T) {
@@ -906,5 +907,50 @@ var rolloutTests = []test{
 			return err
 		})
 		requireOneWinner(t, errs)
+	}},
+}
+
+var sessionTests = []test{
+	{"a session is live until ended", func(ctx context.Context, t *testing.T, s store.Store) {
+		st, err := s.SessionState(ctx, "sess-1")
+		require.NoError(t, err)
+		require.Equal(t, store.SessionState{}, st, "unknown sessions are live at epoch 0")
+		until := time.Now().Add(time.Hour)
+		require.NoError(t, s.SessionEnd(ctx, "sess-1", until))
+		require.NoError(t, s.SessionEnd(ctx, "sess-1", until), "ending twice is fine")
+		st, err = s.SessionState(ctx, "sess-1")
+		require.NoError(t, err)
+		require.True(t, st.Ended)
+		other, err := s.SessionState(ctx, "sess-2")
+		require.NoError(t, err)
+		require.False(t, other.Ended, "ending one session ends no other")
+		require.Error(t, s.SessionEnd(ctx, "", until))
+	}},
+	{"an ended session stays ended past a short expiry", func(ctx context.Context, t *testing.T, s store.Store) {
+		// A zero or past expiry still ends the session now: the cookie may
+		// be checked against a slightly different clock.
+		require.NoError(t, s.SessionEnd(ctx, "old", time.Time{}))
+		st, err := s.SessionState(ctx, "old")
+		require.NoError(t, err)
+		require.True(t, st.Ended)
+	}},
+	{"the epoch counts up and is shared", func(ctx context.Context, t *testing.T, s store.Store) {
+		e1, err := s.SessionEpochBump(ctx)
+		require.NoError(t, err)
+		require.Equal(t, int64(1), e1)
+		var wg sync.WaitGroup
+		for range racers {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				_, err := s.SessionEpochBump(ctx)
+				require.NoError(t, err)
+			}()
+		}
+		wg.Wait()
+		st, err := s.SessionState(ctx, "any")
+		require.NoError(t, err)
+		require.Equal(t, int64(1+racers), st.Epoch, "every bump counts once")
+		require.False(t, st.Ended)
 	}},
 }
