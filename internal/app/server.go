@@ -243,7 +243,7 @@ func (s *Server) Start(ctx context.Context) error {
 		go s.Engine.Watch(ctx, s.o.PolicyWatch)
 	}
 	go s.expireLoop(ctx)
-	go auth.Watch(ctx, s.Auth, s.TokensFile, s.o.TokensWatch,
+	auth.Watch(ctx, s.Auth, s.TokensFile, s.o.TokensWatch,
 		func(err error) {
 			s.log.Error("tokens file changed but does not load; the identities stay as they were", "err", err)
 		},

@@ -89,7 +89,7 @@ func TestWatchReloadsOnChange(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	var reloads, failures atomic.Int32
-	go auth.Watch(ctx, a, path, 5*time.Millisecond, func(error) { failures.Add(1) }, func() { reloads.Add(1) })
+	auth.Watch(ctx, a, path, 5*time.Millisecond, func(error) { failures.Add(1) }, func() { reloads.Add(1) })
 
 	writeTokens(t, path, "not: [valid\n")
 	require.Eventually(t, func() bool { return failures.Load() == 1 }, 5*time.Second, 5*time.Millisecond)

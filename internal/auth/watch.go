@@ -14,12 +14,19 @@ import (
 // rather than modification times: an editor's rename, a coarse mtime or a
 // file rewritten within one second are all seen. A file that does not
 // parse keeps the identities as they were, and onErr hears about it (once
-// per change).
+// per change). It returns at once: the file as it is now is the baseline,
+// and the watching goroutine stops when ctx ends.
 func Watch(ctx context.Context, a *Authenticator, path string, interval time.Duration, onErr func(error), onReload func()) {
 	if interval <= 0 {
 		return
 	}
+	// The baseline is taken before returning, so a change made right after
+	// the call is never mistaken for the starting content.
 	last := digestFile(path)
+	go watch(ctx, a, path, interval, last, onErr, onReload)
+}
+
+func watch(ctx context.Context, a *Authenticator, path string, interval time.Duration, last []byte, onErr func(error), onReload func()) {
 	t := time.NewTicker(interval)
 	defer t.Stop()
 	for {

@@ -17,8 +17,14 @@ func (s *Store) SessionEnd(ctx context.Context, id string, until time.Time) erro
 	if id == "" {
 		return errors.New("end session: id is required")
 	}
+	// A zero or past expiry must still end the session now (the cookie may
+	// be checked against a slightly different clock): keep it a minute.
+	now := s.now()
+	if min := now.Add(time.Minute); until.Before(min) {
+		until = min
+	}
 	return s.tx(ctx, func(tx *sql.Tx) error {
-		if _, err := s.txExec(ctx, tx, `DELETE FROM sessions_ended WHERE until < ?`, ts(s.now())); err != nil {
+		if _, err := s.txExec(ctx, tx, `DELETE FROM sessions_ended WHERE until < ?`, ts(now)); err != nil {
 			return fmt.Errorf("end session: drop expired: %w", err)
 		}
 		if _, err := s.txExec(ctx, tx, `INSERT INTO sessions_ended (id, until) VALUES (?, ?)
