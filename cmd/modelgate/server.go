@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"net"
+	"os"
 	"os/signal"
 	"syscall"
 	"time"
@@ -49,6 +50,7 @@ written once to initial-tokens.yaml beside it for you to copy and delete.`,
 			if err := s.Start(ctx); err != nil {
 				return err
 			}
+			go reloadOnHangup(ctx, s)
 			g, gctx := errgroup.WithContext(ctx)
 			g.Go(func() error {
 				return app.Listen(gctx, addr, s.Handler, func(a net.Addr) {
@@ -71,14 +73,34 @@ written once to initial-tokens.yaml beside it for you to copy and delete.`,
 	f.StringVar(&o.DataDir, "data-dir", "modelgate-data", "state folder")
 	f.StringVar(&o.PolicyDir, "policies", "", "policy folder (default: the embedded bundle)")
 	f.DurationVar(&o.PolicyWatch, "policy-watch", 5*time.Second, "reload the policy folder on change this often (0 = off)")
-	f.StringVar(&o.TokensFile, "tokens", "", "tokens file (default DATA-DIR/tokens.yaml)")
+	f.StringVar(&o.TokensFile, "tokens", "", "tokens file (default DATA-DIR/tokens.yaml); re-read on SIGHUP and when it changes")
+	f.DurationVar(&o.TokensWatch, "tokens-watch", 2*time.Second, "check the tokens file for changes this often (0 = only on SIGHUP)")
 	f.IntVar(&o.Workers, "workers", 8, "runs processed at once")
 	f.StringArrayVar(&o.Workspaces, "workspace", nil, "a server folder submitted runs may read through base_dir (repeatable; default none)")
 	f.Int64Var(&o.MaxBlobBytes, "max-blob-bytes", 64<<30, "largest file a client may upload (PUT /v1/blobs)")
 	f.BoolVar(&o.UnsafeTrainWithoutSandbox, "unsafe-train-without-sandbox", false, "run train commands without bwrap (they can read everything the server can; audited on every run)")
 	f.StringArrayVar(&o.TrainReadOnly, "train-ro-bind", nil, "a host folder sandboxed train commands may read, e.g. a toolchain outside /usr (repeatable)")
 	f.DurationVar(&o.ApprovalExpiry, "approval-expiry", 72*time.Hour, "pending approvals expire after this")
+	f.StringArrayVar(&o.AuditWitnesses, "audit-witness", nil, "also send every audit checkpoint here: a file path (appended) or an http(s) URL (JSON POST); repeatable")
 	return cmd
+}
+
+// reloadOnHangup re-reads the tokens file on every SIGHUP until ctx ends,
+// the way daemons reload their configuration.
+func reloadOnHangup(ctx context.Context, s *app.Server) {
+	hup := make(chan os.Signal, 1)
+	signal.Notify(hup, syscall.SIGHUP)
+	defer signal.Stop(hup)
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-hup:
+			if err := s.ReloadTokens(ctx); err != nil {
+				log.Error("SIGHUP: tokens file does not load; the identities stay as they were", "err", err)
+			}
+		}
+	}
 }
 
 // waitCtx bounds a wait with a timeout when one is given.

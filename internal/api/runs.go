@@ -109,6 +109,13 @@ func (s *Server) runCreate(w http.ResponseWriter, r *http.Request, p auth.Princi
 		}
 		return err
 	}
+	if !created && !sameRequest(run, req, baseDir, trigger, inputs != "") {
+		// The coordinator's digest covers what decides the pipeline (config,
+		// folder, trigger, author); a replay must also match the rest of
+		// the body, or a retry with other labels would silently get a run
+		// that is not what it asked for.
+		return errorf(http.StatusUnprocessableEntity, "idempotency_mismatch", "Idempotency-Key was already used with a different request body")
+	}
 	w.Header().Set("Location", "/v1/runs/"+run.ID)
 	status := http.StatusCreated
 	if !created {
@@ -168,6 +175,15 @@ func filesDigest(files map[string]string) string {
 		fmt.Fprintf(h, "%d:%s=%s;", len(k), k, files[k])
 	}
 	return hex.EncodeToString(h.Sum(nil))
+}
+
+// sameRequest reports whether a replayed run was created by a request
+// equal to req in every field of the body (base_dir as resolved; uploaded
+// inputs are laid out in a new folder each time, and their digests are
+// compared by the coordinator instead).
+func sameRequest(run store.Run, req RunRequest, baseDir, trigger string, uploaded bool) bool {
+	return string(run.Config) == req.Config && (uploaded || run.BaseDir == baseDir) && run.Trigger == trigger &&
+		run.CommitAuthor == req.CommitAuthor && maps.Equal(run.Labels, req.Labels)
 }
 
 // serverPaths applies the trust rule to a submitted run's files: every

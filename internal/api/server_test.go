@@ -244,6 +244,24 @@ func TestRunCreateIdempotency(t *testing.T) {
 	require.Equal(t, 422, s3)
 	require.Equal(t, "idempotency_mismatch", errCode(r3))
 
+	// The whole body counts: other labels are another request.
+	labelled, _ := json.Marshal(api.RunRequest{Config: "model: fraud\ntask: binary\ncandidate: {artifact: model.json}\n", BaseDir: b.dir,
+		Labels: map[string]string{"team": "risk"}})
+	s4, r4, h4 := b.do(t, "POST", "/v1/runs", ciToken, string(labelled), "Idempotency-Key", "build-7")
+	require.Equal(t, 422, s4, "%v", r4)
+	require.Equal(t, "idempotency_mismatch", errCode(r4))
+	require.Empty(t, h4.Get("Idempotent-Replayed"))
+
+	// Keys are scoped by principal: ada's build-7 is not ci-bot's.
+	s5, r5, h5 := b.do(t, "POST", "/v1/runs", adminToken, body, "Idempotency-Key", "build-7")
+	require.Equal(t, 201, s5, "%v", r5)
+	require.NotEqual(t, r1["id"], r5["id"], "another principal must not get the first one's run")
+	require.Equal(t, "ada", r5["requester"])
+	require.Empty(t, h5.Get("Idempotent-Replayed"))
+	s6, r6, _ := b.do(t, "POST", "/v1/runs", adminToken, body, "Idempotency-Key", "build-7")
+	require.Equal(t, 200, s6)
+	require.Equal(t, r5["id"], r6["id"])
+
 	// concurrent retries of one request create one run
 	var wg sync.WaitGroup
 	ids := make([]string, 8)
@@ -270,7 +288,7 @@ func TestRunCreateIdempotency(t *testing.T) {
 	require.Equal(t, 1, created, "exactly one of the retries creates the run")
 	runs, err := b.store.RunList(context.Background(), store.RunListParams{})
 	require.NoError(t, err)
-	require.Len(t, runs, 2, "build-7's run and build-8's, nothing else")
+	require.Len(t, runs, 3, "ci-bot's build-7, ada's build-7 and build-8, nothing else")
 }
 
 func TestRunLifecycleOverHTTP(t *testing.T) {

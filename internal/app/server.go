@@ -70,6 +70,12 @@ type Options struct {
 	// TrainReadOnly are host folders a sandboxed command may read (a
 	// toolchain outside /usr, --train-ro-bind).
 	TrainReadOnly []string
+	// AuditWitnesses receive every audit checkpoint (--audit-witness): a
+	// file path or an http(s) URL that gets it as JSON over POST.
+	AuditWitnesses []string
+	// TokensWatch re-reads the tokens file when it changes, this often;
+	// 0 = only on ReloadTokens (SIGHUP).
+	TokensWatch time.Duration
 }
 
 // Server is an assembled process. Handler serves the API, /ui and
@@ -124,7 +130,19 @@ func Build(ctx context.Context, o Options) (*Server, error) {
 	s.Store = st
 	s.closers = append(s.closers, st.Close)
 
-	s.Trail, err = audit.Open(ctx, audit.Options{Store: st, KeyPath: filepath.Join(o.DataDir, "audit.key")})
+	var witnesses []audit.Witness
+	for _, w := range o.AuditWitnesses {
+		wt, err := audit.ParseWitness(w)
+		if err != nil {
+			return nil, fmt.Errorf("--audit-witness: %w", err)
+		}
+		witnesses = append(witnesses, wt)
+	}
+	// The checkpoint log beside the database is what an attacker who edits
+	// the database alone cannot rewrite; the witnesses are for one who can
+	// write the whole data folder.
+	s.Trail, err = audit.Open(ctx, audit.Options{Store: st, KeyPath: filepath.Join(o.DataDir, "audit.key"),
+		CheckpointLog: filepath.Join(o.DataDir, audit.CheckpointLogFileName), Witnesses: witnesses})
 	if err != nil {
 		return nil, fmt.Errorf("open audit trail: %w", err)
 	}
@@ -203,7 +221,7 @@ func Build(ctx context.Context, o Options) (*Server, error) {
 		return nil, err
 	}
 	uiHandler, err := ui.New(ui.Options{Store: st, Queue: s.Queue, Engine: s.Engine, Authenticate: s.Auth.Lookup,
-		SessionKey: sessionKey, BasePath: "/ui", Logger: o.Logger, Recorder: s.Trail})
+		Identify: s.Auth.Identify, SessionKey: sessionKey, BasePath: "/ui", Logger: o.Logger, Recorder: s.Trail})
 	if err != nil {
 		return nil, fmt.Errorf("reviewers' page: %w", err)
 	}
@@ -255,8 +273,31 @@ func (s *Server) Start(ctx context.Context) error {
 		go s.Engine.Watch(ctx, s.o.PolicyWatch)
 	}
 	go s.expireLoop(ctx)
+	auth.Watch(ctx, s.Auth, s.TokensFile, s.o.TokensWatch,
+		func(err error) {
+			s.log.Error("tokens file changed but does not load; the identities stay as they were", "err", err)
+		},
+		func() { s.tokensReloaded(ctx, "file changed") })
 	return s.Trail.Record(ctx, "server.started", "", "modelgate", map[string]any{
 		"policy_revision": s.Engine.Revision(), "data_dir": s.o.DataDir})
+}
+
+// ReloadTokens re-reads the tokens file (on SIGHUP): a person removed from
+// it can no longer call the API, and their reviewers' page sessions end
+// on their next request. A file that does not load changes nothing.
+func (s *Server) ReloadTokens(ctx context.Context) error {
+	if err := s.Auth.Reload(s.TokensFile); err != nil {
+		return err
+	}
+	s.tokensReloaded(ctx, "reload")
+	return nil
+}
+
+func (s *Server) tokensReloaded(ctx context.Context, why string) {
+	s.log.Info("tokens reloaded", "file", s.TokensFile, "why", why)
+	if err := s.Trail.Record(ctx, "auth.tokens_reloaded", "", "modelgate", map[string]any{"file": s.TokensFile, "why": why}); err != nil {
+		s.log.Error("audit record failed", "type", "auth.tokens_reloaded", "err", err)
+	}
 }
 
 func (s *Server) expireLoop(ctx context.Context) {

@@ -134,22 +134,84 @@ func (q *Queue) Request(ctx context.Context, r ApprovalRequest) (store.Approval,
 	return created, nil
 }
 
-// Get returns one approval.
+// Get returns one approval, settled first when it is pending past its
+// deadline or its run has ended, so that no reader sees it as open.
 func (q *Queue) Get(ctx context.Context, id string) (store.Approval, error) {
 	a, err := q.opts.Store.ApprovalGet(ctx, id)
 	if err != nil {
 		return store.Approval{}, fmt.Errorf("approval %s: %w", id, err)
 	}
-	return a, nil
+	return q.settleLapsed(ctx, a), nil
 }
 
-// List returns approvals, newest first.
+// List returns approvals, newest first. Pending ones past their deadline
+// or whose run ended are settled on the way (expired, voided), so the list
+// shows what a vote would find instead of waiting for the next expiry
+// sweep; with a States filter, the ones that no longer match are left out.
 func (q *Queue) List(ctx context.Context, p store.ApprovalListParams) ([]store.Approval, error) {
 	as, err := q.opts.Store.ApprovalList(ctx, p)
 	if err != nil {
 		return nil, fmt.Errorf("list approvals: %w", err)
 	}
-	return as, nil
+	out := as[:0]
+	for _, a := range as {
+		a = q.settleLapsed(ctx, a)
+		if len(p.States) > 0 && !slices.Contains(p.States, a.State) {
+			continue
+		}
+		out = append(out, a)
+	}
+	return out, nil
+}
+
+// settleLapsed settles a pending approval that can no longer be decided:
+// expired when past its deadline, voided when its run ended. It returns
+// the approval as it now stands (unchanged on a read error: a transient
+// failure must not hide an approval).
+func (q *Queue) settleLapsed(ctx context.Context, a store.Approval) store.Approval {
+	if a.State != store.ApprovalPending {
+		return a
+	}
+	if !q.opts.Now().Before(a.ExpiresAt) {
+		return q.settleTo(ctx, a, store.ApprovalExpired, "no decision before "+a.ExpiresAt.UTC().Format(time.RFC3339), EventApprovalExpired)
+	}
+	if reason := q.endedReason(ctx, a); reason != "" {
+		return q.settleTo(ctx, a, store.ApprovalVoided, reason, EventApprovalVoided)
+	}
+	return a
+}
+
+// settleTo settles a and returns the stored result: the settled approval,
+// or whatever another writer made of it first.
+func (q *Queue) settleTo(ctx context.Context, a store.Approval, state store.ApprovalState, reason, event string) store.Approval {
+	q.settle(ctx, a, state, reason, event)
+	if now, err := q.opts.Store.ApprovalGet(ctx, a.ID); err == nil {
+		return now
+	}
+	return a
+}
+
+// endedReason says why an approval's run can no longer be promoted: it is
+// gone or it reached a final state (cancelled, failed, ...). An approval
+// outliving its run would let a reviewer approve something nothing will
+// act on, and a resumed or re-used run id must not inherit it.
+func (q *Queue) endedReason(ctx context.Context, a store.Approval) string {
+	run, err := q.opts.Store.RunGet(ctx, a.RunID)
+	return runEnded(run, err)
+}
+
+// runEnded is endedReason on a run as read (err from RunGet).
+func runEnded(run store.Run, err error) string {
+	if err != nil {
+		if errors.Is(err, store.ErrNotFound) {
+			return "its run no longer exists"
+		}
+		return "" // a transient read error must not void anything
+	}
+	if run.State.Terminal() {
+		return fmt.Sprintf("its run ended (%s)", run.State)
+	}
+	return ""
 }
 
 // Approve records by's approval. The approval is granted once Min distinct
@@ -248,11 +310,8 @@ func (q *Queue) staleReason(ctx context.Context, a store.Approval) string {
 		}
 	}
 	run, err := q.opts.Store.RunGet(ctx, a.RunID)
-	if err != nil {
-		if errors.Is(err, store.ErrNotFound) {
-			return "its run no longer exists"
-		}
-		return "" // a transient read error must not void anything
+	if reason := runEnded(run, err); reason != "" || err != nil {
+		return reason
 	}
 	if run.Candidate.Digest != a.CandidateDigest {
 		return fmt.Sprintf("candidate changed from %s to %s", short(a.CandidateDigest), short(run.Candidate.Digest))
@@ -278,20 +337,17 @@ func (q *Queue) checkVoter(ctx context.Context, a store.Approval, by auth.Princi
 	return nil
 }
 
-// ExpireDue expires every pending approval past its deadline and returns
-// how many it expired.
+// ExpireDue expires every pending approval past its deadline, voids the
+// pending ones whose run ended (a cancelled run takes its approval with
+// it), and returns how many it settled.
 func (q *Queue) ExpireDue(ctx context.Context) (int, error) {
 	pending, err := q.opts.Store.ApprovalList(ctx, store.ApprovalListParams{States: []store.ApprovalState{store.ApprovalPending}})
 	if err != nil {
 		return 0, fmt.Errorf("list pending approvals: %w", err)
 	}
-	now := q.opts.Now()
 	n := 0
 	for _, a := range pending {
-		if now.Before(a.ExpiresAt) {
-			continue
-		}
-		if q.settle(ctx, a, store.ApprovalExpired, "no decision before "+a.ExpiresAt.UTC().Format(time.RFC3339), EventApprovalExpired) {
+		if q.settleLapsed(ctx, a).State != store.ApprovalPending {
 			n++
 		}
 	}

@@ -261,6 +261,60 @@ func TestQueueRules(t *testing.T) {
 			require.Equal(t, store.ApprovalVoided, got.State)
 			require.Contains(t, got.Reason, "candidate changed")
 		}},
+		{"a cancelled run ends its approval", 1, func(t *testing.T, b *queueBundle, a store.Approval) {
+			_, err := b.st.RunTransition(ctx, store.RunTransitionParams{ID: a.RunID, To: store.RunCancelled})
+			require.NoError(t, err)
+			_, err = b.q.Approve(ctx, a.ID, rita, "")
+			require.ErrorIs(t, err, approval.ErrAlreadyDecided, "nothing would act on the approval of an ended run")
+			got, err := b.q.Get(ctx, a.ID)
+			require.NoError(t, err)
+			require.Equal(t, store.ApprovalVoided, got.State)
+			require.Equal(t, "its run ended (cancelled)", got.Reason)
+			require.Len(t, b.rec.OfType(approval.EventApprovalVoided), 1)
+		}},
+		{"an ended run's approval is ended when listed", 1, func(t *testing.T, b *queueBundle, a store.Approval) {
+			_, err := b.st.RunTransition(ctx, store.RunTransitionParams{ID: a.RunID, To: store.RunFailed, Error: "boom"})
+			require.NoError(t, err)
+			pending, err := b.q.List(ctx, store.ApprovalListParams{States: []store.ApprovalState{store.ApprovalPending}})
+			require.NoError(t, err)
+			require.Empty(t, pending, "an approval of a failed run is not pending")
+			all, err := b.q.List(ctx, store.ApprovalListParams{})
+			require.NoError(t, err)
+			require.Len(t, all, 1)
+			require.Equal(t, store.ApprovalVoided, all[0].State)
+			require.Contains(t, all[0].Reason, "its run ended (failed)")
+		}},
+		{"ExpireDue ends the approvals of ended runs", 1, func(t *testing.T, b *queueBundle, a store.Approval) {
+			_, err := b.st.RunTransition(ctx, store.RunTransitionParams{ID: a.RunID, To: store.RunCancelled})
+			require.NoError(t, err)
+			n, err := b.q.ExpireDue(ctx)
+			require.NoError(t, err)
+			require.Equal(t, 1, n)
+			got, err := b.st.ApprovalGet(ctx, a.ID)
+			require.NoError(t, err)
+			require.Equal(t, store.ApprovalVoided, got.State)
+		}},
+		{"expired shows as expired when listed", 1, func(t *testing.T, b *queueBundle, a store.Approval) {
+			b.clock.Add(72 * time.Hour)
+			all, err := b.q.List(ctx, store.ApprovalListParams{})
+			require.NoError(t, err)
+			require.Len(t, all, 1)
+			require.Equal(t, store.ApprovalExpired, all[0].State, "expiry applies when listing, not only when touched")
+			pending, err := b.q.List(ctx, store.ApprovalListParams{States: []store.ApprovalState{store.ApprovalPending}})
+			require.NoError(t, err)
+			require.Empty(t, pending)
+			stored, err := b.st.ApprovalGet(ctx, a.ID)
+			require.NoError(t, err)
+			require.Equal(t, store.ApprovalExpired, stored.State, "and it is stored so")
+			require.Len(t, b.rec.OfType(approval.EventApprovalExpired), 1)
+			require.Equal(t, []store.ApprovalState{store.ApprovalExpired}, b.decidedStates())
+		}},
+		{"expired shows as expired when read", 1, func(t *testing.T, b *queueBundle, a store.Approval) {
+			b.clock.Add(73 * time.Hour)
+			got, err := b.q.Get(ctx, a.ID)
+			require.NoError(t, err)
+			require.Equal(t, store.ApprovalExpired, got.State)
+		}},
 		{"oversized comment is refused", 1, func(t *testing.T, b *queueBundle, a store.Approval) {
 			_, err := b.q.Approve(ctx, a.ID, rita, string(make([]byte, 5000)))
 			require.ErrorIs(t, err, approval.ErrBadRequest)

@@ -307,10 +307,19 @@ func entryFromLine(line []byte) (store.AuditEntry, bool, error) {
 
 // Verify checks the export with pub.
 func (x *ExportFile) Verify(ctx context.Context, pub ed25519.PublicKey) (VerifyReport, error) {
-	return Verify(ctx, VerifyParams{
-		Entries: x.Entries(), Checkpoints: x.Checkpoints, PublicKey: pub,
-		AfterSeq: x.Header.Since, PrevHash: x.Header.PrevHash,
-	})
+	return x.VerifyWith(ctx, VerifyParams{PublicKey: pub})
+}
+
+// VerifyWith checks the export with p's key, checkpoint log, saved
+// checkpoints and interval; the entries, checkpoints and anchor come from
+// the export.
+func (x *ExportFile) VerifyWith(ctx context.Context, p VerifyParams) (VerifyReport, error) {
+	p.Store, p.Entries, p.Checkpoints = nil, x.Entries(), x.Checkpoints
+	if p.Checkpoints == nil {
+		p.Checkpoints = []store.Checkpoint{}
+	}
+	p.AfterSeq, p.PrevHash = x.Header.Since, x.Header.PrevHash
+	return Verify(ctx, p)
 }
 
 // scanLines calls f with each non-empty line (numbered from 1).

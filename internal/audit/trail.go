@@ -45,6 +45,17 @@ type Options struct {
 	// MaxBatch caps how many concurrent appends share one transaction;
 	// default 4096.
 	MaxBatch int
+	// CheckpointLog, when set, is a file outside the store that every
+	// checkpoint is also appended to (the server uses DATA-DIR/
+	// CheckpointLogFileName). With it, Open brings the log up to the
+	// store, refuses a store whose chain disagrees with the log, and signs
+	// an unsigned head at once, so that entries written before a crash do
+	// not stay unsigned until the next one.
+	CheckpointLog string
+	// Witnesses receive every checkpoint after it is stored and logged.
+	// They are written from their own goroutine: a slow or failing witness
+	// is logged and never holds up the trail.
+	Witnesses []Witness
 }
 
 // Event is what a caller records; the Trail adds seq, time and hash.
@@ -83,6 +94,11 @@ type Trail struct {
 	// batches and batched count transactions and the appends they carried,
 	// logged at Close: the mean batch size says whether group commit works.
 	batches, batched int64
+
+	logPath  string
+	unlogged []store.Checkpoint // stored but not yet in the log (its write failed)
+	witness  chan store.Checkpoint
+	wdone    chan struct{}
 }
 
 type appendReq struct {
@@ -140,6 +156,21 @@ func Open(ctx context.Context, o Options) (*Trail, error) {
 	}
 	if len(cps) > 0 {
 		t.lastCP = cps[len(cps)-1].Seq
+	}
+	t.logPath = o.CheckpointLog
+	if len(o.Witnesses) > 0 {
+		t.witness, t.wdone = make(chan store.Checkpoint, 256), make(chan struct{})
+		go t.witnessLoop(o.Witnesses)
+	}
+	if t.logPath != "" {
+		if err := syncCheckpointLog(ctx, o.Store, t.logPath, cps); err != nil {
+			t.stopWitnesses()
+			return nil, err
+		}
+		if err := t.checkpoint(); err != nil {
+			t.stopWitnesses()
+			return nil, err
+		}
 	}
 	go t.loop()
 	log.Debug("audit trail open", "next_seq", t.next, "key_id", t.keyID)
@@ -241,8 +272,36 @@ func (t *Trail) Close() error {
 	t.closeOnce.Do(func() {
 		close(t.quit)
 		<-t.done
+		t.stopWitnesses()
 	})
 	return t.closeErr
+}
+
+// witnessTimeout bounds one push to one witness.
+const witnessTimeout = 10 * time.Second
+
+// witnessLoop pushes checkpoints to the witnesses in order. A failed push
+// is logged, not retried: the next checkpoint covers everything before
+// it, so a witness that missed one still pins the chain at the next.
+func (t *Trail) witnessLoop(ws []Witness) {
+	defer close(t.wdone)
+	for c := range t.witness {
+		for _, w := range ws {
+			ctx, cancel := context.WithTimeout(context.Background(), witnessTimeout)
+			if err := w.Witness(ctx, c); err != nil {
+				log.Error("audit witness failed", "witness", w.String(), "seq", c.Seq, "err", err)
+			}
+			cancel()
+		}
+	}
+}
+
+func (t *Trail) stopWitnesses() {
+	if t.witness != nil {
+		close(t.witness)
+		<-t.wdone
+		t.witness = nil
+	}
 }
 
 func (t *Trail) loop() {
@@ -407,5 +466,28 @@ func (t *Trail) checkpoint() error {
 	}
 	t.lastCP = seq
 	log.Debug("audit checkpoint", "seq", seq, "key_id", t.keyID)
+	if t.witness != nil {
+		select {
+		case t.witness <- c:
+		default:
+			log.Error("audit witness queue is full; skipping a checkpoint (the next one covers it)", "seq", seq)
+		}
+	}
+	return t.logCheckpoint(c)
+}
+
+// logCheckpoint appends c, and any earlier checkpoint whose log write
+// failed, to the checkpoint log. The store is written first: a log line
+// always names a checkpoint the store had, and a failed log write is
+// retried with the next checkpoint (Open also catches up after a crash).
+func (t *Trail) logCheckpoint(c store.Checkpoint) error {
+	if t.logPath == "" {
+		return nil
+	}
+	t.unlogged = append(t.unlogged, c)
+	if err := AppendCheckpointFile(t.logPath, t.unlogged...); err != nil {
+		return fmt.Errorf("audit: checkpoint at seq %d is in the store but not in the checkpoint log yet: %w", c.Seq, err)
+	}
+	t.unlogged = t.unlogged[:0]
 	return nil
 }

@@ -8,20 +8,24 @@ import (
 	"fmt"
 	"iter"
 	"sort"
+	"time"
 
 	"github.com/modelgate/modelgate/internal/store"
 )
 
 // Problem kinds a VerifyReport names.
 const (
-	ProblemHash         = "hash_mismatch"        // entry content does not match its stored hash
-	ProblemMalformed    = "malformed_entry"      // stored hash or data cannot be read
-	ProblemMissing      = "missing_entries"      // seq jumps forward: entries deleted
-	ProblemOrder        = "out_of_order"         // seq goes backwards or repeats: entries moved or duplicated
-	ProblemCheckpoint   = "checkpoint_mismatch"  // a validly signed checkpoint disagrees with the chain
-	ProblemSignature    = "checkpoint_signature" // a checkpoint's signature does not verify: forged or wrong key
-	ProblemCutTail      = "cut_tail"             // a signed checkpoint is beyond the last entry: the tail was deleted
-	ProblemNotCanonical = "not_canonical"        // entry fields cannot be canonicalized (e.g. invalid JSON data)
+	ProblemHash         = "hash_mismatch"           // entry content does not match its stored hash
+	ProblemMalformed    = "malformed_entry"         // stored hash or data cannot be read
+	ProblemMissing      = "missing_entries"         // seq jumps forward: entries deleted
+	ProblemOrder        = "out_of_order"            // seq goes backwards or repeats: entries moved or duplicated
+	ProblemCheckpoint   = "checkpoint_mismatch"     // a validly signed checkpoint disagrees with the chain
+	ProblemSignature    = "checkpoint_signature"    // a checkpoint's signature does not verify: forged or wrong key
+	ProblemCutTail      = "cut_tail"                // a signed checkpoint is beyond the last entry: the tail was deleted
+	ProblemNotCanonical = "not_canonical"           // entry fields cannot be canonicalized (e.g. invalid JSON data)
+	ProblemLogMismatch  = "checkpoint_log_mismatch" // the store's checkpoints and the checkpoint log disagree
+	ProblemLogMissing   = "checkpoint_log_missing"  // the store has checkpoints, the checkpoint log none
+	ProblemUnsigned     = "unsigned_too_long"       // entries span more than the checkpoint interval allows with no checkpoint
 )
 
 // Problem is one thing wrong with a trail.
@@ -48,6 +52,23 @@ type VerifyParams struct {
 	// (hex). Zero values mean a whole trail from seq 1.
 	AfterSeq int64
 	PrevHash string
+	// CheckLog compares Checkpoints with LogCheckpoints, the checkpoints
+	// read from the checkpoint log beside the database (or a witness's
+	// copy): every logged checkpoint must be in the store and vice versa,
+	// and each logged one must match the chain like a stored one.
+	CheckLog       bool
+	LogCheckpoints []store.Checkpoint
+	// Saved are checkpoints a user kept earlier (`modelgate audit
+	// checkpoint -o`): each must be validly signed and its head a prefix of
+	// the chain now (the entry at its seq has its hash), which is RFC 6962's
+	// consistency check for a hash chain.
+	Saved []store.Checkpoint
+	// CheckpointInterval is how often the server signs the head (1m by
+	// default). When set, entries after the last checkpoint may span at
+	// most one and a half intervals (measured on the entries' own times, so
+	// a stopped server or the verifier's clock does not matter); more means
+	// checkpoints were deleted. Zero does not check.
+	CheckpointInterval time.Duration
 	// MaxProblems caps the problems listed; default 100.
 	MaxProblems int
 	// PageSize is how many entries are read from Store per query; default 5000.
@@ -75,6 +96,13 @@ type VerifyReport struct {
 	// chain is intact but no signature covers them yet, so deleting them
 	// would go unnoticed.
 	Unsigned int64 `json:"unsigned_entries"`
+	// LogCheckpoints and SavedCheckpoints count the checkpoints from the
+	// checkpoint log and saved files; their Verified counts those whose
+	// signature checks out and whose hash is in the chain.
+	LogCheckpoints           int `json:"log_checkpoints,omitempty"`
+	LogCheckpointsVerified   int `json:"log_checkpoints_verified,omitempty"`
+	SavedCheckpoints         int `json:"saved_checkpoints,omitempty"`
+	SavedCheckpointsVerified int `json:"saved_checkpoints_verified,omitempty"`
 	// FirstBad is the lowest-seq problem; Problems lists them by seq.
 	FirstBad          *Problem  `json:"first_bad,omitempty"`
 	Problems          []Problem `json:"problems"`
@@ -111,6 +139,95 @@ type verifier struct {
 	rep *VerifyReport
 	max int
 	cps map[int64][]store.Checkpoint // validly signed, by seq
+	ext map[int64][]extCheckpoint    // validly signed, from the log or saved files
+}
+
+// extCheckpoint is a checkpoint from outside the store.
+type extCheckpoint struct {
+	c     store.Checkpoint
+	saved bool // from a saved file; else from the checkpoint log
+}
+
+func (x extCheckpoint) source() string {
+	if x.saved {
+		return "saved checkpoint"
+	}
+	return "checkpoint log"
+}
+
+// signed reports whether c's signature verifies under pub.
+func signed(pub ed25519.PublicKey, buf []byte, c store.Checkpoint) ([]byte, bool) {
+	buf = AppendCheckpointCanonical(buf[:0], c)
+	sig, err := base64.StdEncoding.DecodeString(c.Signature)
+	return buf, err == nil && ed25519.Verify(pub, buf, sig)
+}
+
+func badSignature(c store.Checkpoint, keyID, where string) Problem {
+	msg := where + "signature does not verify: the checkpoint was forged or altered"
+	if c.KeyID != keyID {
+		msg = fmt.Sprintf("%ssignature does not verify: signed with key id %q, verifying with key id %q", where, c.KeyID, keyID)
+	}
+	return Problem{Seq: c.Seq, Kind: ProblemSignature, Message: msg}
+}
+
+// external checks the signatures of the logged and saved checkpoints and
+// compares the log with the store's validly signed checkpoints.
+func (v *verifier) external(p VerifyParams, buf []byte) {
+	type key struct {
+		seq  int64
+		hash string
+	}
+	inStore := map[key]bool{}
+	for seq, cs := range v.cps {
+		for _, c := range cs {
+			inStore[key{seq, c.Hash}] = true
+		}
+	}
+	inLog := map[key]bool{}
+	var ok bool
+	for _, c := range p.LogCheckpoints {
+		if buf, ok = signed(p.PublicKey, buf, c); !ok {
+			v.add(badSignature(c, v.rep.KeyID, "checkpoint log: "))
+			continue
+		}
+		k := key{c.Seq, c.Hash}
+		if inLog[k] {
+			continue // a retried log write may repeat a line
+		}
+		inLog[k] = true
+		v.ext[c.Seq] = append(v.ext[c.Seq], extCheckpoint{c: c})
+		if p.CheckLog && !inStore[k] {
+			v.add(Problem{Seq: c.Seq, Kind: ProblemLogMismatch, Message: fmt.Sprintf(
+				"the checkpoint log has a signed checkpoint at seq %d (hash %.16s…) that the database does not: the database's checkpoints were deleted or replaced", c.Seq, c.Hash)})
+		}
+	}
+	if p.CheckLog {
+		switch {
+		case len(p.LogCheckpoints) == 0 && len(inStore) > 0:
+			v.add(Problem{Seq: 1, Kind: ProblemLogMissing, Message: fmt.Sprintf(
+				"the database has %d signed checkpoints but the checkpoint log has none: the log was deleted or emptied "+
+					"(a data dir last served by a modelgate without the log gets one when the server next starts)", len(inStore))})
+		default:
+			var stray []int64
+			for k := range inStore {
+				if !inLog[k] {
+					stray = append(stray, k.seq)
+				}
+			}
+			if len(stray) > 0 {
+				sort.Slice(stray, func(i, j int) bool { return stray[i] < stray[j] })
+				v.add(Problem{Seq: stray[0], Kind: ProblemLogMismatch, Message: fmt.Sprintf(
+					"the database has %d signed checkpoints the checkpoint log lacks (the first at seq %d): the log was truncated or edited", len(stray), stray[0])})
+			}
+		}
+	}
+	for _, c := range p.Saved {
+		if buf, ok = signed(p.PublicKey, buf, c); !ok {
+			v.add(badSignature(c, v.rep.KeyID, "saved checkpoint: "))
+			continue
+		}
+		v.ext[c.Seq] = append(v.ext[c.Seq], extCheckpoint{c: c, saved: true})
+	}
 }
 
 func (v *verifier) add(p Problem) {
@@ -150,31 +267,34 @@ func Verify(ctx context.Context, p VerifyParams) (VerifyReport, error) {
 			return VerifyReport{}, fmt.Errorf("verify audit trail: anchor: %w", err)
 		}
 	}
-	rep := VerifyReport{KeyID: KeyID(p.PublicKey), Checkpoints: len(cps), Problems: []Problem{}, Partial: p.AfterSeq > 0}
-	v := &verifier{rep: &rep, max: p.MaxProblems, cps: map[int64][]store.Checkpoint{}}
+	rep := VerifyReport{KeyID: KeyID(p.PublicKey), Checkpoints: len(cps), Problems: []Problem{}, Partial: p.AfterSeq > 0,
+		LogCheckpoints: len(p.LogCheckpoints), SavedCheckpoints: len(p.Saved)}
+	v := &verifier{rep: &rep, max: p.MaxProblems, cps: map[int64][]store.Checkpoint{}, ext: map[int64][]extCheckpoint{}}
 	if v.max <= 0 {
 		v.max = 100
 	}
-	var cpBuf []byte
+	var (
+		cpBuf []byte
+		ok    bool
+	)
 	for _, c := range cps {
-		cpBuf = AppendCheckpointCanonical(cpBuf[:0], c)
-		sig, err := base64.StdEncoding.DecodeString(c.Signature)
-		if err != nil || !ed25519.Verify(p.PublicKey, cpBuf, sig) {
-			msg := "signature does not verify: the checkpoint was forged or altered"
-			if c.KeyID != rep.KeyID {
-				msg = fmt.Sprintf("signature does not verify: signed with key id %q, verifying with key id %q", c.KeyID, rep.KeyID)
-			}
-			v.add(Problem{Seq: c.Seq, Kind: ProblemSignature, Message: msg})
+		if cpBuf, ok = signed(p.PublicKey, cpBuf, c); !ok {
+			v.add(badSignature(c, rep.KeyID, ""))
 			continue
 		}
 		v.cps[c.Seq] = append(v.cps[c.Seq], c)
 	}
+	v.external(p, cpBuf)
 
 	var (
 		chain   Chainer
 		expect  = p.AfterSeq + 1
 		lastCP  = p.AfterSeq // seq of the last validly signed checkpoint passed
 		skipMis bool         // the entry right after a gap cannot link; its hash is not separately wrong
+		// The entries after the last checkpoint that matched: the first
+		// one's seq and time, and the newest entry's time.
+		unsignedSeq        int64
+		unsignedAt, lastAt time.Time
 	)
 	// Reading (SQLite rows or JSON lines) and hashing cost about the same;
 	// a reader goroutine lets them use two cores.
@@ -228,7 +348,30 @@ func Verify(ctx context.Context, p VerifyParams) (VerifyReport, error) {
 			rep.CheckpointsVerified++
 			rep.LastSignedSeq = c.Seq
 		}
-		if len(v.cps[e.Seq]) > 0 {
+		covered := rep.LastSignedSeq == e.Seq
+		for _, x := range v.ext[e.Seq] {
+			ch, err := ParseHash(x.c.Hash)
+			if err != nil || ch != head {
+				v.add(Problem{Seq: e.Seq, Kind: ProblemCheckpoint, Message: fmt.Sprintf(
+					"%s at seq %d has hash %.16s…, the chain has %.16s…: entries up to seq %d were rewritten after it was signed",
+					x.source(), x.c.Seq, x.c.Hash, head.String(), x.c.Seq)})
+				continue
+			}
+			covered = true
+			if x.saved {
+				rep.SavedCheckpointsVerified++
+			} else {
+				rep.LogCheckpointsVerified++
+			}
+		}
+		if covered {
+			rep.LastSignedSeq = max(rep.LastSignedSeq, e.Seq)
+			unsignedSeq = 0
+		} else if unsignedSeq == 0 {
+			unsignedSeq, unsignedAt = e.Seq, e.Time
+		}
+		lastAt = e.Time
+		if len(v.cps[e.Seq]) > 0 || len(v.ext[e.Seq]) > 0 {
 			lastCP = e.Seq
 		}
 		if e.Seq >= expect {
@@ -252,6 +395,34 @@ func Verify(ctx context.Context, p VerifyParams) (VerifyReport, error) {
 		v.add(Problem{Seq: rep.LastSeq + 1, Kind: ProblemCutTail, Message: fmt.Sprintf(
 			"a signed checkpoint covers seq %d but the trail ends at seq %d: entries %d..%d were deleted",
 			last, rep.LastSeq, rep.LastSeq+1, last)})
+	}
+	// The same for checkpoints kept outside the store: cutting the tail
+	// together with the database's checkpoints does not cut these.
+	var extCut []extCheckpoint
+	for seq, xs := range v.ext {
+		if seq > rep.LastSeq {
+			extCut = append(extCut, xs...)
+		}
+	}
+	if len(extCut) > 0 {
+		sort.Slice(extCut, func(i, j int) bool { return extCut[i].c.Seq < extCut[j].c.Seq })
+		last := extCut[len(extCut)-1]
+		v.add(Problem{Seq: rep.LastSeq + 1, Kind: ProblemCutTail, Message: fmt.Sprintf(
+			"the %s covers seq %d but the trail ends at seq %d: entries %d..%d were deleted",
+			last.source(), last.c.Seq, rep.LastSeq, rep.LastSeq+1, last.c.Seq)})
+	}
+	// The server signs the head at the first tick after it moves, so the
+	// entries after the last checkpoint span at most one interval; a longer
+	// unsigned stretch means checkpoints were removed (a rewritten chain
+	// loses every checkpoint from the first edit on). Half an interval more
+	// leaves room for a slow write.
+	if allowed := p.CheckpointInterval + p.CheckpointInterval/2; p.CheckpointInterval > 0 && unsignedSeq > 0 && lastAt.Sub(unsignedAt) > allowed {
+		what := fmt.Sprintf("entries %d..%d span %s with no signed checkpoint", unsignedSeq, rep.LastSeq, lastAt.Sub(unsignedAt).Round(time.Millisecond))
+		if unsignedSeq == max(p.AfterSeq, 0)+1 {
+			what = fmt.Sprintf("the trail spans %s (seq %d..%d) and has no signed checkpoint", lastAt.Sub(unsignedAt).Round(time.Millisecond), unsignedSeq, rep.LastSeq)
+		}
+		v.add(Problem{Seq: unsignedSeq, Kind: ProblemUnsigned, Message: fmt.Sprintf(
+			"%s; the server signs at least every %s: checkpoints were deleted", what, p.CheckpointInterval)})
 	}
 	if rep.LastSeq > rep.LastSignedSeq {
 		rep.Unsigned = rep.LastSeq - max(rep.LastSignedSeq, p.AfterSeq)

@@ -11,6 +11,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync/atomic"
 
 	"gopkg.in/yaml.v3"
 )
@@ -41,9 +42,11 @@ type File struct {
 // Roles a token may have.
 var Roles = []string{"ci", "trainer", "reviewer", "operator", "viewer", "admin"}
 
-// Authenticator resolves bearer tokens.
+// Authenticator resolves bearer tokens. Its identities can be replaced
+// while it serves (Replace, Reload): a revoked token or person stops
+// working on the next request.
 type Authenticator struct {
-	entries []entry
+	entries atomic.Pointer[[]entry]
 }
 
 type entry struct {
@@ -54,6 +57,64 @@ type entry struct {
 // New checks tokens and builds an Authenticator.
 func New(tokens []Token) (*Authenticator, error) {
 	a := &Authenticator{}
+	if err := a.Replace(tokens); err != nil {
+		return nil, err
+	}
+	return a, nil
+}
+
+// Replace swaps in a new set of tokens at once, after checking all of
+// them: on an error nothing changes, so a typo in the tokens file never
+// locks everyone out.
+func (a *Authenticator) Replace(tokens []Token) error {
+	es, err := compile(tokens)
+	if err != nil {
+		return err
+	}
+	a.entries.Store(&es)
+	return nil
+}
+
+// Reload re-reads a tokens file and replaces the identities with it.
+func (a *Authenticator) Reload(path string) error {
+	tokens, err := Load(path)
+	if err != nil {
+		return err
+	}
+	if err := a.Replace(tokens); err != nil {
+		return fmt.Errorf("tokens %s: %w", path, err)
+	}
+	return nil
+}
+
+func (a *Authenticator) current() []entry {
+	if a == nil {
+		return nil
+	}
+	if es := a.entries.Load(); es != nil {
+		return *es
+	}
+	return nil
+}
+
+// Identify returns the current principal of a subject (a session's
+// owner): the roles and groups of the first token with that name. It is
+// false when no token has the name any more, which is how a revoked
+// person's sessions end.
+func (a *Authenticator) Identify(subject string) (Principal, bool) {
+	if subject == "" {
+		return Principal{}, false
+	}
+	for _, e := range a.current() {
+		if e.p.Subject == subject {
+			return e.p, true
+		}
+	}
+	return Principal{}, false
+}
+
+func compile(tokens []Token) ([]entry, error) {
+	var entries []entry
 	var errs []error
 	for i, t := range tokens {
 		var d [32]byte
@@ -87,12 +148,12 @@ func New(tokens []Token) (*Authenticator, error) {
 				errs = append(errs, fmt.Errorf("tokens[%d] (%s): unknown role %q (%s)", i, t.Name, r, strings.Join(Roles, ", ")))
 			}
 		}
-		a.entries = append(a.entries, entry{digest: d, p: Principal{Subject: t.Name, Roles: t.Roles, Groups: t.Groups}})
+		entries = append(entries, entry{digest: d, p: Principal{Subject: t.Name, Roles: t.Roles, Groups: t.Groups}})
 	}
 	if err := errors.Join(errs...); err != nil {
 		return nil, err
 	}
-	return a, nil
+	return entries, nil
 }
 
 // Lookup returns the principal of a token. It compares against every
@@ -104,7 +165,7 @@ func (a *Authenticator) Lookup(token string) (Principal, bool) {
 	d := sha256.Sum256([]byte(token))
 	var found Principal
 	ok := false
-	for _, e := range a.entries {
+	for _, e := range a.current() {
 		if subtle.ConstantTimeCompare(d[:], e.digest[:]) == 1 {
 			found, ok = e.p, true
 		}

@@ -3,6 +3,7 @@ package store
 import (
 	"encoding/json"
 	"fmt"
+	"strconv"
 	"time"
 
 	"github.com/google/uuid"
@@ -99,4 +100,16 @@ func UTCOrZero(t time.Time) time.Time {
 		return time.Time{}
 	}
 	return t.UTC().Round(0)
+}
+
+// IdempotencyScope is the key a driver stores an idempotency key under: the
+// key as the caller gave it, scoped by the run's requester. Two principals
+// who happen to pick the same key (a CI job number, a commit SHA) must
+// never get each other's run, and the length prefix keeps "a:b"+"c" from
+// meeting "a"+"b:c".
+func IdempotencyScope(requester, key string) string {
+	if key == "" {
+		return ""
+	}
+	return strconv.Itoa(len(requester)) + ":" + requester + ":" + key
 }

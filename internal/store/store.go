@@ -77,8 +77,25 @@ type Store interface {
 	RolloutGet(ctx context.Context, runID string) (Rollout, error)
 	RolloutSave(ctx context.Context, r Rollout) (Rollout, error)
 
+	// Sessions of the reviewers' page, checked on every request so that a
+	// sign-out or a "sign everyone out" holds on every server at once.
+	// SessionEnd ends one session until its expiry (the record may be
+	// dropped after that); SessionEpochBump ends every session issued
+	// before it and returns the new epoch; SessionState reads both.
+	SessionEnd(ctx context.Context, id string, until time.Time) error
+	SessionState(ctx context.Context, id string) (SessionState, error)
+	SessionEpochBump(ctx context.Context) (int64, error)
+
 	Ping(ctx context.Context) error
 	Close() error
+}
+
+// SessionState is what the store knows of a session: whether it was
+// ended, and the current epoch (0 until the first bump). A session issued
+// under another epoch is over.
+type SessionState struct {
+	Ended bool
+	Epoch int64
 }
 
 // RunState is where a run stands.
@@ -135,9 +152,11 @@ type Run struct {
 	Version      int64             `json:"-"` // bumped on every write
 }
 
-// RunCreateParams creates a run. When IdempotencyKey is set and a run was
-// already created with it, that run is returned (created=false) if
-// RequestDigest matches, and ErrConflict otherwise.
+// RunCreateParams creates a run. When IdempotencyKey is set and the same
+// requester (Run.Requester) already created a run with it, that run is
+// returned (created=false) if RequestDigest matches, and ErrConflict
+// otherwise. Keys are scoped by requester: another requester's key of the
+// same text is another key.
 type RunCreateParams struct {
 	Run            Run
 	IdempotencyKey string

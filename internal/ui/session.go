@@ -16,10 +16,16 @@ import (
 	"github.com/modelgate/modelgate/internal/auth"
 )
 
-// session is what the signed cookie carries. The principal is copied from
-// the token at login, so a session outlives neither its expiry nor a key
-// rotation; CSRF is the per-session secret every form must echo.
+// session is what the signed cookie carries. The signature makes it
+// unforgeable, but a signed cookie alone cannot be taken back; so every
+// request also checks, server-side, that the session was not ended (ID,
+// logout), that it belongs to the current epoch (Epoch, "sign everyone
+// out"), and that its subject still has a token, whose current roles and
+// groups replace the ones copied at sign-in. CSRF is the per-session
+// secret every form must echo.
 type session struct {
+	ID      string    `json:"id"`
+	Epoch   int64     `json:"epoch"`
 	Subject string    `json:"sub"`
 	Roles   []string  `json:"roles,omitempty"`
 	Groups  []string  `json:"groups,omitempty"`
@@ -76,7 +82,7 @@ func decodeSession(key []byte, v string, now time.Time) (session, error) {
 	if err := json.Unmarshal(payload, &s); err != nil {
 		return session{}, errBadSession
 	}
-	if s.Subject == "" || len(s.CSRF) < 32 || !now.Before(s.Expires) {
+	if s.Subject == "" || len(s.ID) < 32 || len(s.CSRF) < 32 || !now.Before(s.Expires) {
 		return session{}, errBadSession
 	}
 	return s, nil

@@ -28,12 +28,16 @@ type Options struct {
 	Engine *oversight.Engine // authorizes reads and votes; nil = any signed-in user may read, the queue's group rules still apply
 	// Authenticate maps an API token to a principal (auth.Authenticator.Lookup).
 	Authenticate func(token string) (auth.Principal, bool)
-	SessionKey   []byte // HMAC key for session cookies, at least 32 bytes
-	BasePath     string // default "/ui"
-	SessionTTL   time.Duration
-	Now          func() time.Time
-	Logger       *log.Logger
-	Recorder     audit.Recorder // audit trail for refused forms and sign-ins; nil records nothing
+	// Identify returns a session subject's current principal
+	// (auth.Authenticator.Identify), asked on every request: a subject
+	// without a token any more is signed out at once.
+	Identify   func(subject string) (auth.Principal, bool)
+	SessionKey []byte // HMAC key for session cookies, at least 32 bytes
+	BasePath   string // default "/ui"
+	SessionTTL time.Duration
+	Now        func() time.Time
+	Logger     *log.Logger
+	Recorder   audit.Recorder // audit trail for refused forms and sign-ins; nil records nothing
 }
 
 const (
@@ -58,6 +62,8 @@ func New(o Options) (http.Handler, error) {
 		return nil, errors.New("ui: Options.Queue is required")
 	case o.Authenticate == nil:
 		return nil, errors.New("ui: Options.Authenticate is required")
+	case o.Identify == nil:
+		return nil, errors.New("ui: Options.Identify is required")
 	case len(o.SessionKey) < 32:
 		return nil, fmt.Errorf("ui: Options.SessionKey must be at least 32 bytes, got %d", len(o.SessionKey))
 	}
@@ -115,6 +121,17 @@ func (s *server) authed(h authedHandler) http.HandlerFunc {
 		if err == nil {
 			sess, err = decodeSession(s.o.SessionKey, c.Value, s.o.Now())
 		}
+		if err == nil {
+			var live bool
+			if sess, live, err = s.current(r, sess); err != nil {
+				// Fail closed: without the server's word a session is not live.
+				s.internal(w, r, nil, err)
+				return
+			}
+			if !live {
+				err = errBadSession
+			}
+		}
 		if err != nil {
 			if r.Method != http.MethodGet {
 				s.fail(w, r, nil, http.StatusUnauthorized, "Your session has expired or is invalid. Sign in again.")
@@ -138,6 +155,29 @@ func (s *server) authed(h authedHandler) http.HandlerFunc {
 		}
 		h(w, r, sess)
 	}
+}
+
+// current checks a signed session against the server's state: not ended
+// by a sign-out, issued in the current epoch, and its subject still one
+// of the identities. It returns the session with the subject's current
+// roles and groups, so that a reviewer moved out of a group loses the
+// right at once too.
+func (s *server) current(r *http.Request, sess session) (session, bool, error) {
+	st, err := s.o.Store.SessionState(r.Context(), sess.ID)
+	if err != nil {
+		return sess, false, fmt.Errorf("check session of %s: %w", sess.Subject, err)
+	}
+	if st.Ended || st.Epoch != sess.Epoch {
+		return sess, false, nil
+	}
+	p, ok := s.o.Identify(sess.Subject)
+	if !ok {
+		s.o.Logger.Warn("ui: session of a revoked identity refused", "subject", sess.Subject, "path", r.URL.Path)
+		s.record(r.Context(), "ui.session_revoked", sess.Subject, map[string]any{"path": r.URL.Path, "remote": r.RemoteAddr})
+		return sess, false, nil
+	}
+	sess.Roles, sess.Groups = p.Roles, p.Groups
+	return sess, true, nil
 }
 
 func (s *server) cookie(r *http.Request, name, value string, maxAge int) *http.Cookie {
@@ -175,7 +215,14 @@ func (s *server) login(w http.ResponseWriter, r *http.Request) {
 		s.render(w, http.StatusUnauthorized, "login", page{Title: "Sign in", CSRF: tok, Next: next, Error: "That token is not valid."})
 		return
 	}
-	v, err := encodeSession(s.o.SessionKey, session{Subject: p.Subject, Roles: p.Roles, Groups: p.Groups, CSRF: randomToken(), Expires: s.o.Now().Add(s.o.SessionTTL)})
+	id := randomToken()
+	st, err := s.o.Store.SessionState(r.Context(), id)
+	if err != nil {
+		s.internal(w, r, nil, fmt.Errorf("start session: %w", err))
+		return
+	}
+	v, err := encodeSession(s.o.SessionKey, session{ID: id, Epoch: st.Epoch, Subject: p.Subject, Roles: p.Roles, Groups: p.Groups,
+		CSRF: randomToken(), Expires: s.o.Now().Add(s.o.SessionTTL)})
 	if err != nil {
 		s.fail(w, r, nil, http.StatusInternalServerError, "Could not start a session.")
 		return
@@ -187,7 +234,14 @@ func (s *server) login(w http.ResponseWriter, r *http.Request) {
 	http.Redirect(w, r, next, http.StatusSeeOther)
 }
 
-func (s *server) logout(w http.ResponseWriter, r *http.Request, _ session) {
+func (s *server) logout(w http.ResponseWriter, r *http.Request, sess session) {
+	// Deleting the cookie only asks the browser; a copy of it (another
+	// tab's, a stolen one) stays valid unless the server ends the session.
+	if err := s.o.Store.SessionEnd(r.Context(), sess.ID, sess.Expires); err != nil {
+		s.internal(w, r, &sess, fmt.Errorf("sign out %s: %w", sess.Subject, err))
+		return
+	}
+	s.record(r.Context(), "ui.logout", sess.Subject, map[string]any{"remote": r.RemoteAddr})
 	http.SetCookie(w, s.cookie(r, sessionCookie, "", -1))
 	http.Redirect(w, r, s.o.BasePath+"/login", http.StatusSeeOther)
 }

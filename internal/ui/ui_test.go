@@ -8,6 +8,7 @@ import (
 	"net/http/cookiejar"
 	"net/http/httptest"
 	"net/url"
+	"os"
 	"path/filepath"
 	"regexp"
 	"strings"
@@ -66,9 +67,33 @@ type fixture struct {
 	approval store.Approval
 }
 
+// identities is how a fixture resolves tokens and session subjects.
+type identities struct {
+	authenticate func(string) (auth.Principal, bool)
+	identify     func(string) (auth.Principal, bool)
+}
+
+// mapIdentities resolves the fixed tokens map.
+var mapIdentities = identities{
+	authenticate: func(tok string) (auth.Principal, bool) { p, ok := tokens[tok]; return p, ok },
+	identify: func(sub string) (auth.Principal, bool) {
+		for _, p := range tokens {
+			if p.Subject == sub {
+				return p, true
+			}
+		}
+		return auth.Principal{}, false
+	},
+}
+
 // setup builds the real thing: SQLite in a temp dir, the default policy
 // bundle, the approval queue, and a run waiting for approval with reports.
 func setup(t *testing.T) *fixture {
+	t.Helper()
+	return setupWith(t, mapIdentities)
+}
+
+func setupWith(t *testing.T, ids identities) *fixture {
 	t.Helper()
 	ctx := context.Background()
 	st, err := sqlite.Open(ctx, sqlite.Options{Path: filepath.Join(t.TempDir(), "modelgate.db")})
@@ -133,8 +158,8 @@ func setup(t *testing.T) *fixture {
 	require.NoError(t, err)
 	h, err := ui.New(ui.Options{
 		Store: st, Queue: q, Engine: eng, Recorder: rec,
-		Authenticate: func(tok string) (auth.Principal, bool) { p, ok := tokens[tok]; return p, ok },
-		SessionKey:   []byte("0123456789abcdef0123456789abcdef"),
+		Authenticate: ids.authenticate, Identify: ids.identify,
+		SessionKey: []byte("0123456789abcdef0123456789abcdef"),
 	})
 	require.NoError(t, err)
 	mux := http.NewServeMux()
@@ -354,4 +379,107 @@ func TestNewValidatesOptions(t *testing.T) {
 	t.Parallel()
 	_, err := ui.New(ui.Options{})
 	require.ErrorContains(t, err, "Store is required")
+}
+
+const (
+	ritaToken = "rita-reviewer-token-0123456789"
+	raviToken = "ravi-reviewer-token-0123456789"
+)
+
+const reviewersFile = `tokens:
+  - {name: rita, token: "` + ritaToken + `", roles: [reviewer], groups: [ml-reviewers]}
+  - {name: ravi, token: "` + raviToken + `", roles: [reviewer], groups: [ml-reviewers]}
+`
+
+// setupTokensFile is setup with a real tokens file behind a real
+// auth.Authenticator, as the server has it.
+func setupTokensFile(t *testing.T) (*fixture, *auth.Authenticator, string) {
+	t.Helper()
+	path := filepath.Join(t.TempDir(), "tokens.yaml")
+	require.NoError(t, os.WriteFile(path, []byte(reviewersFile), 0o600))
+	toks, err := auth.Load(path)
+	require.NoError(t, err)
+	a, err := auth.New(toks)
+	require.NoError(t, err)
+	return setupWith(t, identities{authenticate: a.Lookup, identify: a.Identify}), a, path
+}
+
+// Issue 21: sessions were stateless cookies holding the roles, valid 12 h,
+// across restarts and after logout. Each case signs a reviewer in through
+// the real handler, ends their standing one way, and checks that the very
+// next approve is refused and changes nothing.
+func TestSessionsEndServerSide(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	cases := []struct {
+		name string
+		end  func(t *testing.T, f *fixture, a *auth.Authenticator, path string, c *http.Client, csrf string)
+	}{
+		{"revoked in the tokens file and reloaded", func(t *testing.T, f *fixture, a *auth.Authenticator, path string, _ *http.Client, _ string) {
+			require.NoError(t, os.WriteFile(path, []byte("tokens:\n  - {name: ravi, token: \""+raviToken+"\", roles: [reviewer], groups: [ml-reviewers]}\n"), 0o600))
+			require.NoError(t, a.Reload(path))
+		}},
+		{"moved out of the approvers' group", func(t *testing.T, f *fixture, a *auth.Authenticator, path string, _ *http.Client, _ string) {
+			require.NoError(t, os.WriteFile(path, []byte(strings.Replace(reviewersFile, "groups: [ml-reviewers]}", "groups: [sre]}", 1)), 0o600))
+			require.NoError(t, a.Reload(path))
+		}},
+		{"every session ended by the epoch", func(t *testing.T, f *fixture, _ *auth.Authenticator, _ string, _ *http.Client, _ string) {
+			_, err := f.st.SessionEpochBump(ctx)
+			require.NoError(t, err)
+		}},
+		{"signed out: a kept copy of the cookie is dead too", func(t *testing.T, f *fixture, _ *auth.Authenticator, _ string, c *http.Client, csrf string) {
+			// Another client with the same cookie signs out; the first
+			// client still holds it, as a stolen copy would.
+			u, _ := url.Parse(f.srv.URL + "/ui/")
+			other := client(t)
+			other.Jar.SetCookies(u, c.Jar.Cookies(u))
+			status, body := post(t, other, f.srv.URL+"/ui/logout", url.Values{"csrf": {csrf}})
+			require.Equal(t, http.StatusOK, status, body)
+			require.True(t, f.rec.has("ui.logout"))
+		}},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			f, a, path := setupTokensFile(t)
+			c := client(t)
+			csrf := login(t, f, c, ritaToken)
+			status, body := get(t, c, f.srv.URL+"/ui/approvals")
+			require.Equal(t, http.StatusOK, status)
+			require.Contains(t, body, "rita", "signed in")
+
+			tc.end(t, f, a, path, c, csrf)
+
+			status, body = post(t, c, f.srv.URL+"/ui/approvals/"+f.approval.ID+"/approve", url.Values{"csrf": {csrf}})
+			require.Contains(t, []int{http.StatusUnauthorized, http.StatusForbidden}, status, body)
+			got, err := f.q.Get(ctx, f.approval.ID)
+			require.NoError(t, err)
+			require.Equal(t, store.ApprovalPending, got.State, "the refused approve changed nothing")
+			require.Empty(t, got.Votes)
+
+			// Ravi, untouched by the change (or signing in afresh after the
+			// epoch moved), still approves: only the ended standing is gone.
+			c2 := client(t)
+			csrf2 := login(t, f, c2, raviToken)
+			status, body = post(t, c2, f.srv.URL+"/ui/approvals/"+f.approval.ID+"/approve", url.Values{"csrf": {csrf2}})
+			require.Equal(t, http.StatusOK, status, body)
+			require.Contains(t, body, "is now approved")
+		})
+	}
+}
+
+func TestRevokedSessionIsRedirectedToSignIn(t *testing.T) {
+	t.Parallel()
+	f, a, path := setupTokensFile(t)
+	c := client(t)
+	login(t, f, c, ritaToken)
+	require.NoError(t, os.WriteFile(path, []byte("tokens: []\n"), 0o600))
+	require.NoError(t, a.Reload(path))
+	c.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
+	resp, err := c.Get(f.srv.URL + "/ui/runs")
+	require.NoError(t, err)
+	resp.Body.Close()
+	require.Equal(t, http.StatusSeeOther, resp.StatusCode)
+	require.Contains(t, resp.Header.Get("Location"), "/ui/login")
+	require.True(t, f.rec.has("ui.session_revoked"))
 }

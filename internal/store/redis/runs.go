@@ -83,8 +83,9 @@ func (s *Store) RunCreate(ctx context.Context, p store.RunCreateParams) (store.R
 	if err != nil {
 		return store.Run{}, false, fmt.Errorf("create run %s: encode candidate: %w", r.ID, err)
 	}
-	idemKey := s.key("idem", p.IdempotencyKey)
-	args := []any{r.ID, p.IdempotencyKey, p.RequestDigest, score(r.CreatedAt),
+	idem := store.IdempotencyScope(r.Requester, p.IdempotencyKey)
+	idemKey := s.key("idem", idem)
+	args := []any{r.ID, idem, p.RequestDigest, score(r.CreatedAt),
 		"doc", string(doc), "model", r.Model, "state", string(r.State), "error", r.Error,
 		"created", nanos(r.CreatedAt), "updated", nanos(r.UpdatedAt), "version", "1", "candidate", string(cand)}
 	if len(r.Decision) > 0 {

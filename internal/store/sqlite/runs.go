@@ -73,9 +73,10 @@ func (s *Store) RunCreate(ctx context.Context, p store.RunCreateParams) (store.R
 
 	var out store.Run
 	created := true
+	idem := store.IdempotencyScope(r.Requester, p.IdempotencyKey)
 	err = s.tx(ctx, func(tx *sql.Tx) error {
-		if p.IdempotencyKey != "" {
-			row := s.txRow(ctx, tx, `SELECT `+runColumns+` FROM runs WHERE idempotency_key = ?`, p.IdempotencyKey)
+		if idem != "" {
+			row := s.txRow(ctx, tx, `SELECT `+runColumns+` FROM runs WHERE idempotency_key = ?`, idem)
 			prev, digest, err := scanRun(row)
 			switch {
 			case err == nil:
@@ -93,7 +94,7 @@ func (s *Store) RunCreate(ctx context.Context, p store.RunCreateParams) (store.R
 			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 			r.ID, r.Model, r.Environment, string(r.State), r.Trigger, r.Requester, r.CommitAuthor,
 			r.Config, r.BaseDir, string(cand), nullIfEmpty(r.Decision), r.Error, labels,
-			ts(r.CreatedAt), ts(r.UpdatedAt), r.Version, p.RequestDigest, nullIfEmptyStr(p.IdempotencyKey))
+			ts(r.CreatedAt), ts(r.UpdatedAt), r.Version, p.RequestDigest, nullIfEmptyStr(idem))
 		if isConstraint(err) {
 			return fmt.Errorf("create run %s: a run with this id exists: %w", r.ID, store.ErrConflict)
 		}

@@ -275,6 +275,17 @@ CREATE TABLE rollouts (
 	updated_at INTEGER NOT NULL
 ) WITHOUT ROWID;
 `,
+	`
+CREATE TABLE sessions_ended (
+	id    TEXT PRIMARY KEY,
+	until INTEGER NOT NULL
+) WITHOUT ROWID;
+
+CREATE TABLE session_epoch (
+	one   INTEGER PRIMARY KEY CHECK (one = 1),
+	epoch INTEGER NOT NULL
+);
+`,
 }
 
 func (s *Store) migrate(ctx context.Context) error {

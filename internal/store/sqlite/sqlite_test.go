@@ -50,7 +50,7 @@ func TestDataSurvivesReopen(t *testing.T) {
 	defer s.Close()
 	v, err := s.SchemaVersion(ctx)
 	require.NoError(t, err)
-	require.Equal(t, 1, v)
+	require.Equal(t, 2, v, "the initial schema and the sessions tables")
 	got, err := s.RunGet(ctx, "r1")
 	require.NoError(t, err)
 	require.Equal(t, store.RunRunning, got.State)

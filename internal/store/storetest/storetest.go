@@ -34,6 +34,7 @@ func Exercise(t *testing.T, newStore func(t *testing.T) store.Store) {
 		{"registry", registryTests},
 		{"routes", routeTests},
 		{"rollouts", rolloutTests},
+		{"sessions", sessionTests},
 	}
 	for _, g := range groups {
 		t.Run(g.name, func(t *testing.T) {
@@ -190,6 +191,38 @@ var runTests = []test{
 		runs, err := s.RunList(ctx, store.RunListParams{})
 		require.NoError(t, err)
 		require.Len(t, runs, 2)
+	}},
+	{"idempotency keys are scoped by requester", func(ctx context.Context, t *testing.T, s store.Store) {
+		// Two principals who pick the same key (a CI build number) must
+		// each get their own run, and neither may replay the other's.
+		mine := store.RunCreateParams{Run: newRun("", base), IdempotencyKey: "build-1", RequestDigest: "d1"}
+		first, created, err := s.RunCreate(ctx, mine)
+		require.NoError(t, err)
+		require.True(t, created)
+		theirs := mine
+		theirs.Run.Requester = "mallory"
+		theirs.RequestDigest = "d2"
+		other, created, err := s.RunCreate(ctx, theirs)
+		require.NoError(t, err, "another requester's same key is another key")
+		require.True(t, created)
+		require.NotEqual(t, first.ID, other.ID)
+		require.Equal(t, "mallory", other.Requester)
+		again, created, err := s.RunCreate(ctx, theirs)
+		require.NoError(t, err)
+		require.False(t, created)
+		require.Equal(t, other.ID, again.ID, "each requester replays its own run")
+		// "a:b" with key "c" and "a" with key "b:c" are different keys: the
+		// scope is length-prefixed, not a plain join.
+		ab := store.RunCreateParams{Run: newRun("", base), IdempotencyKey: "c", RequestDigest: "d3"}
+		ab.Run.Requester = "a:b"
+		a := store.RunCreateParams{Run: newRun("", base), IdempotencyKey: "b:c", RequestDigest: "d4"}
+		a.Run.Requester = "a"
+		r1, created1, err := s.RunCreate(ctx, ab)
+		require.NoError(t, err)
+		r2, created2, err := s.RunCreate(ctx, a)
+		require.NoError(t, err)
+		require.True(t, created1 && created2)
+		require.NotEqual(t, r1.ID, r2.ID)
 	}},
 	{"idempotent creates racing make one run", func(ctx context.Context, t *testing.T, s store.Store) {
 		ids := make([]string, racers)
@@ -874,5 +907,50 @@ var rolloutTests = []test{
 			return err
 		})
 		requireOneWinner(t, errs)
+	}},
+}
+
+var sessionTests = []test{
+	{"a session is live until ended", func(ctx context.Context, t *testing.T, s store.Store) {
+		st, err := s.SessionState(ctx, "sess-1")
+		require.NoError(t, err)
+		require.Equal(t, store.SessionState{}, st, "unknown sessions are live at epoch 0")
+		until := time.Now().Add(time.Hour)
+		require.NoError(t, s.SessionEnd(ctx, "sess-1", until))
+		require.NoError(t, s.SessionEnd(ctx, "sess-1", until), "ending twice is fine")
+		st, err = s.SessionState(ctx, "sess-1")
+		require.NoError(t, err)
+		require.True(t, st.Ended)
+		other, err := s.SessionState(ctx, "sess-2")
+		require.NoError(t, err)
+		require.False(t, other.Ended, "ending one session ends no other")
+		require.Error(t, s.SessionEnd(ctx, "", until))
+	}},
+	{"an ended session stays ended past a short expiry", func(ctx context.Context, t *testing.T, s store.Store) {
+		// A zero or past expiry still ends the session now: the cookie may
+		// be checked against a slightly different clock.
+		require.NoError(t, s.SessionEnd(ctx, "old", time.Time{}))
+		st, err := s.SessionState(ctx, "old")
+		require.NoError(t, err)
+		require.True(t, st.Ended)
+	}},
+	{"the epoch counts up and is shared", func(ctx context.Context, t *testing.T, s store.Store) {
+		e1, err := s.SessionEpochBump(ctx)
+		require.NoError(t, err)
+		require.Equal(t, int64(1), e1)
+		var wg sync.WaitGroup
+		for range racers {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				_, err := s.SessionEpochBump(ctx)
+				require.NoError(t, err)
+			}()
+		}
+		wg.Wait()
+		st, err := s.SessionState(ctx, "any")
+		require.NoError(t, err)
+		require.Equal(t, int64(1+racers), st.Epoch, "every bump counts once")
+		require.False(t, st.Ended)
 	}},
 }
