@@ -58,6 +58,9 @@ type Measurement struct {
 	Limit   string   `json:"limit,omitempty"`
 	Phase   Phase    `json:"phase"`
 	Message string   `json:"message"`
+	// NeedMore marks an inconclusive check that more of the same traffic
+	// would decide (too few requests or scores, not a missing baseline).
+	NeedMore bool `json:"need_more,omitempty"`
 }
 
 // Analysis is one window's verdict.
@@ -81,6 +84,21 @@ func (a *Analysis) add(m Measurement) {
 	if m.Phase > a.Phase {
 		a.Phase = m.Phase
 	}
+}
+
+// needsMore reports whether every inconclusive measurement would be
+// decided by more of the same traffic.
+func (a Analysis) needsMore() bool {
+	any := false
+	for _, m := range a.Measurements {
+		if m.Phase == Inconclusive {
+			if !m.NeedMore {
+				return false
+			}
+			any = true
+		}
+	}
+	return any
 }
 
 // Failures lists the failed measurements.
@@ -127,7 +145,8 @@ func AnalyzeCanary(p CanaryParams) Analysis {
 	}
 	if c.Requests < uint64(p.MinRequests) {
 		a.add(Measurement{Check: "requests", Value: float64(c.Requests), Limit: fmt.Sprintf(">= %d", p.MinRequests), Phase: Inconclusive,
-			Message: fmt.Sprintf("no data: the candidate answered %d requests in the window, %d needed", c.Requests, p.MinRequests)})
+			NeedMore: c.Requests > 0,
+			Message:  fmt.Sprintf("no data: the candidate answered %d requests in the window, %d needed", c.Requests, p.MinRequests)})
 		return a
 	}
 	baseline := p.HasStable && s.Requests >= uint64(p.MinRequests)
@@ -161,12 +180,23 @@ func AnalyzeCanary(p CanaryParams) Analysis {
 	}
 	if ck.ScorePSI.Set() {
 		psi := PSI(s.Scores, c.Scores)
-		a.add(bound("score_psi", psi, nil, ck.ScorePSI))
+		m := bound("score_psi", psi, nil, ck.ScorePSI)
+		if m.Phase == Failed && ck.ScorePSI.Max != nil {
+			if noise := psiNoise(s.Scores, c.Scores); psi <= noise {
+				m = underpowered(m, noise, *ck.ScorePSI.Max, scoresNeeded(min(len(s.Scores), len(c.Scores)), noise, *ck.ScorePSI.Max, false))
+			}
+		}
+		a.add(m)
 	}
 	if ck.ScoreKS.Set() {
 		d, pv := KS(s.Scores, c.Scores)
 		m := bound("score_ks", d, nil, ck.ScoreKS)
 		m.Message += fmt.Sprintf(" (p=%.3g)", pv)
+		if m.Phase == Failed && ck.ScoreKS.Max != nil {
+			if noise := ksNoise(len(s.Scores), len(c.Scores)); d <= noise {
+				m = underpowered(m, noise, *ck.ScoreKS.Max, scoresNeeded(min(len(s.Scores), len(c.Scores)), noise, *ck.ScoreKS.Max, true))
+			}
+		}
 		a.add(m)
 	}
 	if mw := ck.MannWhitney; mw != nil {
@@ -182,6 +212,19 @@ func AnalyzeCanary(p CanaryParams) Analysis {
 		a.add(m)
 	}
 	return a
+}
+
+// underpowered turns a failed distribution check into an inconclusive
+// one when the value it failed on is one that identical models reach at
+// this sample size (it is above the limit but within chance), saying how
+// many scores the limit needs; the rollout then widens the window. A value
+// above both the limit and chance still fails.
+func underpowered(m Measurement, noise, limit float64, need int) Measurement {
+	m.Phase = Inconclusive
+	m.NeedMore = true
+	m.Message = fmt.Sprintf("too few scores to judge %s: %.3g is above %g, but identical models reach %.3g at this sample size (0.1%% of the time); about %d scores per version needed",
+		m.Check, m.Value, limit, noise, need)
+	return m
 }
 
 // ShadowParams is what AnalyzeShadow judges.

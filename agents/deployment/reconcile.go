@@ -273,7 +273,14 @@ func (r *rollout) inconclusive(ctx context.Context, an Analysis) (bool, error) {
 		return r.startRollback(ctx, fmt.Sprintf("no data: %d analysis windows in a row were inconclusive (%s)",
 			st.Inconclusive, failureText(an)), evidence(an, nil))
 	}
-	st.WindowStart = time.Time{}
+	if an.needsMore() {
+		// Too few scores to judge, not a broken baseline: keep the mark
+		// so the next window adds to this one's traffic instead of
+		// starting from nothing again.
+		st.WindowStart = r.now()
+	} else {
+		st.WindowStart = time.Time{}
+	}
 	return true, r.a.save(ctx, r.l)
 }
 

@@ -31,7 +31,7 @@ func TestProductionSurvivesRestart(t *testing.T) {
 	_, err := e.store.ProductionSet(ctx, store.ProductionSetParams{Model: "fraud", Environment: "production", Version: "v1", ExpectVersion: &none})
 	require.NoError(t, err)
 	require.NoError(t, e.gw.SetRoutes(ctx, "fraud", gateway.RouteTable{Model: "fraud", Stable: gateway.Backend{Version: "v1", URL: e.stable.URL}, Mode: gateway.ModeStable}))
-	cfg := pipeline(t, faultCanary)
+	cfg := pipeline(t, "deploy: {min_requests: 10, canary: {steps: [50, 100]}}\n") // the default checks: identical scores must pass them
 	task := agents.Task{RunID: "run-restart", Stage: Stage, Model: "fraud", Environment: "production", Config: cfg,
 		Candidate:  agents.Candidate{Version: "v2", ArtifactPath: candModel, Digest: fileDigest(t, candModel)},
 		Production: &agents.Production{Version: "v1", Endpoint: e.stable.URL}, Logger: log.New(io.Discard)}
