@@ -101,7 +101,8 @@ func (r *rollout) reconcileBackends(ctx context.Context) error {
 
 func (r *rollout) desiredRoutes() (gateway.RouteTable, bool) {
 	st := r.st()
-	t := gateway.RouteTable{Model: st.Model, StickyHeader: r.cfg.Sticky, Threshold: r.threshold(), RunID: st.RunID, Mode: gateway.ModeStable}
+	t := gateway.RouteTable{Model: st.Model, StickyHeader: r.cfg.Sticky, Threshold: r.threshold(), RunID: st.RunID, Mode: gateway.ModeStable,
+		CandidateTimeoutMs: int(r.cfg.CandidateTimeout.Milliseconds())}
 	cand := gateway.Backend{Version: st.Candidate.Version, URL: st.Candidate.URL, Name: st.Candidate.Name}
 	switch st.Phase {
 	case PhasePromoting, PhasePromoted:

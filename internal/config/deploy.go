@@ -24,6 +24,10 @@ type Deploy struct {
 	Timeout   Duration  `yaml:"timeout" json:"timeout"`                       // whole rollout; default 1h
 	MinReqs   int       `yaml:"min_requests" json:"min_requests"`             // per version per analysis; fewer is "no data"; default 20
 	Inconcl   int       `yaml:"max_inconclusive" json:"max_inconclusive"`     // no-data analyses in a row before rolling back; default 3
+	// CandidateTimeout bounds each gateway call to the candidate; past it
+	// stable answers and the call counts as a candidate error. 0 = the
+	// gateway's default (2s).
+	CandidateTimeout Duration `yaml:"candidate_timeout" json:"candidate_timeout,omitzero"`
 }
 
 // Target is where the candidate is served from.
@@ -207,6 +211,9 @@ func (c *Deploy) validate(v *validator) {
 	}
 	positive(v, "deploy.tick", c.Tick)
 	positive(v, "deploy.timeout", c.Timeout)
+	if c.CandidateTimeout.Duration < 0 {
+		v.add("deploy.candidate_timeout", "must be a positive duration")
+	}
 	if c.MinReqs < 1 {
 		v.add("deploy.min_requests", "must be at least 1")
 	}

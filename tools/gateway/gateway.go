@@ -33,16 +33,21 @@ type RouteStore interface {
 
 // Options configures a Gateway. Zero values take the defaults noted.
 type Options struct {
-	Routes        RouteStore            // required: where tables persist
-	MaxBodyBytes  int64                 // request body limit; default 8 MiB
-	Timeout       time.Duration         // per upstream call; default 10s
-	ShadowQueue   int                   // pending shadow calls before drops; default 1024
-	ShadowWorkers int                   // concurrent shadow calls; default 32
-	Registry      prometheus.Registerer // default: a private registry
-	StickyHeader  string                // request header pinning a client to a version; default none (random split)
-	SampleSize    int                   // rows kept in the input reservoir per model; default 1000
-	Logger        *log.Logger
-	Transport     http.RoundTripper // default: a pooled transport tuned for many small calls to few hosts
+	Routes       RouteStore    // required: where tables persist
+	MaxBodyBytes int64         // request body limit; default 8 MiB
+	Timeout      time.Duration // per upstream call; default 10s
+	// CandidateTimeout bounds a call to a route's candidate when its table
+	// sets none; default 2s, well under Timeout: a hanging candidate must
+	// not hold each client it is given for the stable's whole budget
+	// before the fallback to stable answers.
+	CandidateTimeout time.Duration
+	ShadowQueue      int                   // pending shadow calls before drops; default 1024
+	ShadowWorkers    int                   // concurrent shadow calls; default 32
+	Registry         prometheus.Registerer // default: a private registry
+	StickyHeader     string                // request header pinning a client to a version; default none (random split)
+	SampleSize       int                   // rows kept in the input reservoir per model; default 1000
+	Logger           *log.Logger
+	Transport        http.RoundTripper // default: a pooled transport tuned for many small calls to few hosts
 }
 
 // Gateway is the data plane: it routes inference requests to model
@@ -80,6 +85,9 @@ func New(o Options) (*Gateway, error) {
 	}
 	if o.Timeout <= 0 {
 		o.Timeout = 10 * time.Second
+	}
+	if o.CandidateTimeout <= 0 {
+		o.CandidateTimeout = min(2*time.Second, o.Timeout)
 	}
 	if o.ShadowQueue <= 0 {
 		o.ShadowQueue = 1024
@@ -205,8 +213,13 @@ func (g *Gateway) install(t RouteTable) {
 		r.sticky = g.opts.StickyHeader
 	}
 	r.stable = compileBackend(t, t.Stable, "stable", ms, g.metrics)
+	r.stable.timeout = g.opts.Timeout
 	if t.Candidate != nil {
 		r.candidate = compileBackend(t, *t.Candidate, "candidate", ms, g.metrics)
+		r.candidate.timeout = g.opts.CandidateTimeout
+		if t.CandidateTimeoutMs > 0 {
+			r.candidate.timeout = time.Duration(t.CandidateTimeoutMs) * time.Millisecond
+		}
 		r.candidateSlots = uint64(t.CandidateWeight) * ringSlots / 100
 		r.shadowMilli = uint64(t.ShadowShare * 1e6)
 		if r.shadowMilli > 0 {
@@ -617,9 +630,9 @@ func (g *Gateway) roundTrip(ctx context.Context, b *backend, kind int, body []by
 	if g.h1 != nil && canDirect(u, hdr) {
 		// Plain http:// with the default transport: write and read on this
 		// goroutine over a pooled connection (see h1Client).
-		return g.h1.do(ctx, g.opts.Timeout, u, target, body, hdr, res)
+		return g.h1.do(ctx, b.timeout, u, target, body, hdr, res)
 	}
-	ctx, cancel := context.WithTimeout(ctx, g.opts.Timeout)
+	ctx, cancel := context.WithTimeout(ctx, b.timeout)
 	defer cancel()
 	// What http.NewRequestWithContext builds, without parsing the URL
 	// again on every request.

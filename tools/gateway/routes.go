@@ -28,18 +28,21 @@ type Backend struct {
 // once handed to SetRoutes: a change is a new table swapped in whole, so a
 // request sees either the old split or the new one, never a mix.
 type RouteTable struct {
-	Model           string    `json:"model"`
-	Stable          Backend   `json:"stable"`
-	Candidate       *Backend  `json:"candidate,omitempty"`
-	CandidateWeight int       `json:"candidate_weight"`        // percent of traffic, 0..100
-	ShadowShare     float64   `json:"shadow_share"`            // share of requests mirrored to the candidate, 0..1
-	Mode            string    `json:"mode"`                    // stable | shadow | canary | bluegreen
-	Preview         bool      `json:"preview,omitempty"`       // /preview/... reaches the candidate
-	StickyHeader    string    `json:"sticky_header,omitempty"` // overrides the gateway's default
-	Threshold       float64   `json:"threshold,omitempty"`     // class boundary for single-score agreement; default 0.5
-	Features        []string  `json:"features,omitempty"`      // names of a 2-D input's columns, for the input sample
-	RunID           string    `json:"run_id,omitempty"`        // the rollout that wrote it
-	UpdatedAt       time.Time `json:"updated_at,omitzero"`
+	Model           string   `json:"model"`
+	Stable          Backend  `json:"stable"`
+	Candidate       *Backend `json:"candidate,omitempty"`
+	CandidateWeight int      `json:"candidate_weight"`        // percent of traffic, 0..100
+	ShadowShare     float64  `json:"shadow_share"`            // share of requests mirrored to the candidate, 0..1
+	Mode            string   `json:"mode"`                    // stable | shadow | canary | bluegreen
+	Preview         bool     `json:"preview,omitempty"`       // /preview/... reaches the candidate
+	StickyHeader    string   `json:"sticky_header,omitempty"` // overrides the gateway's default
+	Threshold       float64  `json:"threshold,omitempty"`     // class boundary for single-score agreement; default 0.5
+	Features        []string `json:"features,omitempty"`      // names of a 2-D input's columns, for the input sample
+	RunID           string   `json:"run_id,omitempty"`        // the rollout that wrote it
+	// CandidateTimeoutMs bounds each call to the candidate (a timeout is a
+	// candidate error, answered by stable); 0 = the gateway's default.
+	CandidateTimeoutMs int       `json:"candidate_timeout_ms,omitempty"`
+	UpdatedAt          time.Time `json:"updated_at,omitzero"`
 }
 
 // RouteError says what is wrong with a route table.
@@ -67,6 +70,9 @@ func (t RouteTable) Validate() error {
 	}
 	if t.CandidateWeight < 0 || t.CandidateWeight > 100 {
 		return bad("candidate_weight", fmt.Sprintf("must be between 0 and 100, got %d", t.CandidateWeight))
+	}
+	if t.CandidateTimeoutMs < 0 {
+		return bad("candidate_timeout_ms", fmt.Sprintf("must be 0 (the default) or positive, got %d", t.CandidateTimeoutMs))
 	}
 	if t.ShadowShare < 0 || t.ShadowShare > 1 || t.ShadowShare != t.ShadowShare {
 		return bad("shadow_share", fmt.Sprintf("must be between 0 and 1, got %v", t.ShadowShare))
@@ -157,6 +163,7 @@ type backend struct {
 	versionHdr              []string
 	stats                   *series
 	metrics                 *versionMetrics
+	timeout                 time.Duration // per call: the gateway's for stable, shorter for a candidate
 }
 
 // route is a compiled RouteTable: URLs precomputed, stats bound.
