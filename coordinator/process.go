@@ -380,9 +380,21 @@ func decisionInput(run store.Run, cfg *config.Pipeline, prod *agents.Production,
 		Candidate:   candidateOf(run),
 		Production:  prod,
 		Reports:     reports,
-		Deploy:      oversight.DeployInfo{Strategy: cfg.Deploy.Strategy, MaxTrafficShare: share, Shadow: cfg.Deploy.Shadow != nil && !cfg.Skips(StageDeploy)},
+		Deploy:      deployInfo(cfg, run, share),
 		Requester:   auth.Principal{Subject: run.Requester},
 	}
+}
+
+func deployInfo(cfg *config.Pipeline, run store.Run, share float64) oversight.DeployInfo {
+	rolls := !cfg.Skips(StageDeploy)
+	d := oversight.DeployInfo{Strategy: cfg.Deploy.Strategy, MaxTrafficShare: share, Shadow: cfg.Deploy.Shadow != nil && rolls}
+	// Served from a server modelgate does not start: the deploy target's
+	// upstream, or the candidate's own endpoint when nothing else is named
+	// (the order agents/deployment picks a backend in).
+	t := cfg.Deploy.Target
+	d.Upstream = rolls && (t.Upstream != "" || (t.Local == nil && run.Candidate.Endpoint != ""))
+	d.Unverified = d.Upstream && t.AllowUnverified
+	return d
 }
 
 // checkApproval moves a parked run on once its approval is decided.

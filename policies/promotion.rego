@@ -46,6 +46,10 @@ defaults := {
 	"reviewer_groups": ["ml-reviewers"],
 	"critical_reviewer_groups": ["ml-reviewers"],
 	"critical_min_approvers": 2,
+	# Whether a candidate may be served by an upstream that does not list
+	# its digest in its V2 metadata (deploy.target.allow_unverified): then
+	# nothing checks that the bytes served are the bytes approved.
+	"allow_unverified_upstreams": false,
 }
 
 settings := object.union(defaults, data.modelgate.settings) if {
@@ -204,6 +208,14 @@ deny contains {"code": "evaluation.missing_delta", "message": msg} if {
 	msg := sprintf("candidate.%s and production.%s are reported but delta.%s is missing", [name, name, name])
 }
 
+# What reviewers approve is what is served: an upstream must prove it
+# serves the candidate's digest, unless the operator's settings allow
+# otherwise.
+deny contains {"code": "deploy.unverified_upstream", "message": "deploy.target.allow_unverified asks to serve the candidate from an upstream that need not prove it serves the approved digest; this policy does not allow unverified upstreams (settings.allow_unverified_upstreams)"} if {
+	input.deploy.unverified == true
+	settings.allow_unverified_upstreams != true
+}
+
 # ---------------------------------------------------------------------------
 # Risk: each factor adds points; 0 low, 1 medium, 2 high, 3 or more critical.
 
@@ -213,6 +225,11 @@ risk_factors contains {"points": 1, "reason": sprintf("target environment %q is 
 
 risk_factors contains {"points": 1, "reason": sprintf("the rollout gives the candidate up to %v%% of traffic", [round(traffic_share * 100)])} if {
 	traffic_share > settings.large_traffic_share
+}
+
+risk_factors contains {"points": 1, "reason": "the candidate is served by an upstream that is not checked against the approved digest (allowed by settings.allow_unverified_upstreams)"} if {
+	input.deploy.unverified == true
+	settings.allow_unverified_upstreams == true
 }
 
 risk_factors contains {"points": 2, "reason": sprintf("data drift: %v%% of columns drifted (threshold %v%%)", [pct(drift_share), pct(settings.drift_share_max)])} if {

@@ -348,3 +348,29 @@ test_facts_from_json_are_not_trusted if {
 	not d.allow
 	{r.code | some r in d.deny} == {"input.missing_digest", "report.failed"}
 }
+
+# An upstream that need not prove what it serves is a request the
+# operator's settings must grant; granted, it is a listed risk.
+test_unverified_upstream_denied_by_default if {
+	doc := json.patch(base, [{"op": "add", "path": "/deploy/upstream", "value": true}, {"op": "add", "path": "/deploy/unverified", "value": true}])
+	d := promotion.decision with input as doc
+	not d.allow
+	some r in d.deny
+	r.code == "deploy.unverified_upstream"
+}
+
+test_unverified_upstream_allowed_by_settings_is_a_reason if {
+	doc := json.patch(base, [{"op": "add", "path": "/deploy/upstream", "value": true}, {"op": "add", "path": "/deploy/unverified", "value": true}])
+	d := promotion.decision with input as doc with data.modelgate.settings as {"allow_unverified_upstreams": true}
+	d.allow
+	d.risk == "medium"
+	some r in d.reasons
+	contains(r, "not checked against the approved digest")
+}
+
+test_verified_upstream_is_no_risk if {
+	doc := json.patch(base, [{"op": "add", "path": "/deploy/upstream", "value": true}, {"op": "add", "path": "/deploy/unverified", "value": false}])
+	d := promotion.decision with input as doc
+	d.allow
+	d.risk == "low"
+}

@@ -175,6 +175,7 @@ func TestBrokenModelRolledBack(t *testing.T) {
 	e.production()
 	e.cand = serveModel(t, "fraud", "../../testdata/deploy/model-broken.json")
 	task := e.task("run-broken", pipeline(t, "deploy: {min_requests: 10, canary: {steps: [10, 50, 100]}}\n"))
+	task.Candidate.Digest = fileDigest(t, "../../testdata/deploy/model-broken.json") // what was approved
 	st, seen := e.drive(e.agent, task, 300, 30*time.Second, 20, nil)
 	rep := requireRolledBack(t, e, st, "score_psi")
 	require.Equal(t, []string{"canary:10", "rolled_back"}, compact(seen))

@@ -89,7 +89,10 @@ func serveModel(t *testing.T, name, path string) *faulty {
 	t.Helper()
 	p, err := model.Load(path)
 	require.NoError(t, err)
-	h := model.NewServer(model.ServerOptions{Models: map[string]model.Predictor{name: p}, Logger: log.New(io.Discard)})
+	// Like modelgate serve, it lists the file's digest as the model's
+	// version, which is how the rollout checks an upstream.
+	h := model.NewServer(model.ServerOptions{Models: map[string]model.Predictor{name: p}, Logger: log.New(io.Discard),
+		Digests: map[string]string{name: fileDigest(t, path)}})
 	f := &faulty{}
 	f.Server = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		f.calls.Add(1)
@@ -223,7 +226,7 @@ func (e *env) task(runID string, cfg *config.Pipeline) agents.Task {
 		e.cand = serveModel(e.t, "fraud", candModel)
 	}
 	task := agents.Task{RunID: runID, Stage: Stage, Model: "fraud", Environment: "production", Config: cfg,
-		Candidate: agents.Candidate{Version: "v2", Endpoint: e.cand.URL, Digest: "sha256:" + strings.Repeat("2", 64)},
+		Candidate: agents.Candidate{Version: "v2", Endpoint: e.cand.URL, Digest: fileDigest(e.t, candModel)},
 		Logger:    log.New(io.Discard)}
 	if e.stable != nil {
 		task.Production = &agents.Production{Version: "v1", Endpoint: e.stable.URL}

@@ -161,6 +161,20 @@ func (r *rollout) reconcileStart(ctx context.Context) (bool, error) {
 		}
 		st.Done["audit.started"] = true
 	}
+	if !st.Candidate.Local && st.Upstream == nil {
+		chk, err := r.a.checkUpstream(ctx, st.Candidate, r.cfg.Target.AllowUnverified)
+		if err != nil {
+			return false, err
+		}
+		if err := r.a.record(ctx, "deploy.upstream_checked", st.RunID, r.a.opts.Actor, chk); err != nil {
+			return false, err
+		}
+		st.Upstream = &chk
+		if !chk.OK() {
+			r.log.Warn("candidate upstream refused", "reason", chk.Message)
+			return r.startRollback(ctx, chk.Message, map[string]any{"upstream": chk})
+		}
+	}
 	st.Phase = PhaseSmoke
 	r.log.Info("rollout started", "strategy", st.Strategy, "candidate", st.Candidate.Version, "stable", stableVersion(st))
 	return true, r.a.save(ctx, r.l)

@@ -88,7 +88,7 @@ func TestBlueGreen(t *testing.T) {
 		}
 		require.Equal(t, 2*time.Minute, st.FinishedAt.Sub(st.SwitchedAt))
 		require.Contains(t, e.agent.report(st).Summary, "blue-green switch watched for 2m0s")
-		require.Equal(t, []string{"deploy.started", "deploy.switch", "deploy.promoted"}, e.audit.Types())
+		require.Equal(t, []string{"deploy.started", "deploy.upstream_checked", "deploy.switch", "deploy.promoted"}, e.audit.Types())
 	})
 	t.Run("green fails in the window: instant rollback to blue", func(t *testing.T) {
 		t.Parallel()
@@ -142,7 +142,7 @@ func TestManualControls(t *testing.T) {
 		require.Equal(t, "deploy.manual_promote", rep.Findings[0].Code)
 		promoted := e.audit.OfType("deploy.promoted")
 		require.Equal(t, "bob", promoted[0].Actor)
-		require.Equal(t, []string{"deploy.started", "deploy.paused", "deploy.resumed", "deploy.promote_requested", "deploy.promoted"}, e.audit.Types())
+		require.Equal(t, []string{"deploy.started", "deploy.upstream_checked", "deploy.paused", "deploy.resumed", "deploy.promote_requested", "deploy.promoted"}, e.audit.Types())
 		// controls on a finished rollout are refused
 		_, err = e.agent.Abort(ctx, "run-manual", "carol", "too late")
 		require.ErrorIs(t, err, ErrFinished)

@@ -76,6 +76,7 @@ type State struct {
 	Inconclusive int             `json:"inconclusive"`
 	History      []StepResult    `json:"history"`
 	Smoke        *SmokeResult    `json:"smoke,omitempty"`
+	Upstream     *UpstreamCheck  `json:"upstream,omitempty"` // what a candidate upstream said it serves
 	Paused       *Request        `json:"paused,omitempty"`
 	Promote      *Request        `json:"promote,omitempty"`
 	Abort        *Request        `json:"abort,omitempty"`

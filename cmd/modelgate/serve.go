@@ -2,12 +2,16 @@ package main
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"fmt"
+	"io"
 	"net"
 	"net/http"
 	"os"
 	"os/signal"
+	"path/filepath"
 	"runtime/debug"
 	"sort"
 	"strings"
@@ -62,6 +66,7 @@ func runServe(ctx context.Context, cmd *cobra.Command, f serveFlags) error {
 		return usageErr(errors.New("serve needs at least one --model NAME=PATH"))
 	}
 	models := map[string]model.Predictor{}
+	digests := map[string]string{}
 	for _, spec := range f.models {
 		name, path, ok := strings.Cut(spec, "=")
 		if !ok || name == "" || path == "" {
@@ -73,11 +78,11 @@ func runServe(ctx context.Context, cmd *cobra.Command, f serveFlags) error {
 		if _, dup := models[name]; dup {
 			return usageErr(fmt.Errorf("--model %q: name %s given twice", spec, name))
 		}
-		m, err := model.LoadXGBoostFile(path)
+		m, digest, err := loadServed(path)
 		if err != nil {
 			return usageErr(err)
 		}
-		models[name] = m
+		models[name], digests[name] = m, digest
 	}
 	if f.maxBody <= 0 {
 		return usageErr(fmt.Errorf("--max-body-bytes must be positive"))
@@ -93,7 +98,7 @@ func runServe(ctx context.Context, cmd *cobra.Command, f serveFlags) error {
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	mux := http.NewServeMux()
 	mux.Handle("/metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
-	mux.Handle("/", model.NewServer(model.ServerOptions{Models: models, MaxBodyBytes: f.maxBody, Registry: reg, Version: version}))
+	mux.Handle("/", model.NewServer(model.ServerOptions{Models: models, MaxBodyBytes: f.maxBody, Registry: reg, Version: version, Digests: digests}))
 	ln, err := net.Listen("tcp", f.addr)
 	if err != nil {
 		return usageErr(fmt.Errorf("listen on %s: %w", f.addr, err))
@@ -117,4 +122,22 @@ func runServe(ctx context.Context, cmd *cobra.Command, f serveFlags) error {
 	}
 	log.Info("stopped")
 	return nil
+}
+
+// loadServed reads a model file once and returns it with the digest of
+// exactly the bytes parsed, reported as the model's version in its V2
+// metadata: a modelgate deployment checks an upstream by it, and hashing
+// the file a second time could name bytes other than the ones served.
+func loadServed(path string) (*model.XGBoost, string, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, "", fmt.Errorf("open model: %w", err)
+	}
+	defer f.Close()
+	h := sha256.New()
+	m, err := model.LoadXGBoost(io.TeeReader(f, h), strings.TrimSuffix(filepath.Base(path), filepath.Ext(path)))
+	if err != nil {
+		return nil, "", fmt.Errorf("%s: %w", path, err)
+	}
+	return m, "sha256:" + hex.EncodeToString(h.Sum(nil)), nil
 }

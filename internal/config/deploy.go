@@ -35,6 +35,11 @@ type Target struct {
 	Upstream string       `yaml:"upstream" json:"upstream,omitempty"` // base URL of a V2 server already serving the candidate
 	Name     string       `yaml:"name" json:"name,omitempty"`         // model name at the upstream; default candidate.name
 	Local    *LocalTarget `yaml:"local" json:"local,omitempty"`
+	// AllowUnverified serves the candidate from an upstream that does not
+	// list the candidate's digest in its V2 metadata. It is a request, not
+	// a permission: the promotion policy denies it unless its settings
+	// allow unverified upstreams, and then lists it among its reasons.
+	AllowUnverified bool `yaml:"allow_unverified" json:"allow_unverified,omitempty"`
 }
 
 // LocalTarget is a model server the coordinator starts and supervises.
@@ -199,6 +204,9 @@ func (c *Deploy) validate(v *validator) {
 		if pu, err := url.Parse(u); err != nil || (pu.Scheme != "http" && pu.Scheme != "https") || pu.Host == "" {
 			v.add("deploy.target.upstream", fmt.Sprintf("must be an http(s) URL such as http://127.0.0.1:9001, got %q", u))
 		}
+	}
+	if c.Target.AllowUnverified && c.Target.Local != nil {
+		v.add("deploy.target.allow_unverified", "applies to an upstream; a local target is always served from the verified candidate")
 	}
 	if c.Target.Local != nil && c.Target.Local.Model == "" {
 		v.add("deploy.target.local.model", "is required (path of the model file to serve)")

@@ -35,6 +35,12 @@ type DeployInfo struct {
 	Strategy        string  `json:"strategy"`
 	MaxTrafficShare float64 `json:"max_traffic_share"` // 0..1, the largest share the candidate will get
 	Shadow          bool    `json:"shadow"`
+	// Upstream: the candidate is served by a server modelgate did not
+	// start, checked by the digest it lists in its V2 metadata.
+	// Unverified: the config asks to serve it even when that server lists
+	// no such digest (deploy.target.allow_unverified).
+	Upstream   bool `json:"upstream"`
+	Unverified bool `json:"unverified"`
 }
 
 // Reason is a coded denial.

@@ -108,6 +108,10 @@ func appendInputJSON(b []byte, in Input) ([]byte, error) {
 	}
 	b = append(b, `,"shadow":`...)
 	b = strconv.AppendBool(b, in.Deploy.Shadow)
+	b = append(b, `,"upstream":`...)
+	b = strconv.AppendBool(b, in.Deploy.Upstream)
+	b = append(b, `,"unverified":`...)
+	b = strconv.AppendBool(b, in.Deploy.Unverified)
 	b = append(b, `},"requester":{"subject":`...)
 	b = appendJSONString(b, in.Requester.Subject)
 	if len(in.Requester.Roles) > 0 {

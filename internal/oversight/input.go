@@ -53,6 +53,8 @@ func inputValue(in Input) ast.Value {
 		"strategy":          in.Deploy.Strategy,
 		"max_traffic_share": in.Deploy.MaxTrafficShare,
 		"shadow":            in.Deploy.Shadow,
+		"upstream":          in.Deploy.Upstream,
+		"unverified":        in.Deploy.Unverified,
 	}
 	req := make(map[string]any, 3)
 	req["subject"] = in.Requester.Subject

@@ -22,6 +22,10 @@ type ServerOptions struct {
 	Registry     prometheus.Registerer
 	Logger       *log.Logger
 	Version      string // reported by GET /v2
+	// Digests are the sha256:<hex> digests of the models' files, by name,
+	// listed as the model's versions in GET /v2/models/{name}: that is how
+	// a deployment checks an upstream serves exactly the approved bytes.
+	Digests map[string]string
 }
 
 // DefaultMaxBodyBytes is the default request size limit of the server.
@@ -65,7 +69,7 @@ func NewServer(o ServerOptions) http.Handler {
 	}
 	s.bufs.New = func() any { return new(bytes.Buffer) }
 	for name, p := range o.Models {
-		s.meta[name] = metadata(name, p)
+		s.meta[name] = metadata(name, p, o.Digests[name])
 	}
 	if o.Registry != nil {
 		s.reqs = register(o.Registry, prometheus.NewCounterVec(prometheus.CounterOpts{
@@ -113,9 +117,12 @@ func register[C prometheus.Collector](r prometheus.Registerer, c C) C {
 	return c
 }
 
-func metadata(name string, p Predictor) []byte {
+func metadata(name string, p Predictor, digest string) []byte {
 	info := p.Info()
 	md := V2ModelMetadata{Name: name, Platform: "xgboost_json", Params: &V2ModelParams{Kind: info.Kind, Classes: info.Classes}}
+	if digest != "" {
+		md.Versions = []string{digest}
+	}
 	if _, ok := p.(*XGBoost); !ok {
 		md.Platform = "modelgate"
 	}

@@ -221,11 +221,18 @@ func (d *demo) goodCandidate(ctx context.Context) error {
 func (d *demo) brokenCandidate(ctx context.Context) error {
 	d.heading("run 2: candidate v3 with a broken serving upstream")
 	work := filepath.Join(d.dir, "example")
-	v3, err := model.Load(filepath.Join(work, "model-candidate-v3.json"))
+	v3path := filepath.Join(work, "model-candidate-v3.json")
+	v3, err := model.Load(v3path)
 	if err != nil {
 		return err
 	}
-	inner := model.NewServer(model.ServerOptions{Models: map[string]model.Predictor{ModelName: v3}})
+	v3digest, _, err := sign.FileDigest(v3path)
+	if err != nil {
+		return err
+	}
+	// It does hold v3's bytes (and says so in its metadata, as the rollout
+	// checks); what is broken is how it feeds them the features.
+	inner := model.NewServer(model.ServerOptions{Models: map[string]model.Predictor{ModelName: v3}, Digests: map[string]string{ModelName: v3digest}})
 	var mu sync.Mutex
 	rng := rand.New(rand.NewPCG(1, 2))
 	// The serving image reads the features in the wrong order: every
