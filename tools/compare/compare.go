@@ -291,14 +291,22 @@ func newScorer(p *Params, pred model.Predictions, rows []int, subject string) (s
 			return nil, &InputError{subject, fmt.Errorf("a binary task needs one probability per row, the model gives %s output", pred.Kind)}
 		}
 		var d *metrics.BinaryData
-		d, err = metrics.NewBinaryData(y, vals)
+		if pred.Float32 {
+			d, err = metrics.NewBinaryDataFloat32(y, vals)
+		} else {
+			d, err = metrics.NewBinaryData(y, vals)
+		}
 		s = &binaryScorer{d: d, threshold: p.Threshold, cost: p.Cost}
 	case "multiclass":
 		if pred.Kind != model.Multiclass {
 			return nil, &InputError{subject, fmt.Errorf("a multiclass task needs class probabilities, the model gives %s output", pred.Kind)}
 		}
 		var d *metrics.MulticlassData
-		d, err = metrics.NewMulticlassData(y, vals, pred.Classes)
+		if pred.Float32 {
+			d, err = metrics.NewMulticlassDataFloat32(y, vals, pred.Classes)
+		} else {
+			d, err = metrics.NewMulticlassData(y, vals, pred.Classes)
+		}
 		s = &multiScorer{d}
 	case "regression":
 		if pred.Kind != model.Regression && pred.Kind != model.Binary {

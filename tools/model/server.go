@@ -126,10 +126,14 @@ func metadata(name string, p Predictor) []byte {
 	} else {
 		md.Inputs = []V2TensorMeta{{Name: "input-0", Datatype: "FP64", Shape: []int64{-1, int64(numFeatures(p))}}}
 	}
+	out := "FP64"
+	if _, ok := p.(*XGBoost); ok {
+		out = "FP32" // XGBoost computes in float32; Predict marks its output so
+	}
 	if info.Kind == Multiclass {
-		md.Outputs = []V2TensorMeta{{Name: OutputPredictProba, Datatype: "FP64", Shape: []int64{-1, int64(info.Classes)}}}
+		md.Outputs = []V2TensorMeta{{Name: OutputPredictProba, Datatype: out, Shape: []int64{-1, int64(info.Classes)}}}
 	} else {
-		md.Outputs = []V2TensorMeta{{Name: OutputPredict, Datatype: "FP64", Shape: []int64{-1}}}
+		md.Outputs = []V2TensorMeta{{Name: OutputPredict, Datatype: out, Shape: []int64{-1}}}
 	}
 	b, _ := json.Marshal(md)
 	return b

@@ -327,7 +327,15 @@ func AppendInferResponse(buf []byte, model, id string, p Predictions) []byte {
 		buf = append(buf, `","shape":[`...)
 		buf = strconv.AppendInt(buf, int64(p.Rows), 10)
 	}
-	buf = append(buf, `],"datatype":"FP64","data":[`...)
+	// A float32 model says so (as KServe's xgbserver does): clients then
+	// know its scores are float32 values and follow scikit-learn's
+	// float32 log_loss. The digits are float64's shortest, so the values
+	// round-trip exactly either way.
+	if p.Float32 {
+		buf = append(buf, `],"datatype":"FP32","data":[`...)
+	} else {
+		buf = append(buf, `],"datatype":"FP64","data":[`...)
+	}
 	for i, v := range p.Values {
 		if i > 0 {
 			buf = append(buf, ',')

@@ -705,7 +705,7 @@ func (m *XGBoost) Predict(ctx context.Context, b Batch) (Predictions, error) {
 	if err != nil {
 		return Predictions{}, err
 	}
-	out := Predictions{Kind: m.obj.kind, Rows: b.Rows, Values: make([]float64, b.Rows*m.classes)}
+	out := Predictions{Kind: m.obj.kind, Rows: b.Rows, Values: make([]float64, b.Rows*m.classes), Float32: true}
 	if m.obj.kind == Multiclass {
 		out.Classes = m.classes
 	}
