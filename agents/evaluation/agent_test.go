@@ -171,7 +171,10 @@ func TestOneClassHoldoutIsAFinding(t *testing.T) {
 	s.cfg.Data.Holdout = p
 	rep, err := New(Options{}).Run(context.Background(), s.task)
 	require.NoError(t, err)
-	require.Equal(t, agents.Warn, rep.Verdict)
+	// roc_auc guards the gate by default; a gate that cannot measure it
+	// fails (issue 14), and says why.
+	require.Equal(t, agents.Fail, rep.Verdict)
+	require.Contains(t, string(rep.Details), "guarded metric roc_auc is undefined for the candidate")
 	f := findFinding(rep, "eval.undefined_metric")
 	require.NotNil(t, f)
 	require.Equal(t, "roc_auc", f.Subject)

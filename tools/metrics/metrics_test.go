@@ -109,7 +109,7 @@ type numbersOracle struct {
 		LogLoss float64 `json:"log_loss"`
 	} `json:"hard_log_loss"`
 	Reg struct {
-		Y, P               []float64
+		Y, P                []float64
 		RMSE, MAE, R2, MAPE float64
 	} `json:"regression_1e300"`
 }
