@@ -31,6 +31,8 @@ type serveFlags struct {
 	addr     string
 	maxBody  int64
 	shutdown time.Duration
+	missing  string
+	allTrees bool
 }
 
 func newServeCmd() *cobra.Command {
@@ -54,6 +56,7 @@ MLServer): GET /v2/health/live, /v2/health/ready, /v2/models/NAME,
 	cmd.Flags().StringVar(&f.addr, "addr", "127.0.0.1:9001", "address to listen on")
 	cmd.Flags().Int64Var(&f.maxBody, "max-body-bytes", model.DefaultMaxBodyBytes, "largest request body accepted")
 	cmd.Flags().DurationVar(&f.shutdown, "shutdown-timeout", 10*time.Second, "how long to drain in-flight requests on SIGINT/SIGTERM")
+	addInferenceFlags(cmd, &f.missing, &f.allTrees)
 	return cmd
 }
 
@@ -77,6 +80,10 @@ func runServe(ctx context.Context, cmd *cobra.Command, f serveFlags) error {
 		if err != nil {
 			return usageErr(err)
 		}
+		if err := applyInferenceFlags(m, f.missing, f.allTrees); err != nil {
+			return usageErr(err)
+		}
+		log.Info("model loaded", "name", name, "path", path, "inference", m.Inference())
 		models[name] = m
 	}
 	if f.maxBody <= 0 {

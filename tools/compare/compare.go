@@ -130,6 +130,10 @@ type Result struct {
 	Verdict    Verdict               `json:"verdict"` // improved | no_regression | regressed
 	Passed     bool                  `json:"passed"`  // no guarded regression and every floor met
 	Reasons    []string              `json:"reasons,omitempty"`
+	// Inference is how each native model scored the rows (its missing
+	// value, the trees used), by "candidate" / "baseline"; set by callers
+	// that opened the models.
+	Inference map[string]string `json:"inference,omitempty"`
 }
 
 // MetricSet is one model's metrics. NaN (undefined) values are left out of

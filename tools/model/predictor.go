@@ -71,6 +71,9 @@ type Info struct {
 	Kind     Kind     `json:"kind"`
 	Classes  int      `json:"classes,omitempty"`
 	Features []string `json:"features,omitempty"` // empty when the source does not say
+	// Inference says how a native model turns rows into scores where a
+	// user could expect otherwise: the missing value and the trees used.
+	Inference string `json:"inference,omitempty"`
 }
 
 // Predictor scores batches. Implementations: the native XGBoost evaluator,

@@ -477,6 +477,32 @@ func (m *XGBoost) SetMissing(v float64) {
 	m.missing, m.missingSource = float32(v), MissingOption
 }
 
+// Inference describes the missing value and the trees Predict uses, for
+// reports: both change every score, and neither shows in the output.
+func (m *XGBoost) Inference() string {
+	from := map[MissingSource]string{
+		MissingDefault:  "xgboost's default; the model records none",
+		MissingRecorded: "recorded by the sklearn wrapper",
+		MissingOption:   "set by --missing / candidate.missing",
+	}[m.missingSource]
+	miss := fmt.Sprintf("missing value NaN (%s)", from)
+	if m.missing == m.missing {
+		miss = fmt.Sprintf("missing value %g (%s) and NaN", m.missing, from)
+	}
+	var trees string
+	switch {
+	case m.bestIteration < 0 || (m.bestIteration+1)*m.treesPerRound == len(m.roots):
+		// xgboost 1.7 records best_iteration as the last round even
+		// without early stopping: nothing to choose then.
+		trees = fmt.Sprintf("all %d trees", len(m.roots))
+	case m.limit < len(m.roots):
+		trees = fmt.Sprintf("%d of %d trees (up to best_iteration %d, as predict_proba; --all-trees for all)", m.limit, len(m.roots), m.bestIteration)
+	default:
+		trees = fmt.Sprintf("all %d trees (--all-trees; best_iteration %d would use %d)", len(m.roots), m.bestIteration, (m.bestIteration+1)*m.treesPerRound)
+	}
+	return miss + "; " + trees
+}
+
 // BestIteration is the recorded best_iteration, or -1.
 func (m *XGBoost) BestIteration() int { return m.bestIteration }
 
@@ -607,7 +633,7 @@ func (m *XGBoost) addTree(t *xgbTree) error {
 
 // Info describes the model.
 func (m *XGBoost) Info() Info {
-	info := Info{Name: m.name, Kind: m.obj.kind, Features: m.features}
+	info := Info{Name: m.name, Kind: m.obj.kind, Features: m.features, Inference: m.Inference()}
 	if m.obj.kind == Multiclass {
 		info.Classes = m.classes
 	}
