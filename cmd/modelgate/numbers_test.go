@@ -24,7 +24,7 @@ func TestPredictMissingAndTreesCLI(t *testing.T) {
 		wantStderr string
 	}{
 		{"xgb.train model with --missing -999", []string{"--model", "train-missing999.json", "--data", "input.csv", "--missing", "-999"}, 0,
-			"train-missing999.predictions.csv", "missing value -999 (set by --missing / candidate.missing) and NaN"},
+			"train-missing999.predictions.csv", "missing value -999 (set by --missing / candidate.missing) and nan"},
 		{"sklearn model's recorded missing", []string{"--model", "sk-missing0.json", "--data", "input.csv"}, 0,
 			"sk-missing0.predictions.csv", "missing value 0 (recorded by the sklearn wrapper)"},
 		{"early stopping", []string{"--model", "early.json", "--data", "early-input.csv"}, 0,
@@ -85,10 +85,10 @@ func TestEvaluateReportsInference(t *testing.T) {
 	}
 	require.NoError(t, json.Unmarshal([]byte(out), &res), out)
 	require.Contains(t, res.Inference["candidate"], "missing value 0 (recorded by the sklearn wrapper)")
-	require.Contains(t, res.Inference["baseline"], "missing value NaN (xgboost's default")
+	require.Contains(t, res.Inference["baseline"], "missing value nan (xgboost's default")
 
 	code, out, errOut = evalCLI("evaluate", "--data", filepath.Join(numbersDir, "input.csv"), "--label", "target",
 		"--candidate", filepath.Join(numbersDir, "sk-missing0.json"), "--missing", "nan", "--resamples", "50")
 	require.Contains(t, []int{0, 1}, code, errOut)
-	require.Contains(t, out, "candidate scored with missing value NaN (set by --missing / candidate.missing)")
+	require.Contains(t, out, "candidate scored with missing value nan (set by --missing / candidate.missing)")
 }

@@ -158,11 +158,11 @@ func TestInferenceSaysWhichMissingAndTrees(t *testing.T) {
 		allTrees bool
 		want     string
 	}{
-		{"sk-missing0.json", nil, false, "missing value 0 (recorded by the sklearn wrapper) and NaN; all 10 trees"},
-		{"train-missing999.json", nil, false, "missing value NaN (xgboost's default; the model records none); all 10 trees"},
-		{"train-missing999.json", ptrF(-999), false, "missing value -999 (set by --missing / candidate.missing) and NaN; all 10 trees"},
-		{"early.json", nil, false, "missing value NaN (recorded by the sklearn wrapper); 2 of 7 trees (up to best_iteration 1, as predict_proba; --all-trees for all)"},
-		{"early.json", nil, true, "missing value NaN (recorded by the sklearn wrapper); all 7 trees (--all-trees; best_iteration 1 would use 2)"},
+		{"sk-missing0.json", nil, false, "missing value 0 (recorded by the sklearn wrapper) and nan; all 10 trees"},
+		{"train-missing999.json", nil, false, "missing value nan (xgboost's default; the model records none); all 10 trees"},
+		{"train-missing999.json", ptrF(-999), false, "missing value -999 (set by --missing / candidate.missing) and nan; all 10 trees"},
+		{"early.json", nil, false, "missing value nan (recorded by the sklearn wrapper); 2 of 7 trees (up to best_iteration 1, as predict_proba; --all-trees for all)"},
+		{"early.json", nil, true, "missing value nan (recorded by the sklearn wrapper); all 7 trees (--all-trees; best_iteration 1 would use 2)"},
 	}
 	for _, c := range cases {
 		t.Run(c.want, func(t *testing.T) {

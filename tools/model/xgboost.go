@@ -485,9 +485,9 @@ func (m *XGBoost) Inference() string {
 		MissingRecorded: "recorded by the sklearn wrapper",
 		MissingOption:   "set by --missing / candidate.missing",
 	}[m.missingSource]
-	miss := fmt.Sprintf("missing value NaN (%s)", from)
+	miss := fmt.Sprintf("missing value nan (%s)", from)
 	if m.missing == m.missing {
-		miss = fmt.Sprintf("missing value %g (%s) and NaN", m.missing, from)
+		miss = fmt.Sprintf("missing value %g (%s) and nan", m.missing, from)
 	}
 	var trees string
 	switch {
