@@ -173,3 +173,34 @@ func TestInferenceSaysWhichMissingAndTrees(t *testing.T) {
 		})
 	}
 }
+
+func TestInfiniteFeatureNamesRowAndColumn(t *testing.T) {
+	t.Parallel()
+	cases := []struct {
+		name    string
+		missing *float64
+		value   float64
+		want    string
+	}{
+		{"inf refused", nil, math.Inf(1), `row 2 column "b": +Inf: infinite feature values are refused`},
+		{"-inf refused", nil, math.Inf(-1), `row 2 column "b": -Inf`},
+		{"inf as the missing value", ptrF(math.Inf(1)), math.Inf(1), ""},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			t.Parallel()
+			m, err := LoadXGBoostFile(filepath.Join(numbers, "early.json"))
+			require.NoError(t, err)
+			if c.missing != nil {
+				m.SetMissing(*c.missing)
+			}
+			b := Batch{Features: []string{"a", "b", "c", "d"}, Rows: 2, Values: []float64{0, 0, 0, 0, 1, c.value, 1, 1}}
+			_, err = m.Predict(context.Background(), b)
+			if c.want == "" {
+				require.NoError(t, err)
+				return
+			}
+			require.ErrorContains(t, err, c.want)
+		})
+	}
+}

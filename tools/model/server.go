@@ -230,7 +230,8 @@ func (s *server) serveInfer(w http.ResponseWriter, r *http.Request, name string)
 	preds, err := p.Predict(r.Context(), b)
 	if err != nil {
 		var mf *MissingFeatureError
-		if errors.As(err, &mf) {
+		var ve *ValueError
+		if errors.As(err, &mf) || errors.As(err, &ve) {
 			return writeError(w, http.StatusBadRequest, err.Error())
 		}
 		s.log.Error("predict failed", "model", name, "err", err)

@@ -718,6 +718,39 @@ func (m *XGBoost) columnMap(b Batch) ([]int, error) {
 	return cols, nil
 }
 
+// ValueError names a feature value a model cannot take, by data row
+// (1-based) and column.
+type ValueError struct {
+	Row    int
+	Column string
+	Value  float64
+	Msg    string
+}
+
+func (e *ValueError) Error() string {
+	return fmt.Sprintf("row %d column %q: %g: %s", e.Row, e.Column, e.Value, e.Msg)
+}
+
+// checkFinite refuses ±Inf features, as xgboost's DMatrix does ("Input
+// data contains inf"): the CSV reader keeps inf as a number, so a file
+// pandas reads the same way fails here with its row and column instead
+// of being scored on a value xgboost never accepts. An Inf that is the
+// model's missing value is simply missing.
+func (m *XGBoost) checkFinite(b Batch, cols []int) error {
+	width := len(b.Features)
+	for r := 0; r < b.Rows; r++ {
+		row := b.Values[r*width : (r+1)*width]
+		for _, c := range cols {
+			v := row[c]
+			if math.IsInf(v, 0) && float32(v) != m.missing {
+				name := b.Features[c]
+				return &ValueError{Row: r + 1, Column: name, Value: v, Msg: "infinite feature values are refused (xgboost's DMatrix refuses them too); give the model a missing value or drop the row"}
+			}
+		}
+	}
+	return nil
+}
+
 // blockRows is how many rows are pushed through all trees together: the
 // rows' features stay in L1 while the trees stream past.
 const blockRows = 64
@@ -729,6 +762,9 @@ func (m *XGBoost) Predict(ctx context.Context, b Batch) (Predictions, error) {
 	}
 	cols, err := m.columnMap(b)
 	if err != nil {
+		return Predictions{}, err
+	}
+	if err := m.checkFinite(b, cols); err != nil {
 		return Predictions{}, err
 	}
 	out := Predictions{Kind: m.obj.kind, Rows: b.Rows, Values: make([]float64, b.Rows*m.classes), Float32: true}
