@@ -204,3 +204,22 @@ func TestInfiniteFeatureNamesRowAndColumn(t *testing.T) {
 		})
 	}
 }
+
+// FuzzRecordedMissing feeds the sklearn wrapper's attribute text (Python's
+// JSON with bare NaN/Infinity) to the reader: it must never panic, and a
+// value it accepts must come from a "missing" field.
+func FuzzRecordedMissing(f *testing.F) {
+	for _, s := range []string{`{"missing": NaN, "n_estimators": 10}`, `{"missing": 0.0}`, `{"missing": -Infinity, "evals_result_": {"v": [NaN, 1]}}`,
+		`{"missing": null}`, `{"a": "NaN \" Infinity", "missing": 1e400}`, `{`} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		_, found, err := recordedMissing(s)
+		if found && err != nil {
+			t.Fatalf("found and failed at once: %v", err)
+		}
+		if found && !strings.Contains(s, "missing") {
+			t.Fatalf("a missing value from text without a missing field: %q", s)
+		}
+	})
+}

@@ -261,6 +261,8 @@ func FuzzDecodeInferRequest(f *testing.F) {
 	f.Add([]byte(`{"inputs":[{"name":"a","shape":[2],"datatype":"FP64","data":[1,2]},{"name":"b","shape":[2,1],"datatype":"INT64","data":[[3],[4]]}]}`), 2)
 	f.Add([]byte(`{"inputs":[{"name":"x","shape":[2,2],"datatype":"FP64","data":[[1,2],[3,true]]}]}`), 2)
 	f.Add([]byte(`{"inputs":[{"name":"x","shape":[-1],"datatype":"FP64","data":[]}]}`), 1)
+	f.Add([]byte(`{"inputs":[{"name":"x","shape":[0,3],"datatype":"FP64","data":[ ]}]}`), 3)
+	f.Add([]byte(`{"inputs":[{"name":"x","shape":[0,3],"datatype":"FP64","data":[[]]}]}`), 3)
 	f.Fuzz(func(t *testing.T, body []byte, nf int) {
 		if nf < 0 || nf > 64 {
 			return
