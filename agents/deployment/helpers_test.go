@@ -92,7 +92,7 @@ func serveModel(t *testing.T, name, path string) *faulty {
 	// Like modelgate serve, it lists the file's digest as the model's
 	// version, which is how the rollout checks an upstream.
 	h := model.NewServer(model.ServerOptions{Models: map[string]model.Predictor{name: p}, Logger: log.New(io.Discard),
-		Digests: map[string]string{name: fileDigest(t, path)}})
+		Versions: map[string]string{name: fileDigest(t, path)}})
 	f := &faulty{}
 	f.Server = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		f.calls.Add(1)

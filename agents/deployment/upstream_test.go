@@ -73,7 +73,9 @@ func TestUpstreamMustServeTheApprovedDigest(t *testing.T) {
 			}
 			task := e.task("run-up", pipeline(t, yaml+"}}\n"))
 			require.Equal(t, approved, task.Candidate.Digest)
-			st, seen := e.drive(e.agent, task, 100, 30*time.Second, 20, nil)
+			// Enough traffic per window that the canary's checks are never
+			// inconclusive on identical scores.
+			st, seen := e.drive(e.agent, task, 1000, 30*time.Second, 20, nil)
 			require.NotNil(t, st.Upstream, "the check is recorded in the rollout state")
 			checked := e.audit.OfType("deploy.upstream_checked")
 			require.Len(t, checked, 1, "and audited once")

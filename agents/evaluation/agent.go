@@ -58,7 +58,9 @@ func DefaultPredictor(ctx context.Context, c agents.Candidate, cfg *config.Pipel
 	kind := kindOf(cfg.Task)
 	switch {
 	case c.ArtifactPath != "":
-		return model.Open(c.ArtifactPath, model.OpenOptions{Kind: kind})
+		// candidate.missing: the caller puts the model's own section
+		// (candidate or baseline) in cfg.Candidate.
+		return model.Open(c.ArtifactPath, model.OpenOptions{Kind: kind, Missing: cfg.Candidate.Missing})
 	case c.Endpoint != "":
 		name := cfg.Candidate.Name
 		if name == "" {
@@ -125,7 +127,14 @@ func (a *Agent) Run(ctx context.Context, task agents.Task) (agents.Report, error
 	case task.Production != nil:
 		p := task.Production
 		baseVersion = p.Version
-		base, err = a.o.Predictor(ctx, agents.Candidate{Version: p.Version, ArtifactPath: p.ArtifactPath, Digest: p.Digest, Endpoint: p.Endpoint}, cfg)
+		// The production model is not the candidate: candidate.missing
+		// is not its missing value; baseline.missing is, when given.
+		pcfg := *cfg
+		pcfg.Candidate.Missing = nil
+		if cfg.Baseline != nil {
+			pcfg.Candidate.Missing = cfg.Baseline.Missing
+		}
+		base, err = a.o.Predictor(ctx, agents.Candidate{Version: p.Version, ArtifactPath: p.ArtifactPath, Digest: p.Digest, Endpoint: p.Endpoint}, &pcfg)
 	case cfg.Baseline != nil:
 		bc := cfg.Baseline
 		baseVersion = bc.Version
@@ -134,6 +143,7 @@ func (a *Agent) Run(ctx context.Context, task agents.Task) (agents.Report, error
 		if bc.Name != "" {
 			bcfg.Candidate.Name = bc.Name
 		}
+		bcfg.Candidate.Missing = bc.Missing
 		base, err = a.o.Predictor(ctx, c, &bcfg)
 	}
 	if err != nil {
@@ -254,6 +264,12 @@ func BuildReport(out *Outcome, baseVersion string) agents.Report {
 		}
 	}
 	rep.Findings = findings(r)
+	for _, who := range []string{"candidate", "baseline"} {
+		if inf, ok := r.Inference[who]; ok {
+			rep.Findings = append(rep.Findings, agents.Finding{ID: "eval.inference." + who, Severity: agents.Info, Code: "eval.inference",
+				Subject: who, Message: who + " scored with " + inf})
+		}
+	}
 	switch {
 	case !r.Passed:
 		rep.Verdict = agents.Fail

@@ -63,7 +63,9 @@ func TestFixtureCandidateBeatsProduction(t *testing.T) {
 		var want map[string]any
 		require.NoError(t, json.Unmarshal(oracle[who], &want))
 		for k, v := range want {
-			if k == "confusion_matrix" {
+			// log_loss_float64 is for scores read from text; native
+			// predictions are float32 and match log_loss.
+			if k == "confusion_matrix" || k == "log_loss_float64" {
 				continue
 			}
 			require.InDelta(t, v.(float64), rep.Metrics[prefix+k], 1e-9, prefix+k)
@@ -169,7 +171,10 @@ func TestOneClassHoldoutIsAFinding(t *testing.T) {
 	s.cfg.Data.Holdout = p
 	rep, err := New(Options{}).Run(context.Background(), s.task)
 	require.NoError(t, err)
-	require.Equal(t, agents.Warn, rep.Verdict)
+	// roc_auc guards the gate by default; a gate that cannot measure it
+	// fails (issue 14), and says why.
+	require.Equal(t, agents.Fail, rep.Verdict)
+	require.Contains(t, string(rep.Details), "guarded metric roc_auc is undefined for the candidate")
 	f := findFinding(rep, "eval.undefined_metric")
 	require.NotNil(t, f)
 	require.Equal(t, "roc_auc", f.Subject)

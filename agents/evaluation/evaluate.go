@@ -148,6 +148,17 @@ func Evaluate(ctx context.Context, in Input) (*Outcome, error) {
 		return nil, &BadInputError{err}
 	}
 	out.Result = res
+	// Which missing value and which trees a native model used change
+	// every score without showing in them: the report must say.
+	if out.CandInfo.Inference != "" {
+		res.Inference = map[string]string{"candidate": out.CandInfo.Inference}
+	}
+	if out.BaseInfo != nil && out.BaseInfo.Inference != "" {
+		if res.Inference == nil {
+			res.Inference = map[string]string{}
+		}
+		res.Inference["baseline"] = out.BaseInfo.Inference
+	}
 	return out, nil
 }
 

@@ -32,6 +32,8 @@ type evaluateFlags struct {
 	resamples                              int
 	seed                                   int64
 	asJSON                                 bool
+	missing                                string
+	allTrees                               bool
 }
 
 func newEvaluateCmd() *cobra.Command {
@@ -69,6 +71,8 @@ Exit codes: 0 no regression, 1 regressed or below a floor, 2 bad input.`,
 	fl.StringVar(&f.config, "config", "", "modelgate.yaml whose evaluation section sets thresholds, cost and slices")
 	fl.StringVar(&f.html, "html", "", "also write an HTML report (curves, calibration, slice deltas) here")
 	fl.BoolVar(&f.asJSON, "json", false, "print the comparison as JSON")
+	fl.StringVar(&f.missing, "missing", "", "value an XGBoost candidate treats as missing besides NaN (xgb.train's DMatrix(missing=V); default: candidate.missing, else what the model records)")
+	fl.BoolVar(&f.allTrees, "all-trees", false, "score XGBoost models that record best_iteration with every tree, not only those up to best_iteration")
 	return cmd
 }
 
@@ -79,12 +83,17 @@ func runEvaluate(cmd *cobra.Command, f evaluateFlags) error {
 	}
 	ev := config.Evaluation{}
 	label, task, data := "target", f.task, f.data
+	var candMissing, baseMissing *float64
 	if f.config != "" {
 		cfg, err := config.Load(f.config)
 		if err != nil {
 			return usageErr(err)
 		}
 		ev = cfg.Evaluation
+		candMissing = cfg.Candidate.Missing
+		if cfg.Baseline != nil {
+			baseMissing = cfg.Baseline.Missing
+		}
 		base := filepath.Dir(f.config)
 		if cfg.Label != "" {
 			label = cfg.Label
@@ -138,13 +147,20 @@ func runEvaluate(cmd *cobra.Command, f evaluateFlags) error {
 		return usageErr(err)
 	}
 	kind := map[string]model.Kind{"binary": model.Binary, "multiclass": model.Multiclass, "regression": model.Regression}[task]
-	cand, err := model.Open(f.candidate, model.OpenOptions{Kind: kind})
+	if f.missing != "" {
+		v, err := parseMissingFlag(f.missing)
+		if err != nil {
+			return usageErr(err)
+		}
+		candMissing = &v
+	}
+	cand, err := model.Open(f.candidate, model.OpenOptions{Kind: kind, Missing: candMissing, AllTrees: f.allTrees})
 	if err != nil {
 		return usageErr(fmt.Errorf("--candidate: %w", err))
 	}
 	var base model.Predictor
 	if f.baseline != "" {
-		if base, err = model.Open(f.baseline, model.OpenOptions{Kind: kind}); err != nil {
+		if base, err = model.Open(f.baseline, model.OpenOptions{Kind: kind, Missing: baseMissing, AllTrees: f.allTrees}); err != nil {
 			return usageErr(fmt.Errorf("--baseline: %w", err))
 		}
 	}
@@ -261,6 +277,11 @@ func printEvaluation(w io.Writer, out *evaluation.Outcome) {
 	}
 	for _, u := range r.Undefined {
 		fmt.Fprintf(w, "undefined: %s for %s: %s\n", u.Metric, u.Subject, u.Reason)
+	}
+	for _, who := range []string{"candidate", "baseline"} {
+		if inf, ok := r.Inference[who]; ok {
+			fmt.Fprintf(w, "%s scored with %s\n", who, inf)
+		}
 	}
 	if r.Passed {
 		fmt.Fprintf(w, "verdict: %s\n", r.Verdict)

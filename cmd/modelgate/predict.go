@@ -6,6 +6,7 @@ import (
 	"io"
 	"os"
 	"strconv"
+	"strings"
 
 	"github.com/spf13/cobra"
 
@@ -17,7 +18,9 @@ func init() { register(newPredictCmd) }
 
 type predictFlags struct {
 	model, data, out, label string
+	missing                 string
 	threads                 int
+	allTrees                bool
 }
 
 func newPredictCmd() *cobra.Command {
@@ -30,7 +33,14 @@ natively in float32 exactly as XGBoost does. Features are matched to columns
 by name; a model trained without names takes every column except --label.
 
 Output (CSV, %.9g): row,score for binary models (probability of class 1),
-row,prediction for regression, row,p0,...,pK for multiclass.`,
+row,prediction for regression, row,p0,...,pK for multiclass.
+
+Missing values: empty fields and NaN always; also the value the sklearn
+wrapper recorded (XGBClassifier(missing=0.0)), or --missing V for a model
+trained with xgb.train on DMatrix(missing=V), which records nothing. A model
+that records best_iteration (early stopping) is scored with the trees up to
+it, as the wrapper's predict_proba does, unless --all-trees. Which missing
+value and trees were used is printed on stderr.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			return runPredict(cmd, f)
@@ -41,6 +51,7 @@ row,prediction for regression, row,p0,...,pK for multiclass.`,
 	cmd.Flags().StringVarP(&f.out, "output", "o", "", "write predictions here instead of stdout")
 	cmd.Flags().StringVar(&f.label, "label", "target", "column to leave out when the model does not name its features")
 	cmd.Flags().IntVar(&f.threads, "threads", 0, "goroutines for inference (default: all cores)")
+	addInferenceFlags(cmd, &f.missing, &f.allTrees)
 	return cmd
 }
 
@@ -53,6 +64,11 @@ func runPredict(cmd *cobra.Command, f predictFlags) error {
 		return usageErr(err)
 	}
 	m.SetThreads(f.threads)
+	if err := applyInferenceFlags(m, f.missing, f.allTrees); err != nil {
+		return usageErr(err)
+	}
+	// stdout is the predictions; say on stderr how they were made.
+	fmt.Fprintf(cmd.ErrOrStderr(), "%s: %s\n", f.model, m.Inference())
 	frame, err := dataset.Read(f.data, dataset.Options{})
 	if err != nil {
 		return usageErr(err)
@@ -120,4 +136,32 @@ func writePredictions(w io.Writer, p model.Predictions) error {
 		}
 	}
 	return bw.Flush()
+}
+
+// addInferenceFlags adds --missing and --all-trees, shared by predict and serve.
+func addInferenceFlags(cmd *cobra.Command, missing *string, allTrees *bool) {
+	cmd.Flags().StringVar(missing, "missing", "", "value the model treats as missing besides NaN (xgb.train's DMatrix(missing=V)); default: what the model records")
+	cmd.Flags().BoolVar(allTrees, "all-trees", false, "use every tree of a model that records best_iteration, not only those up to it")
+}
+
+func applyInferenceFlags(m *model.XGBoost, missing string, allTrees bool) error {
+	if missing != "" {
+		v, err := parseMissingFlag(missing)
+		if err != nil {
+			return err
+		}
+		m.SetMissing(v)
+	}
+	m.UseAllTrees(allTrees)
+	return nil
+}
+
+// parseMissingFlag reads --missing as Python spells the values people
+// pass to DMatrix(missing=...): a number, nan, inf or -inf.
+func parseMissingFlag(s string) (float64, error) {
+	v, err := strconv.ParseFloat(strings.TrimSpace(s), 64)
+	if err != nil {
+		return 0, fmt.Errorf("--missing %q is not a number (want e.g. 0, -999, nan)", s)
+	}
+	return v, nil
 }

@@ -35,6 +35,8 @@ type serveFlags struct {
 	addr     string
 	maxBody  int64
 	shutdown time.Duration
+	missing  string
+	allTrees bool
 }
 
 func newServeCmd() *cobra.Command {
@@ -58,6 +60,7 @@ MLServer): GET /v2/health/live, /v2/health/ready, /v2/models/NAME,
 	cmd.Flags().StringVar(&f.addr, "addr", "127.0.0.1:9001", "address to listen on")
 	cmd.Flags().Int64Var(&f.maxBody, "max-body-bytes", model.DefaultMaxBodyBytes, "largest request body accepted")
 	cmd.Flags().DurationVar(&f.shutdown, "shutdown-timeout", 10*time.Second, "how long to drain in-flight requests on SIGINT/SIGTERM")
+	addInferenceFlags(cmd, &f.missing, &f.allTrees)
 	return cmd
 }
 
@@ -82,6 +85,12 @@ func runServe(ctx context.Context, cmd *cobra.Command, f serveFlags) error {
 		if err != nil {
 			return usageErr(err)
 		}
+		if err := applyInferenceFlags(m, f.missing, f.allTrees); err != nil {
+			return usageErr(err)
+		}
+		log.Info("model loaded", "name", name, "path", path, "inference", m.Inference())
+		// Listed as the model's version in its V2 metadata, so that a
+		// modelgate deployment can check this server holds the approved bytes.
 		models[name], digests[name] = m, digest
 	}
 	if f.maxBody <= 0 {
@@ -98,7 +107,7 @@ func runServe(ctx context.Context, cmd *cobra.Command, f serveFlags) error {
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	mux := http.NewServeMux()
 	mux.Handle("/metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
-	mux.Handle("/", model.NewServer(model.ServerOptions{Models: models, MaxBodyBytes: f.maxBody, Registry: reg, Version: version, Digests: digests}))
+	mux.Handle("/", model.NewServer(model.ServerOptions{Models: models, MaxBodyBytes: f.maxBody, Registry: reg, Version: version, Versions: digests}))
 	ln, err := net.Listen("tcp", f.addr)
 	if err != nil {
 		return usageErr(fmt.Errorf("listen on %s: %w", f.addr, err))

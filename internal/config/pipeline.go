@@ -60,6 +60,11 @@ type Candidate struct {
 	Endpoint string `yaml:"endpoint" json:"endpoint,omitempty"`
 	Name     string `yaml:"name" json:"name,omitempty"` // model name at the endpoint; default the pipeline's model
 	Version  string `yaml:"version" json:"version,omitempty"`
+	// Missing is the feature value an XGBoost artifact treats as absent
+	// (besides NaN), for models trained with xgb.train on a
+	// DMatrix(missing=...), which record nothing; it overrides a value the
+	// sklearn wrapper recorded. Unset: the recorded value, else NaN only.
+	Missing *float64 `yaml:"missing" json:"missing,omitempty"`
 }
 
 // Policy points at a Rego bundle for `run --local`; a server always uses

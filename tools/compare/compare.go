@@ -130,6 +130,10 @@ type Result struct {
 	Verdict    Verdict               `json:"verdict"` // improved | no_regression | regressed
 	Passed     bool                  `json:"passed"`  // no guarded regression and every floor met
 	Reasons    []string              `json:"reasons,omitempty"`
+	// Inference is how each native model scored the rows (its missing
+	// value, the trees used), by "candidate" / "baseline"; set by callers
+	// that opened the models.
+	Inference map[string]string `json:"inference,omitempty"`
 }
 
 // MetricSet is one model's metrics. NaN (undefined) values are left out of
@@ -291,14 +295,22 @@ func newScorer(p *Params, pred model.Predictions, rows []int, subject string) (s
 			return nil, &InputError{subject, fmt.Errorf("a binary task needs one probability per row, the model gives %s output", pred.Kind)}
 		}
 		var d *metrics.BinaryData
-		d, err = metrics.NewBinaryData(y, vals)
+		if pred.Float32 {
+			d, err = metrics.NewBinaryDataFloat32(y, vals)
+		} else {
+			d, err = metrics.NewBinaryData(y, vals)
+		}
 		s = &binaryScorer{d: d, threshold: p.Threshold, cost: p.Cost}
 	case "multiclass":
 		if pred.Kind != model.Multiclass {
 			return nil, &InputError{subject, fmt.Errorf("a multiclass task needs class probabilities, the model gives %s output", pred.Kind)}
 		}
 		var d *metrics.MulticlassData
-		d, err = metrics.NewMulticlassData(y, vals, pred.Classes)
+		if pred.Float32 {
+			d, err = metrics.NewMulticlassDataFloat32(y, vals, pred.Classes)
+		} else {
+			d, err = metrics.NewMulticlassData(y, vals, pred.Classes)
+		}
 		s = &multiScorer{d}
 	case "regression":
 		if pred.Kind != model.Regression && pred.Kind != model.Binary {
@@ -388,7 +400,40 @@ func Run(ctx context.Context, p Params) (*Result, error) {
 		}
 	}
 	res.decide()
+	res.gateUndefined(p.Thresholds)
 	return res, nil
+}
+
+// gateUndefined fails a comparison whose guarded metric the candidate or
+// baseline could not measure (undefined, or infinite after overflow): a
+// gate that cannot measure its metric must not pass by default, as an
+// rmse that vanished from the JSON once did.
+func (r *Result) gateUndefined(th map[string]Threshold) {
+	for _, k := range slices.Sorted(maps.Keys(th)) {
+		if !th[k].hasDelta() {
+			continue // a floor alone is judged by floors
+		}
+		for _, who := range []struct {
+			name string
+			set  *MetricSet
+		}{{"candidate", &r.Candidate}, {"baseline", r.Baseline}} {
+			if who.set == nil {
+				continue
+			}
+			v, ok := who.set.Values[k]
+			if ok && !math.IsNaN(v) && !math.IsInf(v, 0) {
+				continue
+			}
+			why := "it could not be computed"
+			for _, u := range r.Undefined {
+				if u.Metric == k && u.Subject == who.name {
+					why = u.Reason
+				}
+			}
+			r.Passed = false
+			r.Reasons = append(r.Reasons, fmt.Sprintf("guarded metric %s is undefined for the %s, so the gate cannot pass: %s", k, who.name, why))
+		}
+	}
 }
 
 func (p *Params) defaults() error {
@@ -509,8 +554,8 @@ func (p *Params) summarise(g *group, res *Result, where string) (MetricSet, *Met
 	cm := g.cand.score(nil)
 	cand := MetricSet{Values: cm, Confusion: g.cand.confusion()}
 	for _, k := range g.metrics {
-		if math.IsNaN(cm[k]) {
-			res.Undefined = append(res.Undefined, UndefinedMetric{Metric: k, Subject: label("candidate"), Reason: undefinedReason(p.Task, k)})
+		if math.IsNaN(cm[k]) || math.IsInf(cm[k], 0) {
+			res.Undefined = append(res.Undefined, UndefinedMetric{Metric: k, Subject: label("candidate"), Reason: undefinedReason(p.Task, k, cm[k])})
 		}
 	}
 	if g.base == nil {
@@ -519,8 +564,8 @@ func (p *Params) summarise(g *group, res *Result, where string) (MetricSet, *Met
 	bm := g.base.score(nil)
 	base := &MetricSet{Values: bm, Confusion: g.base.confusion()}
 	for _, k := range g.metrics {
-		if math.IsNaN(bm[k]) {
-			res.Undefined = append(res.Undefined, UndefinedMetric{Metric: k, Subject: label("baseline"), Reason: undefinedReason(p.Task, k)})
+		if math.IsNaN(bm[k]) || math.IsInf(bm[k], 0) {
+			res.Undefined = append(res.Undefined, UndefinedMetric{Metric: k, Subject: label("baseline"), Reason: undefinedReason(p.Task, k, bm[k])})
 		}
 	}
 	cmp := make(map[string]Comparison, len(g.metrics))
@@ -531,7 +576,7 @@ func (p *Params) summarise(g *group, res *Result, where string) (MetricSet, *Met
 		c.Guarded = guarded && th.hasDelta()
 		c.MinDelta, c.MaxDelta = th.MinDelta, th.MaxDelta
 		cv, bv := cm[name], bm[name]
-		if math.IsNaN(cv) || math.IsNaN(bv) {
+		if math.IsNaN(cv) || math.IsNaN(bv) || math.IsInf(cv, 0) || math.IsInf(bv, 0) {
 			c.Verdict = Undefined
 			cmp[name] = c
 			continue
@@ -577,8 +622,10 @@ func rowsOf(g *group, n int) int {
 
 func ptr(v float64) *float64 { return &v }
 
-func undefinedReason(task, metric string) string {
+func undefinedReason(task, metric string, v float64) string {
 	switch {
+	case math.IsInf(v, 0):
+		return fmt.Sprintf("%s is %g: the values are too large to compute it in float64", metric, v)
 	case metric == "roc_auc":
 		return "the labels hold one class only: roc_auc needs positives and negatives"
 	case metric == "pr_auc":
@@ -683,7 +730,7 @@ func (p *Params) floors(cand MetricSet, res *Result) []Floor {
 		}
 		f := Floor{Metric: k, Min: th.Min, Max: th.Max}
 		v := cand.Values[k]
-		if !math.IsNaN(v) {
+		if !math.IsNaN(v) && !math.IsInf(v, 0) {
 			f.Value = ptr(v)
 			// An undefined value fails its floor: a gate cannot pass
 			// what it could not measure.

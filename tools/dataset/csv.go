@@ -232,7 +232,11 @@ func (p *parser) record(data []byte, fn func(i int, f []byte), scratch *[]byte) 
 
 var missingTokens = map[string]bool{"NA": true, "N/A": true, "NaN": true, "nan": true, "null": true, "NULL": true, "None": true, "none": true}
 
-// parseNumber parses a numeric field: ok=false when it is text.
+// parseNumber parses a numeric field: ok=false when it is text. It reads
+// what pandas.read_csv reads as float64: spaces around the number, inf,
+// -inf, Infinity in any case (kept as ±Inf, not turned missing), and also
+// a literal too large for float64 (1e400), which becomes ±Inf as numpy's
+// conversion gives, where pandas would leave the column text.
 func parseNumber(f []byte) (v float64, null, ok bool) {
 	if len(f) == 0 {
 		return math.NaN(), true, true
@@ -240,10 +244,22 @@ func parseNumber(f []byte) (v float64, null, ok bool) {
 	if v, ok := fastFloat(f); ok {
 		return v, false, true
 	}
+	if f[0] == ' ' || f[0] == '\t' || f[len(f)-1] == ' ' || f[len(f)-1] == '\t' {
+		f = bytes.Trim(f, " \t")
+		if len(f) == 0 {
+			return math.NaN(), true, true // a blank field is empty
+		}
+		if v, ok := fastFloat(f); ok {
+			return v, false, true
+		}
+	}
 	s := unsafe.String(&f[0], len(f))
 	v, err := strconv.ParseFloat(s, 64)
-	if err == nil && !math.IsInf(v, 0) && !math.IsNaN(v) {
+	if err == nil && !math.IsNaN(v) {
 		return v, false, true
+	}
+	if ne, isNum := err.(*strconv.NumError); isNum && ne.Err == strconv.ErrRange && math.IsInf(v, 0) {
+		return v, false, true // overflow: ±Inf, as strtod
 	}
 	if missingTokens[s] {
 		return math.NaN(), true, true

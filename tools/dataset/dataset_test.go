@@ -232,7 +232,7 @@ func TestReadOracleCSV(t *testing.T) {
 }
 
 func FuzzReadCSV(f *testing.F) {
-	for _, s := range []string{"a,b\n1,2\n", "a\n\"x\"\"y\"\n", "a,b\n1\n", "\xef\xbb\xbfa\r\n1\r\n", "a,b\n\"1\n2\",3\n", "x\ntrue\n2024-01-01\n", "a\nNA\n1e5\n", ""} {
+	for _, s := range []string{"a,b\n1,2\n", "a\n\"x\"\"y\"\n", "a,b\n1\n", "\xef\xbb\xbfa\r\n1\r\n", "a,b\n\"1\n2\",3\n", "x\ntrue\n2024-01-01\n", "a\nNA\n1e5\n", "x\ninf\n-Infinity\n 1e400 \n", ""} {
 		f.Add([]byte(s), uint8(','))
 	}
 	f.Fuzz(func(t *testing.T, data []byte, delim uint8) {

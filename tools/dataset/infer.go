@@ -129,7 +129,8 @@ func convertText(col *Column, t Type, rowBase int) error {
 	return nil
 }
 
-// ParseNumber parses text as the numeric reader does: a finite number,
+// ParseNumber parses text as the numeric reader does: a number (±Inf for
+// inf, -inf and literals beyond float64, as pandas/numpy read them),
 // or a missing token (NaN returned with ok=true).
 func ParseNumber(s string) (float64, bool) {
 	v, _, ok := parseNumber([]byte(s))

@@ -285,9 +285,23 @@ func compareColumn(rc, cc *dataset.Column, refRows int, o Options) *ColumnResult
 	}
 	if rc.Type == dataset.TypeNumeric {
 		a, b := rc.Values(), cc.Values()
+		// ±inf values (kept as numbers by the reader, as pandas does)
+		// would make wasserstein and the PSI bins infinite: they are left
+		// out of the statistics and counted in the note instead.
+		infA, infB := len(a), len(b)
+		a = slices.DeleteFunc(a, func(v float64) bool { return math.IsInf(v, 0) })
+		b = slices.DeleteFunc(b, func(v float64) bool { return math.IsInf(v, 0) })
+		infA, infB = infA-len(a), infB-len(b)
 		stats.SortFloat64s(a)
 		stats.SortFloat64s(b)
 		numericResult(r, a, b, refRows, o)
+		if infA+infB > 0 {
+			note := fmt.Sprintf("%d infinite values in the reference and %d in the current data were left out of the statistics", infA, infB)
+			if r.Note != "" {
+				note = r.Note + "; " + note
+			}
+			r.Note = note
+		}
 		return r
 	}
 	ra, ca := countCategories(rc), countCategories(cc)

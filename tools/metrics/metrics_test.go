@@ -58,25 +58,100 @@ func TestBinaryMatchesSklearnOracle(t *testing.T) {
 	var oracle map[string]json.RawMessage
 	readJSON(t, filepath.Join(dir, "metrics-oracle.json"), &oracle)
 	y := readColumn(t, filepath.Join(dir, "holdout.csv"), "target")
-	for _, which := range []string{"candidate", "production"} {
-		t.Run(which, func(t *testing.T) {
+	cases := []struct {
+		which, logLoss string
+		float32        bool
+	}{
+		// The oracle's log_loss scored xgboost's float32 array; %.9g
+		// round-trips float32, so the file's scores are that array.
+		{"candidate", "log_loss", true},
+		{"production", "log_loss", true},
+		// log_loss_float64 is sklearn on the same file read by pandas.
+		{"candidate", "log_loss_float64", false},
+		{"production", "log_loss_float64", false},
+	}
+	for _, c := range cases {
+		t.Run(c.which+"/"+c.logLoss, func(t *testing.T) {
 			t.Parallel()
 			var want map[string]any
-			require.NoError(t, json.Unmarshal(oracle[which], &want))
-			// The oracle scored xgboost's float32 output; %.9g round-trips float32.
-			p := float32s(readColumn(t, filepath.Join(dir, "predictions-"+which+".csv"), "score"))
-			d, err := NewBinaryData(y, p)
+			require.NoError(t, json.Unmarshal(oracle[c.which], &want))
+			p := readColumn(t, filepath.Join(dir, "predictions-"+c.which+".csv"), "score")
+			newData := NewBinaryData
+			if c.float32 {
+				newData = NewBinaryDataFloat32
+			}
+			d, err := newData(y, p)
 			require.NoError(t, err)
 			m := d.Binary(0.5, nil)
 			got := m.Map()
+			require.Contains(t, want, c.logLoss)
 			for k, v := range want {
-				if k == "confusion_matrix" {
+				switch k {
+				case "confusion_matrix":
 					cm := v.(map[string]any)
 					require.Equal(t, Confusion{TN: cm["tn"].(float64), FP: cm["fp"].(float64), FN: cm["fn"].(float64), TP: cm["tp"].(float64)}, m.Confusion)
-					continue
+				case "log_loss", "log_loss_float64":
+					if k == c.logLoss {
+						require.InDelta(t, v.(float64), got["log_loss"], 1e-9, k)
+					}
+				default:
+					require.InDelta(t, v.(float64), got[k], 1e-9, k)
 				}
-				require.InDelta(t, v.(float64), got[k], 1e-9, k)
 			}
+		})
+	}
+}
+
+// numbersOracle is testdata/numbers/numbers-oracle.json (gen_numbers.py).
+type numbersOracle struct {
+	Hard struct {
+		Y, P    []float64
+		LogLoss float64 `json:"log_loss"`
+	} `json:"hard_log_loss"`
+	Reg struct {
+		Y, P                []float64
+		RMSE, MAE, R2, MAPE float64
+	} `json:"regression_1e300"`
+}
+
+const numbers = "../../testdata/numbers"
+
+// Hard 0/1 scores read from text: scikit-learn on float64 clips at 2.2e-16
+// (about 36 nats a wrong row), never at float32's 1.2e-7 (about 16).
+func TestHardPredictionsLogLossFollowsSklearnFloat64(t *testing.T) {
+	t.Parallel()
+	var o numbersOracle
+	readJSON(t, filepath.Join(numbers, "numbers-oracle.json"), &o)
+	require.NotEmpty(t, o.Hard.Y)
+	d, err := NewBinaryData(o.Hard.Y, o.Hard.P)
+	require.NoError(t, err)
+	require.InDelta(t, o.Hard.LogLoss, d.LogLoss(nil), 1e-9)
+}
+
+func TestRegressionNear1e300DoesNotOverflow(t *testing.T) {
+	t.Parallel()
+	var o numbersOracle
+	readJSON(t, filepath.Join(numbers, "numbers-oracle.json"), &o)
+	cases := []struct {
+		name string
+		mul  float64 // applied to targets and predictions; rmse/mae scale with it
+	}{{"as generated", 1}, {"times 100", 100}, {"times -1", -1}}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			t.Parallel()
+			y := make([]float64, len(o.Reg.Y))
+			p := make([]float64, len(o.Reg.P))
+			for i := range y {
+				y[i], p[i] = o.Reg.Y[i]*c.mul, o.Reg.P[i]*c.mul
+			}
+			d, err := NewRegressionData(y, p)
+			require.NoError(t, err)
+			got := d.Regression(nil)
+			m := math.Abs(c.mul)
+			require.InDelta(t, o.Reg.RMSE*m, got["rmse"], 1e-9*o.Reg.RMSE*m)
+			require.InDelta(t, o.Reg.MAE*m, got["mae"], 1e-9*o.Reg.MAE*m)
+			require.InDelta(t, o.Reg.R2, got["r2"], 1e-9)
+			require.InDelta(t, o.Reg.MAPE, got["mape"], 1e-9)
 		})
 	}
 }
@@ -154,7 +229,7 @@ func TestMulticlassAndRegressionMatchSklearn(t *testing.T) {
 	for i := range y {
 		p = append(p, cols[0][i], cols[1][i], cols[2][i])
 	}
-	md, err = NewMulticlassData(y, float32s(p), 3)
+	md, err = NewMulticlassDataFloat32(y, p, 3)
 	require.NoError(t, err)
 	var want map[string]any
 	readJSON(t, filepath.Join(wine, "metrics-oracle.json"), &want)
@@ -162,6 +237,10 @@ func TestMulticlassAndRegressionMatchSklearn(t *testing.T) {
 	for _, k := range []string{"accuracy", "macro_f1", "log_loss"} {
 		require.InDelta(t, want[k].(float64), got[k], 1e-9, k)
 	}
+	// The same file read as text (float64), as pandas would.
+	md, err = NewMulticlassData(y, p, 3)
+	require.NoError(t, err)
+	require.InDelta(t, want["log_loss_float64"].(float64), md.Multiclass(nil)["log_loss"], 1e-9)
 
 	diab := filepath.Join(testdata, "regression-diabetes")
 	rd, err = NewRegressionData(readColumn(t, filepath.Join(diab, "holdout.csv"), "target"), readColumn(t, filepath.Join(diab, "predictions.csv"), "prediction"))

@@ -11,12 +11,27 @@ type MulticlassData struct {
 	Y       []float64 // class index 0..K-1
 	P       []float64 // row-major N×K probabilities
 	Classes int
-	Float32 bool // every probability is a float32 value: log_loss renormalises in float32 as sklearn
+	Float32 bool // a float32 array (a model's own output): log_loss renormalises in float32 as sklearn
 }
 
 // NewMulticlassData checks that labels are class indices and that each
-// row holds K finite probabilities in [0, 1].
+// row holds K finite probabilities in [0, 1]. They are taken as float64,
+// as scikit-learn on scores read from text.
 func NewMulticlassData(y, p []float64, classes int) (*MulticlassData, error) {
+	return newMulticlassData(y, p, classes, false)
+}
+
+// NewMulticlassDataFloat32 is NewMulticlassData for a model's float32
+// output (log_loss clipped and renormalised in float32).
+func NewMulticlassDataFloat32(y, p []float64, classes int) (*MulticlassData, error) {
+	q := make([]float64, len(p))
+	for i, v := range p {
+		q[i] = float64(float32(v))
+	}
+	return newMulticlassData(y, q, classes, true)
+}
+
+func newMulticlassData(y, p []float64, classes int, f32 bool) (*MulticlassData, error) {
 	if classes < 2 {
 		return nil, fmt.Errorf("multiclass needs at least 2 classes, got %d", classes)
 	}
@@ -36,7 +51,7 @@ func NewMulticlassData(y, p []float64, classes int) (*MulticlassData, error) {
 			}
 		}
 	}
-	return &MulticlassData{Y: y, P: p, Classes: classes, Float32: allFloat32(p)}, nil
+	return &MulticlassData{Y: y, P: p, Classes: classes, Float32: f32}, nil
 }
 
 // Len is the number of rows.

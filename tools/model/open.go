@@ -14,6 +14,12 @@ type OpenOptions struct {
 	Kind    Kind          // what predictions mean, for files and endpoints that do not say
 	Timeout time.Duration // endpoint request timeout
 	Retries int           // endpoint retries
+	// Missing, when set, is the value an XGBoost model treats as absent
+	// (besides NaN), overriding what the model records.
+	Missing *float64
+	// AllTrees makes an XGBoost model that records best_iteration use
+	// every tree.
+	AllTrees bool
 }
 
 // Open returns the predictor a user names on the command line: an
@@ -34,6 +40,10 @@ func Open(ref string, o OpenOptions) (Predictor, error) {
 		if err != nil {
 			return nil, err
 		}
+		if o.Missing != nil {
+			m.SetMissing(*o.Missing)
+		}
+		m.UseAllTrees(o.AllTrees)
 		if o.Kind != "" && m.Info().Kind != o.Kind && !(o.Kind == Regression && m.Info().Kind == Binary) {
 			return nil, fmt.Errorf("%s: model objective %s gives %s output, the task is %s", ref, m.Objective(), m.Info().Kind, o.Kind)
 		}

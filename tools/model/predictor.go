@@ -44,6 +44,11 @@ type Predictions struct {
 	Classes int // multiclass only
 	Rows    int
 	Values  []float64
+	// Float32 says the model computed in float32 (native XGBoost, a V2
+	// FP32 output): scikit-learn then clips log_loss at float32's epsilon,
+	// as it does on xgboost's own arrays. Scores read from text are
+	// float64, as pandas reads them.
+	Float32 bool
 }
 
 // Width is the number of values per row.
@@ -66,6 +71,9 @@ type Info struct {
 	Kind     Kind     `json:"kind"`
 	Classes  int      `json:"classes,omitempty"`
 	Features []string `json:"features,omitempty"` // empty when the source does not say
+	// Inference says how a native model turns rows into scores where a
+	// user could expect otherwise: the missing value and the trees used.
+	Inference string `json:"inference,omitempty"`
 }
 
 // Predictor scores batches. Implementations: the native XGBoost evaluator,

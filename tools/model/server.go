@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"sort"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 
@@ -22,10 +23,11 @@ type ServerOptions struct {
 	Registry     prometheus.Registerer
 	Logger       *log.Logger
 	Version      string // reported by GET /v2
-	// Digests are the sha256:<hex> digests of the models' files, by name,
-	// listed as the model's versions in GET /v2/models/{name}: that is how
-	// a deployment checks an upstream serves exactly the approved bytes.
-	Digests map[string]string
+	// Versions gives the version each model is served as (a registry
+	// version); /v2/models/{name}/versions/{v} answers only for it, and a
+	// model without one answers no version path (404, as the protocol
+	// says for an unknown version).
+	Versions map[string]string
 }
 
 // DefaultMaxBodyBytes is the default request size limit of the server.
@@ -37,6 +39,7 @@ type server struct {
 	maxBody int64
 	log     *log.Logger
 	version string
+	mver    map[string]string
 	reqs    *prometheus.CounterVec
 	dur     *prometheus.HistogramVec
 	rows    *prometheus.CounterVec
@@ -57,7 +60,7 @@ type modelMetrics struct {
 // {"error": "..."} with 400 (bad request), 404 (unknown model), 413 (body
 // too large) or 500.
 func NewServer(o ServerOptions) http.Handler {
-	s := &server{models: o.Models, meta: map[string][]byte{}, maxBody: o.MaxBodyBytes, log: o.Logger, version: o.Version}
+	s := &server{models: o.Models, meta: map[string][]byte{}, maxBody: o.MaxBodyBytes, log: o.Logger, version: o.Version, mver: o.Versions}
 	if s.maxBody <= 0 {
 		s.maxBody = DefaultMaxBodyBytes
 	}
@@ -69,7 +72,7 @@ func NewServer(o ServerOptions) http.Handler {
 	}
 	s.bufs.New = func() any { return new(bytes.Buffer) }
 	for name, p := range o.Models {
-		s.meta[name] = metadata(name, p, o.Digests[name])
+		s.meta[name] = metadata(name, o.Versions[name], p)
 	}
 	if o.Registry != nil {
 		s.reqs = register(o.Registry, prometheus.NewCounterVec(prometheus.CounterOpts{
@@ -91,10 +94,19 @@ func NewServer(o ServerOptions) http.Handler {
 	mux.HandleFunc("GET /v2", s.serverMeta)
 	mux.HandleFunc("GET /v2/health/live", s.ok(`{"live":true}`))
 	mux.HandleFunc("GET /v2/health/ready", s.ok(`{"ready":true}`))
+	mux.HandleFunc("/v2", methodNotAllowed("GET, HEAD"))
+	mux.HandleFunc("/v2/health/live", methodNotAllowed("GET, HEAD"))
+	mux.HandleFunc("/v2/health/ready", methodNotAllowed("GET, HEAD"))
 	for _, prefix := range []string{"/v2/models/{name}", "/v2/models/{name}/versions/{version}"} {
 		mux.HandleFunc("GET "+prefix, s.modelMeta)
 		mux.HandleFunc("GET "+prefix+"/ready", s.modelReady)
 		mux.HandleFunc("POST "+prefix+"/infer", s.infer)
+		// The method-less patterns catch the other methods: 405 with
+		// Allow, as HTTP and the protocol's REST binding expect, in the
+		// JSON error shape (the catch-all "/" would say 404).
+		mux.HandleFunc(prefix, methodNotAllowed("GET, HEAD"))
+		mux.HandleFunc(prefix+"/ready", methodNotAllowed("GET, HEAD"))
+		mux.HandleFunc(prefix+"/infer", methodNotAllowed("POST"))
 	}
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusNotFound, "no such endpoint: "+r.Method+" "+r.URL.Path)
@@ -117,11 +129,40 @@ func register[C prometheus.Collector](r prometheus.Registerer, c C) C {
 	return c
 }
 
-func metadata(name string, p Predictor, digest string) []byte {
+func methodNotAllowed(allow string) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Allow", allow)
+		writeError(w, http.StatusMethodNotAllowed, "method "+r.Method+" not allowed on "+r.URL.Path+" (allowed: "+allow+")")
+	}
+}
+
+// lookup finds the model a request names, and checks the version in its
+// path: an unknown model or version is 404 with a message saying which.
+func (s *server) lookup(w http.ResponseWriter, r *http.Request) (string, Predictor, bool) {
+	name := r.PathValue("name")
+	p, ok := s.models[name]
+	if !ok {
+		writeError(w, http.StatusNotFound, "unknown model "+strconv.Quote(name))
+		return name, nil, false
+	}
+	if v := r.PathValue("version"); v != "" && v != s.mver[name] {
+		msg := "model " + strconv.Quote(name) + " has no version " + strconv.Quote(v)
+		if sv := s.mver[name]; sv != "" {
+			msg += " (served version: " + strconv.Quote(sv) + ")"
+		} else {
+			msg += " (it is served without versions: use /v2/models/" + name + ")"
+		}
+		writeError(w, http.StatusNotFound, msg)
+		return name, nil, false
+	}
+	return name, p, true
+}
+
+func metadata(name, version string, p Predictor) []byte {
 	info := p.Info()
 	md := V2ModelMetadata{Name: name, Platform: "xgboost_json", Params: &V2ModelParams{Kind: info.Kind, Classes: info.Classes}}
-	if digest != "" {
-		md.Versions = []string{digest}
+	if version != "" {
+		md.Versions = []string{version}
 	}
 	if _, ok := p.(*XGBoost); !ok {
 		md.Platform = "modelgate"
@@ -133,10 +174,14 @@ func metadata(name string, p Predictor, digest string) []byte {
 	} else {
 		md.Inputs = []V2TensorMeta{{Name: "input-0", Datatype: "FP64", Shape: []int64{-1, int64(numFeatures(p))}}}
 	}
+	out := "FP64"
+	if _, ok := p.(*XGBoost); ok {
+		out = "FP32" // XGBoost computes in float32; Predict marks its output so
+	}
 	if info.Kind == Multiclass {
-		md.Outputs = []V2TensorMeta{{Name: OutputPredictProba, Datatype: "FP64", Shape: []int64{-1, int64(info.Classes)}}}
+		md.Outputs = []V2TensorMeta{{Name: OutputPredictProba, Datatype: out, Shape: []int64{-1, int64(info.Classes)}}}
 	} else {
-		md.Outputs = []V2TensorMeta{{Name: OutputPredict, Datatype: "FP64", Shape: []int64{-1}}}
+		md.Outputs = []V2TensorMeta{{Name: OutputPredict, Datatype: out, Shape: []int64{-1}}}
 	}
 	b, _ := json.Marshal(md)
 	return b
@@ -167,19 +212,18 @@ func (s *server) serverMeta(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *server) modelMeta(w http.ResponseWriter, r *http.Request) {
-	b, ok := s.meta[r.PathValue("name")]
+	name, _, ok := s.lookup(w, r)
 	if !ok {
-		writeError(w, http.StatusNotFound, "unknown model "+strconv.Quote(r.PathValue("name")))
 		return
 	}
+	b := s.meta[name]
 	w.Header().Set("Content-Type", "application/json")
 	w.Write(b)
 }
 
 func (s *server) modelReady(w http.ResponseWriter, r *http.Request) {
-	name := r.PathValue("name")
-	if _, ok := s.models[name]; !ok {
-		writeError(w, http.StatusNotFound, "unknown model "+strconv.Quote(name))
+	name, _, ok := s.lookup(w, r)
+	if !ok {
 		return
 	}
 	w.Header().Set("Content-Type", "application/json")
@@ -208,9 +252,18 @@ func (s *server) infer(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *server) serveInfer(w http.ResponseWriter, r *http.Request, name string) int {
-	p, ok := s.models[name]
-	if !ok {
+	if _, ok := s.models[name]; !ok {
 		return writeError(w, http.StatusNotFound, "unknown model "+strconv.Quote(name))
+	}
+	_, p, ok := s.lookup(w, r)
+	if !ok {
+		return http.StatusNotFound
+	}
+	if r.Header.Get("Inference-Header-Content-Length") != "" {
+		// The binary tensor data extension puts raw tensors after a JSON
+		// header; reading that body as JSON would fail with a parse error
+		// that hides the cause.
+		return writeError(w, http.StatusBadRequest, "the binary tensor data extension (Inference-Header-Content-Length) is not supported by this server: send tensors as JSON \"data\" arrays")
 	}
 	buf := s.bufs.Get().(*bytes.Buffer)
 	defer s.bufs.Put(buf)
@@ -226,6 +279,9 @@ func (s *server) serveInfer(w http.ResponseWriter, r *http.Request, name string)
 	if err := json.Unmarshal(buf.Bytes(), &req); err != nil {
 		return writeError(w, http.StatusBadRequest, "request is not a V2 infer request: "+err.Error())
 	}
+	if msg := unknownOutputs(&req, p.Info()); msg != "" {
+		return writeError(w, http.StatusBadRequest, msg)
+	}
 	b, err := req.Batch(p.Info().Features, numFeatures(p))
 	if err != nil {
 		return writeError(w, http.StatusBadRequest, err.Error())
@@ -233,7 +289,8 @@ func (s *server) serveInfer(w http.ResponseWriter, r *http.Request, name string)
 	preds, err := p.Predict(r.Context(), b)
 	if err != nil {
 		var mf *MissingFeatureError
-		if errors.As(err, &mf) {
+		var ve *ValueError
+		if errors.As(err, &mf) || errors.As(err, &ve) {
 			return writeError(w, http.StatusBadRequest, err.Error())
 		}
 		s.log.Error("predict failed", "model", name, "err", err)
@@ -250,6 +307,26 @@ func (s *server) serveInfer(w http.ResponseWriter, r *http.Request, name string)
 	// (possibly grown) array back to the pool.
 	*buf = *bytes.NewBuffer(out[:0])
 	return http.StatusOK
+}
+
+// unknownOutputs names requested outputs the model does not have; the
+// protocol answers those with an error rather than silently returning
+// another tensor.
+func unknownOutputs(req *V2InferRequest, info Info) string {
+	have := OutputPredict
+	if info.Kind == Multiclass {
+		have = OutputPredictProba
+	}
+	var bad []string
+	for _, o := range req.Outputs {
+		if o.Name != have {
+			bad = append(bad, strconv.Quote(o.Name))
+		}
+	}
+	if len(bad) == 0 {
+		return ""
+	}
+	return "unknown requested output(s) " + strings.Join(bad, ", ") + ": this model has only " + strconv.Quote(have)
 }
 
 func writeError(w http.ResponseWriter, code int, msg string) int {

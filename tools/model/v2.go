@@ -81,6 +81,9 @@ var numericTypes = map[string]bool{
 	"INT8": true, "INT16": true, "INT32": true, "INT64": true, "FP16": true, "FP32": true, "FP64": true,
 }
 
+// acceptedTypes lists numericTypes for error messages, in the spec's order.
+const acceptedTypes = "BOOL, UINT8, UINT16, UINT32, UINT64, INT8, INT16, INT32, INT64, FP16, FP32, FP64"
+
 // DecodeInferRequest parses a V2 infer request into a batch for a model
 // with the given features (nil when the model does not name them; then
 // nFeatures gives their number). Accepted layouts: one tensor of shape
@@ -188,9 +191,9 @@ func (req *V2InferRequest) Batch(features []string, nFeatures int) (Batch, error
 func checkTensor(t *V2Tensor) error {
 	if !numericTypes[t.Datatype] {
 		if t.Datatype == "" {
-			return fmt.Errorf("input %q: datatype is missing (want FP32 or FP64)", t.Name)
+			return fmt.Errorf("input %q: datatype is missing (accepted: %s)", t.Name, acceptedTypes)
 		}
-		return fmt.Errorf("input %q: datatype %q is not numeric (want FP32 or FP64)", t.Name, t.Datatype)
+		return fmt.Errorf("input %q: datatype %q is not supported (accepted: %s)", t.Name, t.Datatype, acceptedTypes)
 	}
 	n := int64(1)
 	for _, d := range t.Shape {
@@ -234,6 +237,11 @@ func parseNumbers(raw []byte, want int) ([]float64, error) {
 				depth--
 				i++
 				expectValue = false
+				if depth == 0 {
+					// "data": [] closes the whole array here: a [0, N]
+					// tensor, an empty batch, not an unclosed array.
+					return finishNumbers(raw, i, out, want)
+				}
 			}
 		case c == ']':
 			if expectValue {
@@ -242,13 +250,7 @@ func parseNumbers(raw []byte, want int) ([]float64, error) {
 			depth--
 			i++
 			if depth == 0 {
-				if j := skipWS(raw, i); j != len(raw) {
-					return nil, fmt.Errorf("data: unexpected text after the array at byte %d", j)
-				}
-				if len(out) != want {
-					return nil, fmt.Errorf("data has %d values, the shape needs %d", len(out), want)
-				}
-				return out, nil
+				return finishNumbers(raw, i, out, want)
 			}
 		case c == ',':
 			if expectValue {
@@ -298,6 +300,17 @@ func parseNumbers(raw []byte, want int) ([]float64, error) {
 	return nil, errors.New("data: array is not closed")
 }
 
+// finishNumbers checks what follows the closed data array and the count.
+func finishNumbers(raw []byte, i int, out []float64, want int) ([]float64, error) {
+	if j := skipWS(raw, i); j != len(raw) {
+		return nil, fmt.Errorf("data: unexpected text after the array at byte %d", j)
+	}
+	if len(out) != want {
+		return nil, fmt.Errorf("data has %d values, the shape needs %d", len(out), want)
+	}
+	return out, nil
+}
+
 func skipWS(b []byte, i int) int {
 	for i < len(b) && (b[i] == ' ' || b[i] == '\n' || b[i] == '\r' || b[i] == '\t') {
 		i++
@@ -327,7 +340,15 @@ func AppendInferResponse(buf []byte, model, id string, p Predictions) []byte {
 		buf = append(buf, `","shape":[`...)
 		buf = strconv.AppendInt(buf, int64(p.Rows), 10)
 	}
-	buf = append(buf, `],"datatype":"FP64","data":[`...)
+	// A float32 model says so (as KServe's xgbserver does): clients then
+	// know its scores are float32 values and follow scikit-learn's
+	// float32 log_loss. The digits are float64's shortest, so the values
+	// round-trip exactly either way.
+	if p.Float32 {
+		buf = append(buf, `],"datatype":"FP32","data":[`...)
+	} else {
+		buf = append(buf, `],"datatype":"FP64","data":[`...)
+	}
 	for i, v := range p.Values {
 		if i > 0 {
 			buf = append(buf, ',')

@@ -121,7 +121,7 @@ func TestServerInferLayoutsAndErrors(t *testing.T) {
 		{"no inputs", `{"inputs":[]}`, 400, `is empty: give one [N, F] tensor`},
 		{"wrong width", `{"inputs":[{"name":"x","shape":[1,3],"datatype":"FP64","data":[1,2,3]}]}`, 400, "has 3 columns, the model has 30 features"},
 		{"short data", `{"inputs":[{"name":"x","shape":[2,30],"datatype":"FP64","data":[1,2]}]}`, 400, "data has 2 values, the shape needs 60"},
-		{"bytes", `{"inputs":[{"name":"x","shape":[1],"datatype":"BYTES","data":["a"]}]}`, 400, `datatype "BYTES" is not numeric`},
+		{"bytes", `{"inputs":[{"name":"x","shape":[1],"datatype":"BYTES","data":["a"]}]}`, 400, `datatype "BYTES" is not supported (accepted: BOOL, UINT8`},
 		{"missing feature", `{"inputs":[{"name":"mean_radius","shape":[1],"datatype":"FP64","data":[1]},{"name":"b","shape":[1],"datatype":"FP64","data":[1]}]}`, 400, "no column for model feature(s) mean_texture"},
 		{"huge shape", `{"inputs":[{"name":"x","shape":[100000000000,30],"datatype":"FP64","data":[]}]}`, 400, "larger than"},
 		{"too large", `{"inputs":[{"name":"x","shape":[1,30],"datatype":"FP64","data":[` + strings.Repeat("1,", 1<<20) + `1]}]}`, 413, "larger than 1048576 bytes"},
@@ -261,6 +261,8 @@ func FuzzDecodeInferRequest(f *testing.F) {
 	f.Add([]byte(`{"inputs":[{"name":"a","shape":[2],"datatype":"FP64","data":[1,2]},{"name":"b","shape":[2,1],"datatype":"INT64","data":[[3],[4]]}]}`), 2)
 	f.Add([]byte(`{"inputs":[{"name":"x","shape":[2,2],"datatype":"FP64","data":[[1,2],[3,true]]}]}`), 2)
 	f.Add([]byte(`{"inputs":[{"name":"x","shape":[-1],"datatype":"FP64","data":[]}]}`), 1)
+	f.Add([]byte(`{"inputs":[{"name":"x","shape":[0,3],"datatype":"FP64","data":[ ]}]}`), 3)
+	f.Add([]byte(`{"inputs":[{"name":"x","shape":[0,3],"datatype":"FP64","data":[[]]}]}`), 3)
 	f.Fuzz(func(t *testing.T, body []byte, nf int) {
 		if nf < 0 || nf > 64 {
 			return

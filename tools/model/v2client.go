@@ -185,12 +185,13 @@ func (c *V2Client) Predict(ctx context.Context, b Batch) (Predictions, error) {
 			return Predictions{}, fmt.Errorf("%s rows %d-%d: %w", c.base+"/infer", lo, hi-1, err)
 		}
 		if lo == 0 {
-			out = Predictions{Kind: p.Kind, Classes: p.Classes, Values: make([]float64, 0, b.Rows*p.Width())}
+			out = Predictions{Kind: p.Kind, Classes: p.Classes, Values: make([]float64, 0, b.Rows*p.Width()), Float32: p.Float32}
 		} else if p.Kind != out.Kind || p.Classes != out.Classes {
 			return Predictions{}, fmt.Errorf("%s: output shape changed between requests", c.base)
 		}
 		out.Values = append(out.Values, p.Values...)
 		out.Rows += p.Rows
+		out.Float32 = out.Float32 && p.Float32
 	}
 	if b.Rows == 0 {
 		out.Kind = info.Kind
@@ -384,6 +385,7 @@ func parseInferResponse(body []byte, rows int, info Info) (Predictions, error) {
 		return Predictions{}, fmt.Errorf("output %q: %w", t.Name, err)
 	}
 	kind := info.Kind
+	f32 := t.Datatype == "FP32" || t.Datatype == "FP16"
 	switch {
 	case width == 1 && kind == Multiclass:
 		return Predictions{}, fmt.Errorf("output %q has shape %v: a multiclass model must return [N, K] probabilities", t.Name, t.Shape)
@@ -393,13 +395,13 @@ func parseInferResponse(body []byte, rows int, info Info) (Predictions, error) {
 		for i := range p {
 			p[i] = vals[2*i+1]
 		}
-		return Predictions{Kind: Binary, Rows: rows, Values: p}, nil
+		return Predictions{Kind: Binary, Rows: rows, Values: p, Float32: f32}, nil
 	case width > 1 && kind != Multiclass && info.Classes == 0 && kind != Regression:
-		return Predictions{Kind: Multiclass, Classes: int(width), Rows: rows, Values: vals}, nil
+		return Predictions{Kind: Multiclass, Classes: int(width), Rows: rows, Values: vals, Float32: f32}, nil
 	case width > 1 && kind == Multiclass:
-		return Predictions{Kind: Multiclass, Classes: int(width), Rows: rows, Values: vals}, nil
+		return Predictions{Kind: Multiclass, Classes: int(width), Rows: rows, Values: vals, Float32: f32}, nil
 	case width > 1:
 		return Predictions{}, fmt.Errorf("output %q has shape %v: a %s model must return one value per row", t.Name, t.Shape, kind)
 	}
-	return Predictions{Kind: kind, Rows: rows, Values: vals}, nil
+	return Predictions{Kind: kind, Rows: rows, Values: vals, Float32: f32}, nil
 }

@@ -136,7 +136,26 @@ type XGBoost struct {
 	weights   []float32
 	threads   int
 	adjacent  bool // every split has right == left + 1
+
+	// missing is the feature value that means "absent" besides NaN
+	// (XGBoost's DMatrix(missing=...)); NaN means only NaN is.
+	missing       float32
+	missingSource MissingSource
+	// limit is how many trees Predict uses: all of them, or those up to
+	// best_iteration, as the sklearn wrapper's predict_proba does.
+	limit         int
+	bestIteration int // -1 when the model records none
+	treesPerRound int
 }
+
+// MissingSource says where a model's missing value came from.
+type MissingSource string
+
+const (
+	MissingDefault  MissingSource = "default"  // nothing recorded: NaN, as xgboost's default
+	MissingRecorded MissingSource = "recorded" // learner.attributes.scikit_learn "missing"
+	MissingOption   MissingSource = "option"   // set by the caller (--missing, candidate.missing)
+)
 
 // xgbJSON mirrors the parts of XGBoost's JSON model schema that prediction
 // needs (doc/model.schema in the XGBoost repository).
@@ -152,9 +171,15 @@ type xgbJSON struct {
 		Objective struct {
 			Name string `json:"name"`
 		} `json:"objective"`
-		Booster *struct {
-			Name   string        `json:"name"`
-			Model  *xgbTreeModel `json:"model"`
+		// Attributes are strings: best_iteration as a decimal, and
+		// scikit_learn as the wrapper's parameters encoded in JSON.
+		Attributes map[string]string `json:"attributes"`
+		Booster    *struct {
+			Name  string        `json:"name"`
+			Model *xgbTreeModel `json:"model"`
+			Param *struct {
+				NumParallelTree string `json:"num_parallel_tree"`
+			} `json:"gbtree_model_param"`
 			Gbtree *struct {
 				Model *xgbTreeModel `json:"model"`
 			} `json:"gbtree"`
@@ -164,6 +189,9 @@ type xgbJSON struct {
 }
 
 type xgbTreeModel struct {
+	Param struct {
+		NumParallelTree string `json:"num_parallel_tree"`
+	} `json:"gbtree_model_param"`
 	TreeInfo []int     `json:"tree_info"`
 	Trees    []xgbTree `json:"trees"`
 }
@@ -314,7 +342,180 @@ func buildXGBoost(raw *xgbJSON, name string) (*XGBoost, error) {
 		}
 		m.group = append(m.group, int32(g))
 	}
+	if err := m.readAttributes(L.Attributes, tm); err != nil {
+		return nil, err
+	}
 	return m, nil
+}
+
+// readAttributes takes the missing value and best_iteration a model
+// records. A model saved by the sklearn wrapper keeps its constructor's
+// parameters in attributes.scikit_learn; XGBClassifier(missing=0.0)
+// treats zeros as absent when it predicts, so ignoring the record would
+// score such a model on values it never saw. best_iteration is what the
+// wrapper's predict_proba stops at after early stopping.
+func (m *XGBoost) readAttributes(attrs map[string]string, tm *xgbTreeModel) error {
+	m.missing = float32(math.NaN())
+	m.missingSource = MissingDefault
+	m.bestIteration = -1
+	per, err := parseIntParam("gbtree_model_param.num_parallel_tree", tm.Param.NumParallelTree, 1)
+	if err != nil {
+		return err
+	}
+	if per < 1 {
+		per = 1
+	}
+	m.treesPerRound = per * m.classes
+	m.limit = len(m.roots)
+	if sk, ok := attrs["scikit_learn"]; ok {
+		v, found, err := recordedMissing(sk)
+		if err != nil {
+			return fmt.Errorf("learner.attributes.scikit_learn: %w", err)
+		}
+		if found {
+			m.missing, m.missingSource = v, MissingRecorded
+		}
+	}
+	if bi, ok := attrs["best_iteration"]; ok {
+		it, err := strconv.Atoi(strings.TrimSpace(bi))
+		if err != nil || it < 0 {
+			return fmt.Errorf("learner.attributes.best_iteration %q is not a round number", bi)
+		}
+		if (it+1)*m.treesPerRound > len(m.roots) {
+			return fmt.Errorf("learner.attributes.best_iteration %d needs %d trees, the model has %d", it, (it+1)*m.treesPerRound, len(m.roots))
+		}
+		m.bestIteration = it
+		m.limit = (it + 1) * m.treesPerRound
+	}
+	return nil
+}
+
+// recordedMissing reads "missing" from the sklearn wrapper's parameters.
+// Python's json writes NaN and Infinity bare, which encoding/json
+// rejects, so the value is taken from the raw text of that one field.
+func recordedMissing(sk string) (float32, bool, error) {
+	var params map[string]json.RawMessage
+	if err := json.Unmarshal(quotePyConstants(sk), &params); err != nil {
+		return 0, false, fmt.Errorf("not JSON: %w", err)
+	}
+	raw, ok := params["missing"]
+	if !ok || string(raw) == "null" {
+		return 0, false, nil
+	}
+	var s string
+	if json.Unmarshal(raw, &s) == nil {
+		switch s {
+		case "NaN":
+			return float32(math.NaN()), true, nil
+		case "Infinity":
+			return float32(math.Inf(1)), true, nil
+		case "-Infinity":
+			return float32(math.Inf(-1)), true, nil
+		}
+		return 0, false, fmt.Errorf("missing %q is not a number", s)
+	}
+	var f float64
+	if err := json.Unmarshal(raw, &f); err != nil {
+		return 0, false, fmt.Errorf("missing %s is not a number", raw)
+	}
+	return float32(f), true, nil
+}
+
+// quotePyConstants turns Python's bare NaN, Infinity and -Infinity
+// outside strings into JSON strings, so that a NaN anywhere (evals_result_
+// lists hold them after a diverged round) does not fail the whole decode.
+func quotePyConstants(s string) []byte {
+	out := make([]byte, 0, len(s)+16)
+	inStr, esc := false, false
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if inStr {
+			out = append(out, c)
+			switch {
+			case esc:
+				esc = false
+			case c == '\\':
+				esc = true
+			case c == '"':
+				inStr = false
+			}
+			continue
+		}
+		if c == '"' {
+			inStr = true
+			out = append(out, c)
+			continue
+		}
+		matched := false
+		for _, tok := range []string{"NaN", "-Infinity", "Infinity"} {
+			if strings.HasPrefix(s[i:], tok) {
+				out = append(out, '"')
+				out = append(out, tok...)
+				out = append(out, '"')
+				i += len(tok) - 1
+				matched = true
+				break
+			}
+		}
+		if !matched {
+			out = append(out, c)
+		}
+	}
+	return out
+}
+
+// Missing is the value treated as absent besides NaN, and where it came
+// from. NaN means only NaN is missing.
+func (m *XGBoost) Missing() (float64, MissingSource) {
+	return float64(m.missing), m.missingSource
+}
+
+// SetMissing makes v (as float32, the way XGBoost compares it) mean
+// "absent", overriding what the model records: for models trained with
+// xgb.train on a DMatrix(missing=v), which record nothing.
+func (m *XGBoost) SetMissing(v float64) {
+	m.missing, m.missingSource = float32(v), MissingOption
+}
+
+// Inference describes the missing value and the trees Predict uses, for
+// reports: both change every score, and neither shows in the output.
+func (m *XGBoost) Inference() string {
+	from := map[MissingSource]string{
+		MissingDefault:  "xgboost's default; the model records none",
+		MissingRecorded: "recorded by the sklearn wrapper",
+		MissingOption:   "set by --missing / candidate.missing",
+	}[m.missingSource]
+	miss := fmt.Sprintf("missing value nan (%s)", from)
+	if m.missing == m.missing {
+		miss = fmt.Sprintf("missing value %g (%s) and nan", m.missing, from)
+	}
+	var trees string
+	switch {
+	case m.bestIteration < 0 || (m.bestIteration+1)*m.treesPerRound == len(m.roots):
+		// xgboost 1.7 records best_iteration as the last round even
+		// without early stopping: nothing to choose then.
+		trees = fmt.Sprintf("all %d trees", len(m.roots))
+	case m.limit < len(m.roots):
+		trees = fmt.Sprintf("%d of %d trees (up to best_iteration %d, as predict_proba; --all-trees for all)", m.limit, len(m.roots), m.bestIteration)
+	default:
+		trees = fmt.Sprintf("all %d trees (--all-trees; best_iteration %d would use %d)", len(m.roots), m.bestIteration, (m.bestIteration+1)*m.treesPerRound)
+	}
+	return miss + "; " + trees
+}
+
+// BestIteration is the recorded best_iteration, or -1.
+func (m *XGBoost) BestIteration() int { return m.bestIteration }
+
+// TreesUsed is how many trees Predict sums.
+func (m *XGBoost) TreesUsed() int { return m.limit }
+
+// UseAllTrees makes Predict sum every tree even when the model records
+// best_iteration (xgboost's iteration_range=(0, num_boosted_rounds)).
+func (m *XGBoost) UseAllTrees(all bool) {
+	m.limit = len(m.roots)
+	if !all && m.bestIteration >= 0 {
+		m.limit = (m.bestIteration + 1) * m.treesPerRound
+	}
 }
 
 func parseIntParam(field, s string, def int) (int, error) {
@@ -432,7 +633,7 @@ func (m *XGBoost) addTree(t *xgbTree) error {
 
 // Info describes the model.
 func (m *XGBoost) Info() Info {
-	info := Info{Name: m.name, Kind: m.obj.kind, Features: m.features}
+	info := Info{Name: m.name, Kind: m.obj.kind, Features: m.features, Inference: m.Inference()}
 	if m.obj.kind == Multiclass {
 		info.Classes = m.classes
 	}
@@ -517,6 +718,39 @@ func (m *XGBoost) columnMap(b Batch) ([]int, error) {
 	return cols, nil
 }
 
+// ValueError names a feature value a model cannot take, by data row
+// (1-based) and column.
+type ValueError struct {
+	Row    int
+	Column string
+	Value  float64
+	Msg    string
+}
+
+func (e *ValueError) Error() string {
+	return fmt.Sprintf("row %d column %q: %g: %s", e.Row, e.Column, e.Value, e.Msg)
+}
+
+// checkFinite refuses ±Inf features, as xgboost's DMatrix does ("Input
+// data contains inf"): the CSV reader keeps inf as a number, so a file
+// pandas reads the same way fails here with its row and column instead
+// of being scored on a value xgboost never accepts. An Inf that is the
+// model's missing value is simply missing.
+func (m *XGBoost) checkFinite(b Batch, cols []int) error {
+	width := len(b.Features)
+	for r := 0; r < b.Rows; r++ {
+		row := b.Values[r*width : (r+1)*width]
+		for _, c := range cols {
+			v := row[c]
+			if math.IsInf(v, 0) && float32(v) != m.missing {
+				name := b.Features[c]
+				return &ValueError{Row: r + 1, Column: name, Value: v, Msg: "infinite feature values are refused (xgboost's DMatrix refuses them too); give the model a missing value or drop the row"}
+			}
+		}
+	}
+	return nil
+}
+
 // blockRows is how many rows are pushed through all trees together: the
 // rows' features stay in L1 while the trees stream past.
 const blockRows = 64
@@ -530,7 +764,10 @@ func (m *XGBoost) Predict(ctx context.Context, b Batch) (Predictions, error) {
 	if err != nil {
 		return Predictions{}, err
 	}
-	out := Predictions{Kind: m.obj.kind, Rows: b.Rows, Values: make([]float64, b.Rows*m.classes)}
+	if err := m.checkFinite(b, cols); err != nil {
+		return Predictions{}, err
+	}
+	out := Predictions{Kind: m.obj.kind, Rows: b.Rows, Values: make([]float64, b.Rows*m.classes), Float32: true}
 	if m.obj.kind == Multiclass {
 		out.Classes = m.classes
 	}
@@ -586,6 +823,15 @@ func (m *XGBoost) predictBlocks(b Batch, cols []int, out []float64, lo, hi int) 
 			for j, c := range cols {
 				dst[j] = float32(src[c])
 			}
+			if miss := m.missing; miss == miss {
+				// XGBoost drops entries equal to missing (compared in
+				// float32) when it builds the DMatrix: NaN routes them.
+				for j, v := range dst {
+					if v == miss {
+						dst[j] = float32(math.NaN())
+					}
+				}
+			}
 		}
 		for i := range sums[:n*g] {
 			sums[i] = m.base
@@ -608,7 +854,7 @@ func (m *XGBoost) sumTrees(feats, sums []float32, n int) {
 	nodes := m.nodes
 	nf := m.nFeatures
 	g := m.classes
-	for t, root := range m.roots {
+	for t, root := range m.roots[:m.limit] {
 		grp := int(m.group[t])
 		var w float32 = 1
 		if m.weights != nil {

@@ -228,6 +228,12 @@ func FuzzLoadXGBoost(f *testing.F) {
 		require.NoError(f, err)
 		f.Add(b)
 	}
+	for _, p := range []string{"sk-missing0.json", "early-multi.json"} {
+		// Models that record missing and best_iteration (issue 14).
+		b, err := os.ReadFile(filepath.Join(numbers, p))
+		require.NoError(f, err)
+		f.Add(b)
+	}
 	f.Add([]byte(`{"learner":{}}`))
 	f.Fuzz(func(t *testing.T, data []byte) {
 		m, err := LoadXGBoost(bytes.NewReader(data), "fuzz")

@@ -173,6 +173,9 @@ func checkColumn(c *checker, sc *Column, dc *dataset.Column, rows int) {
 				Message: fmt.Sprintf("column %q is %.2f%% missing, at most %.2f%% allowed", sc.Name, nf*100, *sc.MaxNullFraction*100)})
 		}
 	}
+	if dc.Type == dataset.TypeNumeric {
+		checkFinite(c, sc.Name, dc)
+	}
 	if (sc.Min != nil || sc.Max != nil) && dc.Type != dataset.TypeCategorical {
 		c.check()
 		lo, hi := math.Inf(-1), math.Inf(1)
@@ -209,7 +212,7 @@ func checkColumn(c *checker, sc *Column, dc *dataset.Column, rows int) {
 				sev = Error
 			}
 			c.add(Finding{Rule: "range", Column: sc.Name, Severity: sev, Rows: ex,
-				Expected: map[string]float64{"min": lo, "max": hi}, Observed: map[string]any{"min": obsLo, "max": obsHi, "out_of_range": out, "share": share},
+				Expected: map[string]any{"min": jsonNumber(lo), "max": jsonNumber(hi)}, Observed: map[string]any{"min": jsonNumber(obsLo), "max": jsonNumber(obsHi), "out_of_range": out, "share": share},
 				Message: fmt.Sprintf("column %q: %d values (%.2f%%) outside [%g, %g]; observed [%g, %g]", sc.Name, out, share*100, lo, hi, obsLo, obsHi)})
 		}
 	}
@@ -329,4 +332,38 @@ func checkLabel(c *checker, l *Label, dc *dataset.Column) {
 				Message: fmt.Sprintf("label %q: class %q is %.2f%% of rows, at least %.2f%% expected", l.Name, cl, share*100, l.MinClassShare*100)})
 		}
 	}
+}
+
+// checkFinite reports ±inf values. The reader keeps "inf", "-inf" and
+// overflowing literals as numbers, as pandas does, so that the column
+// stays numeric; but most consumers (xgboost, the metrics) refuse them,
+// so the report names them and their rows.
+func checkFinite(c *checker, name string, dc *dataset.Column) {
+	c.check()
+	var n int
+	var ex []int
+	for i, v := range dc.Num {
+		if !dc.Null[i] && math.IsInf(v, 0) {
+			n++
+			if len(ex) < maxExamples {
+				ex = append(ex, i+1)
+			}
+		}
+	}
+	if n == 0 {
+		return
+	}
+	c.add(Finding{Rule: "finite", Column: name, Severity: Warning, Observed: n, Rows: ex,
+		Message: fmt.Sprintf("column %q holds %d infinite values (read as ±inf, as pandas reads inf and numpy an overflowing literal), e.g. row %d: %g", name, n, ex[0], dc.Num[ex[0]-1])})
+}
+
+// jsonNumber is v, or "inf"/"-inf" for what JSON cannot carry.
+func jsonNumber(v float64) any {
+	switch {
+	case math.IsInf(v, 1):
+		return "inf"
+	case math.IsInf(v, -1):
+		return "-inf"
+	}
+	return v
 }

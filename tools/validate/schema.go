@@ -98,7 +98,9 @@ func Infer(f *dataset.Frame, o InferOptions) *Schema {
 		col.MaxNullFraction = ptr(roundUp(nf))
 		switch c.Type {
 		case dataset.TypeNumeric, dataset.TypeTimestamp:
-			vals := c.Values()
+			// ±inf (read as pandas reads "inf") is not a bound a schema
+			// can carry; the finite range is what later data is held to.
+			vals := slices.DeleteFunc(c.Values(), func(v float64) bool { return math.IsInf(v, 0) })
 			if len(vals) > 0 && c.Type == dataset.TypeNumeric {
 				lo, hi := widen(slices.Min(vals), slices.Max(vals))
 				col.Min, col.Max = ptr(lo), ptr(hi)

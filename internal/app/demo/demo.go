@@ -232,7 +232,7 @@ func (d *demo) brokenCandidate(ctx context.Context) error {
 	}
 	// It does hold v3's bytes (and says so in its metadata, as the rollout
 	// checks); what is broken is how it feeds them the features.
-	inner := model.NewServer(model.ServerOptions{Models: map[string]model.Predictor{ModelName: v3}, Digests: map[string]string{ModelName: v3digest}})
+	inner := model.NewServer(model.ServerOptions{Models: map[string]model.Predictor{ModelName: v3}, Versions: map[string]string{ModelName: v3digest}})
 	var mu sync.Mutex
 	rng := rand.New(rand.NewPCG(1, 2))
 	// The serving image reads the features in the wrong order: every
