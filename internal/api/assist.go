@@ -4,8 +4,14 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
+	"net/http"
+	"slices"
+	"time"
 
 	"github.com/modelgate/modelgate/agents/assistant"
+	"github.com/modelgate/modelgate/internal/auth"
+	"github.com/modelgate/modelgate/internal/llm"
 	"github.com/modelgate/modelgate/internal/store"
 )
 
@@ -51,4 +57,52 @@ func (s *Server) approvalViews(ctx context.Context, as []store.Approval) ([]Appr
 		out = append(out, ApprovalView{Approval: a, Brief: b})
 	}
 	return out, nil
+}
+
+// ask proposes the command a sentence means; it never runs it. Reading a
+// proposal needs only the read right: running it goes through the
+// action's own endpoint and its authorization.
+func (s *Server) ask(w http.ResponseWriter, r *http.Request, p auth.Principal) error {
+	if err := s.authorize(r.Context(), p, "read", "", ""); err != nil {
+		return err
+	}
+	var body struct {
+		Text string `json:"text"`
+	}
+	if err := decode(r, &body); err != nil {
+		return err
+	}
+	known, err := s.known(r.Context())
+	if err != nil {
+		return err
+	}
+	var c *llm.Client
+	if s.o.Assistant != nil {
+		c = s.o.Assistant.LLM()
+	}
+	prop, err := assistant.Ask(r.Context(), c, body.Text, known, time.Now())
+	if err != nil {
+		return errorf(http.StatusUnprocessableEntity, "not_understood", err.Error())
+	}
+	writeJSON(w, http.StatusOK, prop)
+	return nil
+}
+
+// known lists the registry's models and the environments they serve in.
+func (s *Server) known(ctx context.Context) (assistant.Known, error) {
+	models, err := s.o.Store.ModelList(ctx)
+	if err != nil {
+		return assistant.Known{}, err
+	}
+	envs := map[string]bool{"production": true, "staging": true}
+	for _, m := range models {
+		prods, err := s.o.Store.ProductionList(ctx, m)
+		if err != nil {
+			return assistant.Known{}, err
+		}
+		for _, p := range prods {
+			envs[p.Environment] = true
+		}
+	}
+	return assistant.Known{Models: models, Environments: slices.Sorted(maps.Keys(envs))}, nil
 }

@@ -253,7 +253,7 @@ func Build(ctx context.Context, o Options) (*Server, error) {
 			return s.Engine.Authorize(ctx, oversight.AuthzInput{Principal: p, Action: action, Model: model, Environment: env})
 		},
 		Approvals: s.Queue, Rollouts: rollouts, Policies: s.Engine, ApprovalErrs: approval.ErrorStatus,
-		Gatherer: s.Registry, Logger: o.Logger,
+		Gatherer: s.Registry, Logger: o.Logger, Assistant: s.Assistant,
 		Mount: map[string]http.Handler{"/ui/": uiHandler, "GET /{$}": http.RedirectHandler("/ui/", http.StatusFound)},
 	})
 	if err != nil {
