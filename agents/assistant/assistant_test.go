@@ -15,6 +15,7 @@ import (
 
 	"github.com/modelgate/modelgate/agents"
 	"github.com/modelgate/modelgate/agents/assistant"
+	"github.com/modelgate/modelgate/agents/deployment"
 	"github.com/modelgate/modelgate/agents/validation"
 	"github.com/modelgate/modelgate/internal/config"
 	"github.com/modelgate/modelgate/internal/llm"
@@ -399,4 +400,60 @@ func sliceID(r openaiReq) string {
 		}
 	}
 	return "slice:none"
+}
+
+// TestRollbackTriage: a canary that rolled back on its error rate. The
+// rule-based triage puts the rollback and its failed windows first; the
+// LLM reads the analysis windows and cites the one it blames.
+func TestRollbackTriage(t *testing.T) {
+	t.Parallel()
+	for _, withLLM := range []bool{false, true} {
+		t.Run(fmt.Sprintf("llm=%v", withLLM), func(t *testing.T) {
+			t.Parallel()
+			f := setup(t)
+			ctx := context.Background()
+			limit := 0.01
+			st := deployment.State{RunID: f.run.ID, Model: f.run.Model, Environment: "production", Strategy: "canary", Phase: "canary", Weight: 25,
+				FailedChecks: 2, Reason: "error_rate above its limit in 2 windows", Evidence: map[string]any{"error_rate": 0.034},
+				Stable: &deployment.Backend{Version: "2026-11-01"}, Candidate: deployment.Backend{Version: "2026-12-01"}}
+			for i, er := range []float64{0.002, 0.031, 0.034} {
+				phase := deployment.Successful
+				if er > limit {
+					phase = deployment.Failed
+				}
+				st.History = append(st.History, deployment.StepResult{Phase: "canary", Step: i + 1, Weight: []int{5, 25, 25}[i], At: time.Now(),
+					Analysis: deployment.Analysis{Phase: phase, Candidate: deployment.WindowCounts{Requests: 1000, Errors: uint64(er * 1000)},
+						Measurements: []deployment.Measurement{{Check: "error_rate", Value: er, Limit: "<= 0.01", Phase: phase}}}})
+			}
+			raw, err := json.Marshal(st)
+			require.NoError(t, err)
+			_, err = f.st.RolloutSave(ctx, store.Rollout{RunID: f.run.ID, Model: f.run.Model, Data: raw})
+			require.NoError(t, err)
+			for _, to := range []store.RunState{store.RunDeploying, store.RunRolledBack} {
+				_, err = f.st.RunTransition(ctx, store.RunTransitionParams{ID: f.run.ID, From: []store.RunState{store.RunAwaitingApproval, store.RunDeploying}, To: to, Error: st.Reason})
+				require.NoError(t, err)
+			}
+			var c *llm.Client
+			if withLLM {
+				srv := llmtest.New(t, llmtest.Text("brief [change:candidate]"), llmtest.Call("analysis_windows", `{}`),
+					llmtest.Call("report_causes", `{"causes":[{"cause":"the candidate's error rate reached 3.4% at 25% of traffic, limit 0.01","citations":["rollout:window:3"],"check":"the candidate's error logs"}]}`))
+				c = client(t, srv)
+			}
+			rec, err := assistant.New(assistant.Options{Store: f.st, LLM: c}).Assist(ctx, f.run.ID)
+			require.NoError(t, err)
+			tr := rec.Triage
+			require.NotNil(t, tr)
+			if !withLLM {
+				require.Equal(t, assistant.SourceTemplate, tr.Source)
+				require.Equal(t, []string{"rollout:outcome"}, tr.Causes[0].Citations)
+				require.Contains(t, tr.Causes[0].Cause, "rollout canary in phase canary at weight 25% after 2 failed check(s): error_rate above its limit in 2 windows")
+				require.Contains(t, tr.Causes[1].Cause, "analysis window")
+				return
+			}
+			require.Equal(t, assistant.SourceLLM, tr.Source, "%+v", tr)
+			require.Equal(t, 2, tr.ToolCalls)
+			require.Contains(t, tr.Transcript[1].Result, "rollout:window:1")
+			require.Equal(t, "rollout:window:3", tr.Evidence[0].ID)
+		})
+	}
 }

@@ -393,7 +393,7 @@ func rolloutItems(st *deployment.State) []Evidence {
 }
 
 func windowItem(n int, h deployment.StepResult) Evidence {
-	e := Evidence{ID: fmt.Sprintf("rollout:window:%d", n), Kind: "rollout", weight: 55, Values: map[string]float64{
+	e := Evidence{ID: fmt.Sprintf("rollout:window:%d", n), Kind: "rollout", weight: 72, Values: map[string]float64{
 		"weight": float64(h.Weight), "candidate_requests": float64(h.Analysis.Candidate.Requests), "candidate_errors": float64(h.Analysis.Candidate.Errors)}}
 	var parts []string
 	for _, m := range h.Analysis.Measurements {
