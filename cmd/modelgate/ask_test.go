@@ -7,6 +7,8 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"os"
+	"path/filepath"
 	"slices"
 	"strings"
 	"sync/atomic"
@@ -99,4 +101,31 @@ func TestAsk(t *testing.T) {
 			}
 		})
 	}
+}
+
+// TestRunLocalAssist: run --local with an assist: section asks the
+// pipeline's endpoint for the brief and prints it with the run; without
+// one (TestRunLocal) the brief is the template's.
+func TestRunLocalAssist(t *testing.T) {
+	if testing.Short() {
+		t.Skip("runs the whole pipeline")
+	}
+	endpoint := llmtest.New(t, llmtest.Text("Candidate v2 of tumor-classifier awaits review [change:candidate]."))
+	dir := t.TempDir()
+	example, err := filepath.Abs("../../internal/app/demo/example")
+	require.NoError(t, err)
+	src, err := os.ReadFile(filepath.Join(example, "modelgate.yaml"))
+	require.NoError(t, err)
+	text := string(src)
+	for _, f := range []string{"train.csv", "holdout.csv", "model-candidate.json"} {
+		text = strings.ReplaceAll(text, f, filepath.Join(example, f))
+	}
+	text += "assist: {base_url: '" + endpoint.BaseURL() + "', model: test-model, token_budget: 5000, max_retries: 1}\n"
+	cfg := filepath.Join(dir, "modelgate.yaml")
+	require.NoError(t, os.WriteFile(cfg, []byte(text), 0o644))
+	code, stdout, stderr := cli("run", "--local", "-f", cfg)
+	require.Equal(t, 0, code, stderr)
+	require.Contains(t, stdout, "brief (llm, brief@v1):\n  Candidate v2 of tumor-classifier awaits review [change:candidate].")
+	require.Contains(t, stdout, "LLM: 1 call(s), 100 prompt + 20 completion tokens of 5000")
+	require.Len(t, endpoint.Bodies(), 1)
 }

@@ -9,14 +9,17 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
 	"github.com/charmbracelet/log"
+	openai "github.com/sashabaranov/go-openai"
 	"github.com/stretchr/testify/require"
 
 	"github.com/modelgate/modelgate/coordinator"
 	"github.com/modelgate/modelgate/internal/app"
+	"github.com/modelgate/modelgate/internal/auth"
 	"github.com/modelgate/modelgate/internal/llm"
 	"github.com/modelgate/modelgate/internal/llm/llmtest"
 	"github.com/modelgate/modelgate/internal/store"
@@ -31,9 +34,28 @@ func TestBriefEndToEnd(t *testing.T) {
 	t.Parallel()
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
-	endpoint := llmtest.New(t,
+	briefs := []llmtest.Responder{
 		llmtest.Text("Candidate v2 of tumor-classifier awaits review [change:candidate].\nThe policy asks reviewers because of the risk [policy:decision]."),
-		llmtest.Text("roc_auc improved by 0.25 [metric:roc_auc]."))
+		llmtest.Text("roc_auc improved by 0.25 [metric:roc_auc]."),
+	}
+	var mu sync.Mutex
+	// Briefs come without tools, in order; a triage (tools offered) first
+	// compares with the earlier run, then reports.
+	endpoint := llmtest.New(t, func(r openai.ChatCompletionRequest) llmtest.Reply {
+		mu.Lock()
+		defer mu.Unlock()
+		if len(r.Tools) == 0 {
+			next := briefs[0]
+			if len(briefs) > 1 {
+				briefs = briefs[1:]
+			}
+			return next(r)
+		}
+		if r.Messages[len(r.Messages)-1].Role != "tool" {
+			return llmtest.Call("compare_run", `{}`)(r)
+		}
+		return llmtest.Call("report_causes", `{"causes":[{"cause":"a reviewer rejected the candidate","citations":["policy:decision"]}]}`)(r)
+	})
 	s, err := app.Build(ctx, app.Options{DataDir: t.TempDir(), NoDeploy: true, Logger: log.NewWithOptions(io.Discard, log.Options{}),
 		LLM: llm.Config{BaseURL: endpoint.BaseURL(), Model: "test-model", MaxRetries: -1}})
 	require.NoError(t, err)
@@ -102,6 +124,41 @@ func TestBriefEndToEnd(t *testing.T) {
 		require.Equal(t, "awaiting_approval", view.State, "the brief changes no state")
 		require.Equal(t, 1, view.Usage.Calls)
 	}
+	// a rejected approval fails the run; the triage follows, from the loop
+	var pending struct {
+		Approvals []struct {
+			ID    string `json:"id"`
+			RunID string `json:"run_id"`
+		} `json:"approvals"`
+	}
+	get("/v1/approvals?state=pending", &pending)
+	require.NotEmpty(t, pending.Approvals)
+	a := pending.Approvals[0]
+	_, err = s.Queue.Reject(ctx, a.ID, auth.Principal{Subject: "rita", Roles: []string{"reviewer"}, Groups: []string{"ml-reviewers"}}, "not this week")
+	require.NoError(t, err)
+	var failed struct {
+		State  string `json:"state"`
+		Triage *struct {
+			Source    string `json:"source"`
+			ToolCalls int    `json:"tool_calls"`
+			Causes    []struct {
+				Cause string `json:"cause"`
+			} `json:"causes"`
+			Transcript []struct {
+				Tool, Result string
+			} `json:"transcript"`
+		} `json:"triage"`
+	}
+	require.Eventually(t, func() bool {
+		failed.Triage = nil
+		get("/v1/runs/"+a.RunID, &failed)
+		return failed.Triage != nil && failed.Triage.Source == "llm"
+	}, 30*time.Second, 50*time.Millisecond, "%+v", failed.Triage)
+	require.Equal(t, "failed", failed.State)
+	require.Equal(t, "a reviewer rejected the candidate", failed.Triage.Causes[0].Cause)
+	require.Equal(t, 2, failed.Triage.ToolCalls)
+	require.Contains(t, failed.Triage.Transcript[1].Result, "earlier:", "compare_run read the model's earlier run")
+
 	rec := &recorder{header: http.Header{}}
 	s.Handler.ServeHTTP(rec, httptestRequest(ctx, "/metrics"))
 	metrics := rec.body.String()
