@@ -274,7 +274,7 @@ func TestPromptInjectionChangesNothing(t *testing.T) {
 	rec, err := svc.Assist(ctx, f.run.ID)
 	require.NoError(t, err)
 	require.Equal(t, assistant.SourceTemplate, rec.Brief.Source)
-	require.Contains(t, rec.Brief.RejectedReason, "no_citation")
+	require.Contains(t, rec.Brief.RejectedReason, "uncited_claim")
 	_, err = f.st.RunTransition(ctx, store.RunTransitionParams{ID: f.run.ID, From: []store.RunState{store.RunAwaitingApproval}, To: store.RunFailed, Error: "approval rejected"})
 	require.NoError(t, err)
 	rec, err = svc.Assist(ctx, f.run.ID)

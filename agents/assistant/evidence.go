@@ -475,7 +475,12 @@ var quotedRe = regexp.MustCompile("\"[^\"]*\"|'[^']*'|`[^`]*`")
 // bounded.
 func Scrub(s string) string {
 	s = redact.String(s)
-	s = quotedRe.ReplaceAllString(s, "<value>")
+	s = quotedRe.ReplaceAllStringFunc(s, func(q string) string {
+		if inner := q[1 : len(q)-1]; labelRe.MatchString(inner) {
+			return q // a quoted name ("production", "amount") says what the rule looked at
+		}
+		return "<value>"
+	})
 	s = strings.Map(func(r rune) rune {
 		if r < 0x20 || r == 0x7f {
 			return ' '

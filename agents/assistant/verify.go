@@ -60,8 +60,13 @@ func Verify(text string, b *Bundle) ([]string, error) {
 				}
 			}
 		}
-		for i := range sents {
-			if err := checkNumbers(rests[i], scope(ids, i), b); err != nil {
+		for i, sent := range sents {
+			sc := scope(ids, i)
+			if len(sc) == 0 && !heading(sent) {
+				// A claim without evidence, numbers or not: "column zip drifted".
+				return nil, &RejectError{Code: "uncited_claim", Detail: fmt.Sprintf("%q cites no evidence", clipTo(Scrub(sent), 80))}
+			}
+			if err := checkNumbers(rests[i], sc, b); err != nil {
 				return nil, err
 			}
 		}
@@ -70,6 +75,12 @@ func Verify(text string, b *Bundle) ([]string, error) {
 		return nil, &RejectError{Code: "no_citation", Detail: "the answer cites no evidence"}
 	}
 	return all, nil
+}
+
+// heading is a line that introduces others ("Evidence:"), not a claim.
+func heading(s string) bool {
+	s = strings.TrimSpace(s)
+	return strings.HasSuffix(s, ":") && len(strings.Fields(s)) <= 4 && !strings.ContainsAny(s, "0123456789")
 }
 
 // scope is the citations a sentence rests on: its own, else the next ones
