@@ -21,6 +21,9 @@ type Options struct {
 	LLM    *llm.Client // nil: templates only
 	Logger *log.Logger
 	Now    func() time.Time
+	// Deadline bounds one run's assistance in Watch; default 3 minutes.
+	// Past it, what was not written shows in its template form.
+	Deadline time.Duration
 }
 
 // Service writes and stores a run's brief and triage.
@@ -36,6 +39,9 @@ func New(o Options) *Service {
 	}
 	if o.Now == nil {
 		o.Now = time.Now
+	}
+	if o.Deadline <= 0 {
+		o.Deadline = 3 * time.Minute
 	}
 	return &Service{o: o, log: o.Logger.WithPrefix("assistant")}
 }
@@ -221,7 +227,12 @@ func (s *Service) Watch(ctx context.Context, runs <-chan string) {
 			if !ok {
 				return
 			}
-			if _, err := s.Assist(ctx, id); err != nil && ctx.Err() == nil {
+			// Bounded as a whole: retries and tool rounds each have their own
+			// limits, but one run must not hold the queue for long.
+			actx, cancel := context.WithTimeout(ctx, s.o.Deadline)
+			_, err := s.Assist(actx, id)
+			cancel()
+			if err != nil && ctx.Err() == nil {
 				s.log.Error("assist failed; the run shows the template brief", "run", id, "err", err)
 			}
 		}
