@@ -38,6 +38,9 @@ const (
 	StageEvaluate = "evaluate"
 	StageDecide   = "decide"
 	StageDeploy   = "deploy"
+	// StageAssist is not run by the coordinator: the assistant stores its
+	// output under this name (agents/assistant.StageName).
+	StageAssist = "assist"
 )
 
 // ParallelStages run side by side once the candidate exists.

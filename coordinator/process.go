@@ -145,7 +145,9 @@ func (c *Coordinator) runStages(ctx context.Context, run store.Run, lg *log.Logg
 func reportsOf(done map[string]store.Stage) map[string]agents.Report {
 	out := map[string]agents.Report{}
 	for name, s := range done {
-		if s.State != store.StageSucceeded || len(s.Report) == 0 || name == StageDecide {
+		// StageAssist holds the assistant's brief and triage: LLM text, which
+		// must never reach a policy or an agent.
+		if s.State != store.StageSucceeded || len(s.Report) == 0 || name == StageDecide || name == StageAssist {
 			continue
 		}
 		var r agents.Report

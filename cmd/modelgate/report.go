@@ -144,6 +144,7 @@ func printRun(w io.Writer, v api.RunView) {
 			fmt.Fprintf(w, "  %s by %s: %s\n", vt.Decision, vt.Reviewer, vt.Comment)
 		}
 	}
+	printAssist(w, v)
 }
 
 func countVotes(a store.Approval, d string) int {

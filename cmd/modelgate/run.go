@@ -205,7 +205,8 @@ func runLocal(cmd *cobra.Command, f runFlags, data []byte, base string) error {
 	if f := cmd.Flag("log-level"); f != nil && f.Value.String() == "debug" {
 		quiet = log.Default()
 	}
-	s, err := app.Build(ctx, app.Options{DataDir: dir, PolicyDir: f.policies, NoDeploy: true, TrainDirect: true, Logger: quiet})
+	s, err := app.Build(ctx, app.Options{DataDir: dir, PolicyDir: f.policies, NoDeploy: true, TrainDirect: true, Logger: quiet,
+		LLM: localLLM(data), AssistInline: true})
 	if err != nil {
 		return usageErr(err)
 	}
@@ -215,6 +216,9 @@ func runLocal(cmd *cobra.Command, f runFlags, data []byte, base string) error {
 	}
 	view, err := followLocal(ctx, cmd.ErrOrStderr(), s, coordinator.SubmitParams{Config: data, File: f.file, BaseDir: base,
 		Trigger: "cli", Requester: "local", CommitAuthor: f.commitAuthor}, f.timeout)
+	if err == nil {
+		view, err = assistLocal(ctx, s, view)
+	}
 	if err != nil {
 		var ce *config.Error
 		if errors.As(err, &ce) {

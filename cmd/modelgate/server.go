@@ -82,6 +82,7 @@ written once to initial-tokens.yaml beside it for you to copy and delete.`,
 	f.StringArrayVar(&o.TrainReadOnly, "train-ro-bind", nil, "a host folder sandboxed train commands may read, e.g. a toolchain outside /usr (repeatable)")
 	f.DurationVar(&o.ApprovalExpiry, "approval-expiry", 72*time.Hour, "pending approvals expire after this")
 	f.StringArrayVar(&o.AuditWitnesses, "audit-witness", nil, "also send every audit checkpoint here: a file path (appended) or an http(s) URL (JSON POST); repeatable")
+	addLLMFlags(f, &o.LLM)
 	return cmd
 }
 

@@ -29,10 +29,11 @@ func (s *Server) approvalList(w http.ResponseWriter, r *http.Request, p auth.Pri
 	if err != nil {
 		return err
 	}
-	if as == nil {
-		as = []store.Approval{}
+	views, err := s.approvalViews(r.Context(), as)
+	if err != nil {
+		return err
 	}
-	writeJSON(w, 200, map[string]any{"approvals": as})
+	writeJSON(w, 200, map[string]any{"approvals": views})
 	return nil
 }
 
@@ -50,7 +51,11 @@ func (s *Server) approvalGet(w http.ResponseWriter, r *http.Request, p auth.Prin
 	if err := s.authorize(r.Context(), p, "read", a.Model, a.Environment); err != nil {
 		return err
 	}
-	writeJSON(w, 200, a)
+	views, err := s.approvalViews(r.Context(), []store.Approval{a})
+	if err != nil {
+		return err
+	}
+	writeJSON(w, 200, views[0])
 	return nil
 }
 

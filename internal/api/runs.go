@@ -18,10 +18,12 @@ import (
 
 	"github.com/google/uuid"
 
+	"github.com/modelgate/modelgate/agents/assistant"
 	"github.com/modelgate/modelgate/coordinator"
 	"github.com/modelgate/modelgate/internal/auth"
 	"github.com/modelgate/modelgate/internal/blob"
 	"github.com/modelgate/modelgate/internal/config"
+	"github.com/modelgate/modelgate/internal/llm"
 	"github.com/modelgate/modelgate/internal/store"
 	"github.com/modelgate/modelgate/internal/workspace"
 )
@@ -45,6 +47,10 @@ type RunView struct {
 	Config    string           `json:"config,omitempty"`
 	Stages    []store.Stage    `json:"stages,omitempty"`
 	Approvals []store.Approval `json:"approvals,omitempty"`
+	// Brief, Triage and AssistUsage are the assistant's (assist.go).
+	Brief       *assistant.Brief  `json:"brief,omitempty"`
+	Triage      *assistant.Triage `json:"triage,omitempty"`
+	AssistUsage *llm.Usage        `json:"assist_usage,omitempty"`
 }
 
 func (s *Server) runCreate(w http.ResponseWriter, r *http.Request, p auth.Principal) error {
@@ -309,7 +315,11 @@ func ViewOf(ctx context.Context, st store.Store, run store.Run) (RunView, error)
 	if err != nil {
 		return RunView{}, err
 	}
-	return RunView{Run: run, Config: string(run.Config), Stages: stages, Approvals: approvals}, nil
+	v := RunView{Run: run, Config: string(run.Config), Stages: assistant.WithoutRecord(stages), Approvals: approvals}
+	if err := withAssist(ctx, st, &v); err != nil {
+		return RunView{}, err
+	}
+	return v, nil
 }
 
 func (s *Server) runLogs(w http.ResponseWriter, r *http.Request, p auth.Principal) error {

@@ -15,6 +15,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
+	"github.com/modelgate/modelgate/agents/assistant"
 	"github.com/modelgate/modelgate/coordinator"
 	"github.com/modelgate/modelgate/internal/auth"
 	"github.com/modelgate/modelgate/internal/blob"
@@ -83,6 +84,9 @@ type Options struct {
 	Logger     *log.Logger
 	// Mount adds handlers outside /v1 (the reviewers' page, the gateway).
 	Mount map[string]http.Handler
+	// Assistant proposes commands for POST /v1/ask (assist.go); nil reads
+	// sentences with the rule parser only.
+	Assistant *assistant.Service
 }
 
 // Server is the API's http.Handler.
@@ -170,6 +174,7 @@ func (s *Server) routes() []route {
 		{method: "GET", path: "/v1/audit", h: s.auditList},
 		{method: "GET", path: "/v1/policies", h: s.policyGet},
 		{method: "POST", path: "/v1/policies/reload", h: s.policyReload},
+		{method: "POST", path: "/v1/ask", h: s.ask},
 	}
 }
 

@@ -327,6 +327,11 @@ func TestRunLifecycleOverHTTP(t *testing.T) {
 	require.Equal(t, "succeeded", got["state"])
 	require.NotEmpty(t, got["stages"])
 	require.Contains(t, got["config"], "model: fraud")
+	// every run report carries a reviewer brief; without an LLM, the template's
+	brief := got["brief"].(map[string]any)
+	require.Equal(t, "template", brief["source"])
+	require.Contains(t, brief["text"], "[change:candidate]")
+	require.Nil(t, got["triage"], "only failed and rolled-back runs are triaged")
 
 	status, list, _ := b.do(t, "GET", "/v1/runs?model=fraud&state=succeeded", ciToken, "")
 	require.Equal(t, 200, status)

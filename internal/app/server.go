@@ -16,6 +16,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/collectors"
 
 	"github.com/modelgate/modelgate/agents"
+	"github.com/modelgate/modelgate/agents/assistant"
 	"github.com/modelgate/modelgate/agents/deployment"
 	"github.com/modelgate/modelgate/agents/evaluation"
 	"github.com/modelgate/modelgate/agents/security"
@@ -29,6 +30,7 @@ import (
 	"github.com/modelgate/modelgate/internal/auth"
 	"github.com/modelgate/modelgate/internal/blob"
 	"github.com/modelgate/modelgate/internal/config"
+	"github.com/modelgate/modelgate/internal/llm"
 	"github.com/modelgate/modelgate/internal/oversight"
 	"github.com/modelgate/modelgate/internal/sandbox"
 	"github.com/modelgate/modelgate/internal/store"
@@ -76,6 +78,13 @@ type Options struct {
 	// TokensWatch re-reads the tokens file when it changes, this often;
 	// 0 = only on ReloadTokens (SIGHUP).
 	TokensWatch time.Duration
+	// LLM is the endpoint of the assistant (--llm-base-url, assist: for
+	// run --local); the zero value means no LLM, and briefs and triage
+	// come from templates.
+	LLM llm.Config
+	// AssistInline leaves the brief and triage to the caller (run --local
+	// writes them before printing the run) instead of a background worker.
+	AssistInline bool
 }
 
 // Server is an assembled process. Handler serves the API, /ui and
@@ -96,6 +105,7 @@ type Server struct {
 	TokensFile  string // where the tokens are (the default resolved)
 	Handler     http.Handler
 	Registry    *prometheus.Registry
+	Assistant   *assistant.Service
 
 	o       Options
 	log     *log.Logger
@@ -215,6 +225,9 @@ func Build(ctx context.Context, o Options) (*Server, error) {
 		return nil, err
 	}
 	s.Coordinator = coord
+	if s.Assistant, err = buildAssistant(o, st, s.Registry); err != nil {
+		return nil, err
+	}
 
 	sessionKey, err := loadOrCreateKey(filepath.Join(o.DataDir, "session.key"))
 	if err != nil {
@@ -240,7 +253,7 @@ func Build(ctx context.Context, o Options) (*Server, error) {
 			return s.Engine.Authorize(ctx, oversight.AuthzInput{Principal: p, Action: action, Model: model, Environment: env})
 		},
 		Approvals: s.Queue, Rollouts: rollouts, Policies: s.Engine, ApprovalErrs: approval.ErrorStatus,
-		Gatherer: s.Registry, Logger: o.Logger,
+		Gatherer: s.Registry, Logger: o.Logger, Assistant: s.Assistant,
 		Mount: map[string]http.Handler{"/ui/": uiHandler, "GET /{$}": http.RedirectHandler("/ui/", http.StatusFound)},
 	})
 	if err != nil {
@@ -269,6 +282,7 @@ func (s *Server) Start(ctx context.Context) error {
 	if err := s.Coordinator.Start(ctx); err != nil {
 		return err
 	}
+	s.startAssistant(ctx)
 	if s.o.PolicyWatch > 0 && s.o.PolicyDir != "" {
 		go s.Engine.Watch(ctx, s.o.PolicyWatch)
 	}

@@ -28,6 +28,7 @@ type Pipeline struct {
 	Deploy      Deploy     `yaml:"deploy" json:"deploy"`
 	Policy      Policy     `yaml:"policy" json:"policy"`
 	Stages      Stages     `yaml:"stages" json:"stages"`
+	Assist      *Assist    `yaml:"assist" json:"assist,omitempty"` // run --local only (assist.go)
 }
 
 // Data names the datasets of a run.
@@ -179,6 +180,7 @@ func (p *Pipeline) validate(v *validator) {
 	p.Evaluation.validate(v, p.Task)
 	p.Security.validate(v)
 	p.Deploy.validate(v)
+	p.Assist.validate(v)
 }
 
 // Skips reports whether a stage is switched off.

@@ -14,6 +14,7 @@ import (
 
 	"github.com/charmbracelet/log"
 
+	"github.com/modelgate/modelgate/agents/assistant"
 	"github.com/modelgate/modelgate/internal/approval"
 	"github.com/modelgate/modelgate/internal/audit"
 	"github.com/modelgate/modelgate/internal/auth"
@@ -305,8 +306,11 @@ func (s *server) run(w http.ResponseWriter, r *http.Request, sess session) {
 		return
 	}
 	view := runView{Run: run, Approvals: s.approvalViews(r.Context(), sess, approvals)}
-	for _, st := range stages {
+	for _, st := range assistant.WithoutRecord(stages) {
 		view.Stages = append(view.Stages, newStageView(st))
+	}
+	if view.Brief, view.Triage, view.Usage, err = assistant.View(r.Context(), s.o.Store, run); err != nil {
+		s.o.Logger.Error("ui: brief", "run", run.ID, "err", err) // the page still shows the run
 	}
 	if len(run.Decision) > 0 {
 		var d oversight.Decision

@@ -307,8 +307,13 @@ func TestPagesRender(t *testing.T) {
 		require.Contains(t, body, want)
 	}
 	require.NotContains(t, body, "<script>")
-	// Findings by severity: high before low.
-	require.Less(t, strings.Index(body, "drift.column"), strings.Index(body, "validate.nulls"))
+	// Findings by severity: high before low (in the stages; the brief above them cites some too).
+	stages := body[strings.Index(body, "<h2>Stages</h2>"):]
+	require.Less(t, strings.Index(stages, "drift.column"), strings.Index(stages, "validate.nulls"))
+	// The reviewer brief, in its template form without an LLM, with its evidence.
+	require.Contains(t, body, `<div class="card brief template">`)
+	require.Contains(t, body, "template · template-brief@v1")
+	require.Contains(t, body, "[change:candidate]")
 
 	status, _ = get(t, c, f.srv.URL+"/ui/runs/no-such-run")
 	require.Equal(t, 404, status)

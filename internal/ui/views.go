@@ -13,6 +13,8 @@ import (
 	"time"
 
 	"github.com/modelgate/modelgate/agents"
+	"github.com/modelgate/modelgate/agents/assistant"
+	"github.com/modelgate/modelgate/internal/llm"
 	"github.com/modelgate/modelgate/internal/oversight"
 	"github.com/modelgate/modelgate/internal/store"
 )
@@ -43,6 +45,9 @@ type runView struct {
 	Decision      *oversight.Decision
 	DecisionError string
 	Approvals     []approvalView
+	Brief         *assistant.Brief  // assist.html
+	Triage        *assistant.Triage // failed and rolled-back runs
+	Usage         *llm.Usage
 }
 
 type approvalView struct {
@@ -51,12 +56,13 @@ type approvalView struct {
 	CanVote   bool   // the policy allows this user to approve/reject it
 	Own       bool   // the user requested or authored the candidate
 	Remaining string // time left before expiry
+	Brief     *assistant.Brief
 }
 
 func (s *server) approvalViews(ctx context.Context, sess session, as []store.Approval) []approvalView {
 	out := make([]approvalView, 0, len(as))
 	for _, a := range as {
-		v := approvalView{Approval: a}
+		v := approvalView{Approval: a, Brief: s.briefOf(ctx, a)}
 		for _, vote := range a.Votes {
 			if vote.Decision == "approve" {
 				v.Approvals++
@@ -292,11 +298,26 @@ var pages = []string{"login", "runs", "run", "approvals", "error"}
 func parseTemplates(base string) (map[string]*template.Template, error) {
 	out := map[string]*template.Template{}
 	for _, name := range pages {
-		t, err := template.New(name).Funcs(funcs).ParseFS(assets, "assets/layout.html", "assets/"+name+".html")
+		t, err := template.New(name).Funcs(funcs).ParseFS(assets, "assets/layout.html", "assets/assist.html", "assets/"+name+".html")
 		if err != nil {
 			return nil, fmt.Errorf("ui: parse template %s: %w", name, err)
 		}
 		out[name] = t
 	}
 	return out, nil
+}
+
+// briefOf is an approval's reviewer brief (its run's); nil when the run
+// cannot be read, so the queue still shows.
+func (s *server) briefOf(ctx context.Context, a store.Approval) *assistant.Brief {
+	run, err := s.o.Store.RunGet(ctx, a.RunID)
+	if err != nil {
+		return nil
+	}
+	b, _, _, err := assistant.View(ctx, s.o.Store, run)
+	if err != nil {
+		s.o.Logger.Error("ui: brief", "run", a.RunID, "err", err)
+		return nil
+	}
+	return b
 }

@@ -22,6 +22,7 @@ import (
 	"github.com/charmbracelet/log"
 
 	"github.com/modelgate/modelgate/agents"
+	"github.com/modelgate/modelgate/agents/assistant"
 	"github.com/modelgate/modelgate/coordinator"
 	"github.com/modelgate/modelgate/internal/app"
 	"github.com/modelgate/modelgate/internal/audit"
@@ -62,6 +63,7 @@ type Result struct {
 	Approvals        int
 	ProductionBefore string
 	ProductionAfter  string
+	Brief            string // the reviewer brief of the last approval (template form without an LLM)
 }
 
 type demo struct {
@@ -387,6 +389,13 @@ func (d *demo) approve(ctx context.Context, runID string) error {
 		return fmt.Errorf("no pending approval for run %s: %v", runID, err)
 	}
 	a := as[0]
+	if brief, _, _, err := assistant.View(ctx, d.srv.Store, run); err == nil {
+		d.res.Brief = brief.Text
+		d.say("          reviewer brief (%s, %s):", brief.Source, brief.Prompt)
+		for _, l := range strings.Split(brief.Text, "\n") {
+			d.say("            %s", l)
+		}
+	}
 	// the commit author may not approve their own candidate: shown, then refused
 	if _, err := d.srv.Queue.Approve(ctx, a.ID, auth.Principal{Subject: "dev-dana", Roles: []string{"reviewer"}, Groups: a.Groups}, "lgtm"); err != nil {
 		d.say("          dev-dana (the commit author) tries to approve: refused: %v", err)

@@ -38,6 +38,7 @@ func TestDemo(t *testing.T) {
 	require.Equal(t, store.RunRolledBack, res.Broken.State, res.Broken.Error)
 	require.Contains(t, res.Broken.Error, "agreement")
 	require.GreaterOrEqual(t, res.Approvals, 2, "at least one reviewer per run")
+	require.Contains(t, res.Brief, "[change:candidate]", "reviewers get a brief, its template form without an LLM")
 	require.True(t, res.AuditOK)
 	require.Greater(t, res.AuditEntries, int64(30))
 	// clients never saw the broken candidate: the shadow phase caught it
