@@ -7,6 +7,8 @@ import (
 	"maps"
 	"net/http"
 	"slices"
+	"strconv"
+	"sync"
 	"time"
 
 	"github.com/modelgate/modelgate/agents/assistant"
@@ -80,6 +82,13 @@ func (s *Server) ask(w http.ResponseWriter, r *http.Request, p auth.Principal) e
 	if s.o.Assistant != nil {
 		c = s.o.Assistant.LLM()
 	}
+	if c != nil {
+		if wait, ok := s.asks.take(p.Subject, time.Now()); !ok {
+			w.Header().Set("Retry-After", strconv.Itoa(int(wait.Seconds())+1))
+			return errorf(http.StatusTooManyRequests, "rate_limited",
+				fmt.Sprintf("%s asked %d sentences in the last minute, the most one identity may send to the LLM; try again in %s", p.Subject, askPerMinute, wait.Round(time.Second)))
+		}
+	}
 	prop, err := assistant.Ask(r.Context(), c, body.Text, known, time.Now())
 	if err != nil {
 		return errorf(http.StatusUnprocessableEntity, "not_understood", err.Error())
@@ -105,4 +114,37 @@ func (s *Server) known(ctx context.Context) (assistant.Known, error) {
 		}
 	}
 	return assistant.Known{Models: models, Environments: slices.Sorted(maps.Keys(envs))}, nil
+}
+
+// askPerMinute bounds the sentences one identity may have the LLM read:
+// each costs tokens the operator pays for, and the weakest token (read)
+// may ask, so without a bound any reader could spend the budget.
+const askPerMinute = 20
+
+// askLimiter is a sliding one-minute window per subject.
+type askLimiter struct {
+	mu   sync.Mutex
+	seen map[string][]time.Time
+}
+
+// take records an ask at now, or says how long until one is allowed.
+func (l *askLimiter) take(subject string, now time.Time) (time.Duration, bool) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.seen == nil {
+		l.seen = map[string][]time.Time{}
+	}
+	cut := now.Add(-time.Minute)
+	ts := l.seen[subject]
+	i := 0
+	for i < len(ts) && !ts[i].After(cut) {
+		i++
+	}
+	ts = ts[i:]
+	if len(ts) >= askPerMinute {
+		l.seen[subject] = ts
+		return ts[0].Sub(cut), false
+	}
+	l.seen[subject] = append(ts, now)
+	return 0, true
 }

@@ -93,6 +93,9 @@ type Options struct {
 type Server struct {
 	o   Options
 	mux *http.ServeMux
+	// asks limits POST /v1/ask per principal: a proposal is free to ask
+	// for with a read token, an LLM call is not (assist.go).
+	asks askLimiter
 }
 
 type handler func(w http.ResponseWriter, r *http.Request, p auth.Principal) error
