@@ -7,7 +7,6 @@ import (
 	"net/http"
 	"os"
 	"os/signal"
-	"path/filepath"
 	"runtime/debug"
 	"syscall"
 	"time"
@@ -18,6 +17,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/modelgate/modelgate/internal/app"
+	"github.com/modelgate/modelgate/internal/store/dial"
 	"github.com/modelgate/modelgate/internal/store/sqlite"
 	"github.com/modelgate/modelgate/tools/gateway"
 )
@@ -27,6 +27,7 @@ func init() { register(newGatewayCmd) }
 type gatewayFlags struct {
 	addr         string
 	dataDir      string
+	store        string
 	maxBody      int64
 	timeout      time.Duration
 	shadowQueue  int
@@ -50,6 +51,7 @@ func newGatewayCmd() *cobra.Command {
 	fl := cmd.Flags()
 	fl.StringVar(&f.addr, "addr", ":8080", "address to listen on")
 	fl.StringVar(&f.dataDir, "data-dir", "modelgate-data", "folder of the store ("+sqlite.FileName+")")
+	fl.StringVar(&f.store, "store", "", "store shared with the server: sqlite://PATH or redis://HOST:PORT/DB (default: SQLite in --data-dir)")
 	fl.Int64Var(&f.maxBody, "max-body", 8<<20, "largest request body in bytes (413 above)")
 	fl.DurationVar(&f.timeout, "timeout", 10*time.Second, "per upstream call")
 	fl.IntVar(&f.shadowQueue, "shadow-queue", 1024, "shadow requests waiting before new ones are dropped")
@@ -69,10 +71,14 @@ func runGateway(cmd *cobra.Command, f gatewayFlags) error {
 	}
 	ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	st, err := sqlite.Open(ctx, sqlite.Options{Path: filepath.Join(f.dataDir, sqlite.FileName)})
+	opened, err := dial.Open(ctx, dial.Params{URL: f.store, DataDir: f.dataDir})
 	if err != nil {
-		return usageErr(fmt.Errorf("open store in %s: %w", f.dataDir, err))
+		return usageErr(err)
 	}
+	for _, w := range opened.Warnings {
+		log.Warn("the store can lose acknowledged writes", "driver", opened.Driver, "why", w)
+	}
+	st := opened.Store
 	defer st.Close()
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(prometheus.NewGoCollector(), prometheus.NewProcessCollector(prometheus.ProcessCollectorOpts{}))

@@ -71,6 +71,7 @@ written once to initial-tokens.yaml beside it for you to copy and delete.`,
 	f.StringVar(&addr, "addr", "127.0.0.1:8080", "API listen address")
 	f.StringVar(&gwAdr, "gateway-addr", "127.0.0.1:8081", "gateway listen address")
 	f.StringVar(&o.DataDir, "data-dir", "modelgate-data", "state folder")
+	f.StringVar(&o.StoreURL, "store", "", "store: sqlite://PATH or redis://HOST:PORT/DB (default: SQLite in DATA-DIR; see docs/scale-out.md)")
 	f.StringVar(&o.PolicyDir, "policies", "", "policy folder (default: the embedded bundle)")
 	f.DurationVar(&o.PolicyWatch, "policy-watch", 5*time.Second, "reload the policy folder on change this often (0 = off)")
 	f.StringVar(&o.TokensFile, "tokens", "", "tokens file (default DATA-DIR/tokens.yaml); re-read on SIGHUP and when it changes")

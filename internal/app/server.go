@@ -34,7 +34,7 @@ import (
 	"github.com/modelgate/modelgate/internal/oversight"
 	"github.com/modelgate/modelgate/internal/sandbox"
 	"github.com/modelgate/modelgate/internal/store"
-	"github.com/modelgate/modelgate/internal/store/sqlite"
+	"github.com/modelgate/modelgate/internal/store/dial"
 	"github.com/modelgate/modelgate/internal/ui"
 	"github.com/modelgate/modelgate/internal/workspace"
 	"github.com/modelgate/modelgate/tools/gateway"
@@ -43,7 +43,10 @@ import (
 
 // Options configures a modelgate process.
 type Options struct {
-	DataDir    string // default ./modelgate-data
+	DataDir string // default ./modelgate-data
+	// StoreURL names the store: sqlite://PATH or redis://HOST:PORT/DB;
+	// empty = SQLite in DataDir (see internal/store/dial).
+	StoreURL   string
 	PolicyDir  string // "" = the embedded default bundle
 	TokensFile string // default DataDir/tokens.yaml, created when missing
 	Workers    int
@@ -133,10 +136,14 @@ func Build(ctx context.Context, o Options) (*Server, error) {
 		}
 	}()
 
-	st, err := sqlite.Open(ctx, sqlite.Options{Path: filepath.Join(o.DataDir, "modelgate.db")})
+	opened, err := dial.Open(ctx, dial.Params{URL: o.StoreURL, DataDir: o.DataDir})
 	if err != nil {
 		return nil, fmt.Errorf("open store: %w", err)
 	}
+	for _, w := range opened.Warnings {
+		o.Logger.Warn("the store can lose acknowledged writes", "driver", opened.Driver, "why", w)
+	}
+	st := opened.Store
 	s.Store = st
 	s.closers = append(s.closers, st.Close)
 

@@ -51,6 +51,9 @@ type Options struct {
 	ServeBinary string
 	// Fast shortens rollout intervals (tests).
 	Fast bool
+	// StoreURL runs the demo on another store (redis://…); default SQLite
+	// in the demo's folder.
+	StoreURL string
 }
 
 // Result is what the demo saw, for its test.
@@ -127,7 +130,7 @@ func (d *demo) prepare(ctx context.Context) error {
 	d.say("example pipeline in %s (breast-cancer classifier, XGBoost; 398 training rows, 171 holdout rows)", work)
 
 	tick := 250 * time.Millisecond
-	srv, err := app.Build(ctx, app.Options{DataDir: filepath.Join(dir, "data"), Logger: d.o.Logger,
+	srv, err := app.Build(ctx, app.Options{DataDir: filepath.Join(dir, "data"), StoreURL: d.o.StoreURL, Logger: d.o.Logger,
 		ServeBinary: d.o.ServeBinary, DeployTick: tick})
 	if err != nil {
 		return err

@@ -240,3 +240,32 @@ func (s *Store) list(ctx context.Context, p listParams) ([]string, error) {
 	}
 	return strs(v), nil
 }
+
+// Durability reads the server's persistence settings and names each way
+// it can lose a write it acknowledged. A crash of a Redis without AOF
+// loses everything since its last snapshot; with appendfsync no, whatever
+// the kernel had not flushed. With the default appendfsync everysec a
+// Redis crash loses nothing, a machine crash up to about a second (see
+// docs/scale-out.md). A Redis that refuses CONFIG (a managed service) is
+// named as unknown, not as safe.
+func (s *Store) Durability(ctx context.Context) ([]string, error) {
+	if err := s.Ping(ctx); err != nil {
+		return nil, err
+	}
+	cfg, err := s.c.ConfigGet(ctx, "*").Result()
+	if err != nil {
+		return []string{fmt.Sprintf("could not read Redis persistence settings (CONFIG GET: %v); make sure appendonly is yes", err)}, nil
+	}
+	var w []string
+	switch {
+	case cfg["appendonly"] != "yes":
+		save := cfg["save"]
+		if save == "" {
+			save = "none"
+		}
+		w = append(w, fmt.Sprintf("Redis has appendonly %s: a Redis crash loses every write since its last RDB snapshot (save %q); run it with --appendonly yes", cfg["appendonly"], save))
+	case cfg["appendfsync"] == "no":
+		w = append(w, "Redis has appendfsync no: a machine crash loses whatever the kernel had not yet written; use appendfsync everysec or always")
+	}
+	return w, nil
+}
