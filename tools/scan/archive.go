@@ -86,7 +86,7 @@ func (s *scanner) scanZip(r io.ReaderAt, size int64, prefix string, depth int) b
 		if s.ctx != nil && s.ctx.Err() != nil {
 			return false
 		}
-		if m.FileInfo().IsDir() {
+		if zipDir(m) {
 			continue
 		}
 		where := strings.TrimPrefix(prefix+"/"+m.Name, "/")
@@ -124,7 +124,7 @@ func zipSlip(name string) string {
 func classifyZip(zr *zip.Reader) string {
 	npy, config, keras, pkl := 0, false, false, false
 	for _, m := range zr.File {
-		base := path.Base(m.Name)
+		base := path.Base(strings.TrimSuffix(m.Name, "/"))
 		switch {
 		case base == "data.pkl" || strings.HasSuffix(m.Name, ".pkl"):
 			pkl = true
@@ -160,7 +160,7 @@ func (s *scanner) scanMember(m *zip.File, where, kind string, depth int) bool {
 	n, _ := io.ReadFull(lr, head)
 	head = head[:n]
 	body := io.MultiReader(bytes.NewReader(head), lr)
-	name := m.Name
+	name := strings.TrimSuffix(m.Name, "/")
 	switch {
 	case bytes.HasPrefix(head, magicZip) || bytes.HasPrefix(head, magicZipEmpty):
 		return s.invalid("scan.invalid.nested_archive", where, "archive inside an archive: nested archives are not scanned (a classic zip-bomb shape)")
@@ -169,11 +169,25 @@ func (s *scanner) scanMember(m *zip.File, where, kind string, depth int) bool {
 		return inv
 	case bytes.HasPrefix(head, magicNpy):
 		return s.scanNpy(bufioReader(body), int64(m.UncompressedSize64), where)
-	case len(head) >= 2 && head[0] == 0x80 && head[1] >= 2 && head[1] <= 5:
+	case len(head) >= 2 && head[0] == 0x80 && head[1] <= 5:
 		// a member that is a pickle by content but not by name: torch
 		// storages are raw numbers and can start like this by chance
 		_, inv := s.scanPickleReader(body, int64(m.UncompressedSize64), where, false)
 		return inv
+	case len(head) > 0 && isPickleOpcode(head[0]) && m.UncompressedSize64 <= maxTextMember:
+		// protocol 0/1 pickles have no PROTO and look like text: a loader
+		// that unpickles the member does not care what it is called
+		data, err := io.ReadAll(body)
+		if err != nil {
+			return s.memberErr(lr, where, m, err)
+		}
+		if _, inv := s.scanPickleReader(bytes.NewReader(data), int64(len(data)), where, false); inv {
+			return true
+		}
+		if isTextName(name) && s.o.secrets() {
+			s.secretsInText(data, where)
+		}
+		return false
 	case isTextName(name):
 		if m.UncompressedSize64 > maxTextMember {
 			s.res.add(Finding{Severity: Low, Code: "scan.archive.large_text", Location: where,
@@ -192,12 +206,24 @@ func (s *scanner) scanMember(m *zip.File, where, kind string, depth int) bool {
 	}
 	// drain so that archive/zip verifies the CRC-32 of every member
 	if _, err := io.Copy(io.Discard, lr); err != nil {
-		if lr.hit {
-			return s.invalid("scan.invalid.bomb", where, "member expands past its declared size of %d bytes", m.UncompressedSize64)
-		}
-		return s.invalid("scan.invalid.archive", where, "member is corrupt: %v", err)
+		return s.memberErr(lr, where, m, err)
 	}
 	return false
+}
+
+func (s *scanner) memberErr(lr *capReader, where string, m *zip.File, err error) bool {
+	if lr.hit {
+		return s.invalid("scan.invalid.bomb", where, "member expands past its declared size of %d bytes", m.UncompressedSize64)
+	}
+	return s.invalid("scan.invalid.archive", where, "member is corrupt: %v", err)
+}
+
+// zipDir reports whether a member is a folder the way Python's zipfile
+// (and so numpy.load and torch.load) sees it: a name ending in "/" and no
+// data. Mode bits do not count: zipfile opens a member whose external
+// attributes say "directory" as a file, so a payload can hide there.
+func zipDir(m *zip.File) bool {
+	return strings.HasSuffix(m.Name, "/") && m.UncompressedSize64 == 0 && m.CompressedSize64 == 0
 }
 
 func isTextName(n string) bool {
