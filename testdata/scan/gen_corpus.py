@@ -1,391 +1,449 @@
 #!/usr/bin/python3
-"""Regenerate the scanner's regression corpus (testdata/scan).
+"""Generate the scanner's own corpus: bypasses published against modelscan
+and fickling, benign files that must stay safe, and hostile malformed input.
 
-Run with Debian's Python, whose scikit-learn, xgboost, pandas, numpy, scipy
-and joblib are the versions the allowlist was generated from:
-
+Run with the Debian python (numpy, scikit-learn, joblib installed):
     /usr/bin/python3 testdata/scan/gen_corpus.py
 
-benign/ holds real objects pickled by the real libraries: every estimator
-that sklearn.utils.all_estimators() lists (fitted on a tiny data set, so
-that fitted attributes are in the pickle too), xgboost's scikit-learn
-wrappers, pandas frames and numpy arrays, at pickle protocols 0-5 and
-through joblib (plain, zlib, gzip). The Go test asserts they all scan safe.
-
-malicious/ holds hand-built files, one per bypass class the scanner must
-catch; expected.json says which severity and finding each must produce.
-The payloads only name `echo`; nothing here must ever be unpickled.
-
-benign_objects() is imported by tools/scan/pickle/gen_allowlist.py, which
-pickles the same objects to learn which reconstructors real models use.
+It only WRITES bytes: malicious pickles are assembled from raw opcodes or
+with pickle.dumps of objects whose __reduce__ names the target; nothing is
+ever unpickled. Payloads name a harmless `echo`. expected.json maps every
+file to its verdict and, for unsafe files, a finding code that must appear.
 """
-import gzip
+import collections
 import io
 import json
 import os
 import pickle
-import shutil
 import struct
-import sys
-import warnings
 import zipfile
 import zlib
 
 import joblib
 import numpy as np
 import pandas as pd
-import scipy.sparse as sp
-import sklearn
-import xgboost
-from sklearn.base import ClassifierMixin, ClusterMixin, RegressorMixin, TransformerMixin, OutlierMixin
-from sklearn.utils import all_estimators
+from sklearn.linear_model import LogisticRegression
+from sklearn.pipeline import Pipeline
+from sklearn.preprocessing import StandardScaler
 
-HERE = os.path.dirname(os.path.abspath(__file__))
-RNG = np.random.RandomState(0)
-
-# Meta-estimators need an inner estimator; these are the ones a real
-# pipeline would use, kept tiny.
-def _inner(kind):
-    from sklearn.linear_model import LogisticRegression, Ridge
-    return LogisticRegression(max_iter=200) if kind == "classifier" else Ridge()
+ROOT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "corpus")
+EXPECTED = {}
 
 
-def _construct(name, cls):
-    """Builds an estimator with defaults, shrinking the ensembles so that
-    the corpus stays small."""
-    import inspect
-    params = inspect.signature(cls.__init__).parameters
-    kind = "classifier" if issubclass(cls, ClassifierMixin) or name in ("GridSearchCV", "RandomizedSearchCV",
-                                                                            "HalvingGridSearchCV", "HalvingRandomSearchCV",
-                                                                            "Pipeline", "SelfTrainingClassifier") else "regressor"
-    kw = {}
-    if "estimator" in params and params["estimator"].default is inspect.Parameter.empty:
-        kw["estimator"] = _inner(kind)
-    if "base_estimator" in params and params["base_estimator"].default is inspect.Parameter.empty:
-        kw["base_estimator"] = _inner(kind)
-    if "estimators" in params:
-        from sklearn.linear_model import LogisticRegression, Ridge
-        from sklearn.tree import DecisionTreeClassifier, DecisionTreeRegressor
-        kw["estimators"] = ([("lr", LogisticRegression(max_iter=200)), ("dt", DecisionTreeClassifier(max_depth=2))]
-                            if kind == "classifier" else [("r", Ridge()), ("dt", DecisionTreeRegressor(max_depth=2))])
-    if name == "GridSearchCV":
-        kw["param_grid"] = {"C": [0.1, 1.0]}
-    if name == "RandomizedSearchCV":
-        from scipy.stats import loguniform
-        kw["param_distributions"] = {"C": loguniform(0.01, 10)}
-        kw["n_iter"] = 2
-    if name in ("HalvingGridSearchCV",):
-        kw["param_grid"] = {"C": [0.1, 1.0]}
-    if name in ("HalvingRandomSearchCV",):
-        kw["param_distributions"] = {"C": [0.1, 1.0]}
-    if name == "ColumnTransformer":
-        from sklearn.preprocessing import StandardScaler
-        kw["transformers"] = [("s", StandardScaler(), [0, 1])]
-    if name == "FeatureUnion":
-        from sklearn.decomposition import PCA
-        from sklearn.preprocessing import StandardScaler
-        kw["transformer_list"] = [("s", StandardScaler()), ("p", PCA(n_components=2))]
-    if name == "Pipeline":
-        from sklearn.preprocessing import StandardScaler
-        from sklearn.linear_model import LogisticRegression
-        kw["steps"] = [("s", StandardScaler()), ("lr", LogisticRegression(max_iter=200))]
-    if name == "SparseCoder":
-        kw["dictionary"] = RNG.rand(3, 4)
-    if name == "SelectKBest":
-        kw["k"] = 2
-    if name in ("GaussianRandomProjection", "SparseRandomProjection"):
-        kw["n_components"] = 2
-    if name == "SpectralBiclustering":
-        kw["n_best"] = 2
-    if name == "FunctionTransformer":
-        kw["func"] = np.log1p
-        kw["inverse_func"] = np.expm1
-    for k, v in (("n_estimators", 3), ("max_iter", 20), ("n_components", 2)):
-        if k in params and k not in kw and isinstance(params[k].default, int) and params[k].default > v:
-            kw[k] = v
-    return cls(**kw)
+def write(rel, data, verdict, why, code=None):
+    path = os.path.join(ROOT, rel)
+    os.makedirs(os.path.dirname(path), exist_ok=True)
+    with open(path, "wb") as f:
+        f.write(data)
+    e = {"verdict": verdict, "why": why}
+    if code:
+        e["code"] = code
+    EXPECTED[rel] = e
 
 
-def _fit(name, est):
-    Xc = np.abs(RNG.rand(40, 4)) + 0.1
-    yc = np.array([0, 1] * 20)
-    yr = Xc @ np.array([1.0, -2.0, 0.5, 3.0])
-    if name in ("MultiOutputClassifier", "ClassifierChain"):
-        return est.fit(Xc, np.c_[yc, 1 - yc])
-    if name in ("MultiOutputRegressor", "RegressorChain", "MultiTaskLasso", "MultiTaskElasticNet",
-                "MultiTaskLassoCV", "MultiTaskElasticNetCV", "CCA", "PLSCanonical", "PLSRegression", "PLSSVD"):
-        return est.fit(Xc, np.c_[yr, -yr])
-    if name == "KernelCenterer":
-        return est.fit(Xc @ Xc.T)
-    if name in ("GammaRegressor", "PoissonRegressor", "TweedieRegressor"):
-        return est.fit(Xc, np.abs(yr) + 1)
-    if name in ("Pipeline", "SelfTrainingClassifier") or name.endswith("SearchCV"):
-        return est.fit(Xc, yc)
-    if name in ("IsotonicRegression",):
-        return est.fit(Xc[:, 0], yr)
-    if name in ("LabelBinarizer", "LabelEncoder", "MultiLabelBinarizer"):
-        return est.fit([[0, 1], [1]] if name == "MultiLabelBinarizer" else yc)
-    if name in ("DictVectorizer", "FeatureHasher"):
-        return est.fit([{"a": 1.0, "b": 2.0}, {"a": 3.0}])
-    if name in ("CountVectorizer", "TfidfVectorizer", "HashingVectorizer"):
-        return est.fit(["a model file", "another model file"])
-    if name == "TfidfTransformer":
-        return est.fit(np.array([[1, 0, 2], [0, 1, 1]]))
-    if isinstance(est, (ClassifierMixin,)):
-        return est.fit(Xc, yc)
-    if isinstance(est, RegressorMixin):
-        return est.fit(Xc, yr)
-    return est.fit(Xc, yc) if _needs_y(name) else est.fit(Xc)
+# --- opcode helpers -------------------------------------------------------
+def su(s):  # SHORT_BINUNICODE
+    b = s.encode()
+    return b"\x8c" + bytes([len(b)]) + b
 
 
-def _needs_y(name):
-    return name in ("SelectKBest", "SelectPercentile", "SelectFpr", "SelectFdr", "SelectFwe", "GenericUnivariateSelect",
-                    "RFE", "RFECV", "SelectFromModel", "SequentialFeatureSelector", "LinearDiscriminantAnalysis",
-                    "NeighborhoodComponentsAnalysis", "TargetEncoder")
-
-
-def sklearn_estimators():
-    """Every scikit-learn estimator that can be built with defaults (plus
-    the inner estimators meta-estimators need), fitted. Returns
-    {name: estimator}; estimators that cannot be fitted on the tiny data
-    set are reported on stderr and left out."""
-    out = {}
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        for name, cls in all_estimators():
-            try:
-                out[name] = _fit(name, _construct(name, cls))
-            except Exception as e:  # the corpus is a sample: report, do not stop
-                print(f"skip {name}: {type(e).__name__}: {e}", file=sys.stderr)
-    return out
-
-
-def xgboost_models():
-    X = RNG.rand(60, 4)
-    y = (X[:, 0] > 0.5).astype(int)
-    kw = dict(n_estimators=3, max_depth=2)
-    return {
-        "XGBClassifier": xgboost.XGBClassifier(**kw).fit(X, y),
-        "XGBRegressor": xgboost.XGBRegressor(**kw).fit(X, X[:, 1]),
-        "XGBRanker": xgboost.XGBRanker(**kw).fit(X, y, qid=np.repeat([0, 1, 2], 20)),
-        "XGBRFClassifier": xgboost.XGBRFClassifier(**kw).fit(X, y),
-        "XGBRFRegressor": xgboost.XGBRFRegressor(**kw).fit(X, X[:, 1]),
-        "Booster": xgboost.train({"max_depth": 2}, xgboost.DMatrix(X, label=y), num_boost_round=2),
-    }
-
-
-def pandas_objects():
-    idx = pd.date_range("2024-01-01", periods=4, freq="D", tz="UTC")
-    df = pd.DataFrame({
-        "f": [1.5, 2.5, np.nan, 4.0], "i": pd.array([1, None, 3, 4], dtype="Int64"),
-        "s": ["a", "b", None, "d"], "c": pd.Categorical(["x", "y", "x", "z"]),
-        "t": idx, "td": pd.to_timedelta([1, 2, 3, 4], unit="s"), "b": [True, False, True, False],
-        "p": pd.period_range("2024-01", periods=4, freq="M"), "str": pd.array(["u", "v", "w", None], dtype="string"),
-        "bool": pd.array([True, None, False, True], dtype="boolean"), "iv": pd.interval_range(0, 4),
-    })
-    mi = pd.MultiIndex.from_product([["a", "b"], [1, 2]], names=["k", "n"])
-    return {
-        "frame": df, "series": pd.Series([1.0, 2.0], index=["a", "b"], name="x"),
-        "multiindex": pd.DataFrame({"v": range(4)}, index=mi), "sparse": pd.DataFrame({"s": pd.arrays.SparseArray([0, 0, 1, 0])}),
-        "timestamp": pd.Timestamp("2024-01-01", tz="Europe/Paris"), "timedelta": pd.Timedelta(5, "m"),
-        "period": pd.Period("2024-01", "M"), "interval": pd.Interval(0, 1), "na": pd.NA, "nat": pd.NaT,
-        "float_index": pd.Index([1.5, 2.5]), "int_index": pd.Index([1, 2]),
-    }
-
-
-def numpy_objects():
-    return {
-        "f64": RNG.rand(3, 4), "f32": RNG.rand(5).astype(np.float32), "i8": np.arange(6, dtype=np.int8),
-        "fortran": np.asfortranarray(RNG.rand(3, 3)), "bool": np.array([True, False]),
-        "str": np.array(["a", "bc"]), "bytes": np.array([b"a", b"bc"]), "obj": np.array([1, "a", None], dtype=object),
-        "struct": np.zeros(2, dtype=[("x", "<f4"), ("y", "<i8")]), "datetime": np.array(["2024-01-01"], dtype="datetime64[D]"),
-        "complex": np.array([1 + 2j]), "masked": np.ma.array([1, 2, 3], mask=[0, 1, 0]),
-        "scalar": np.float64(1.5), "int_scalar": np.int64(3), "dtype": np.dtype("float32"),
-        "random_state": np.random.RandomState(1), "generator": np.random.default_rng(1),
-        "sparse_csr": sp.random(5, 5, density=0.3, format="csr", random_state=0),
-        "sparse_csc": sp.random(5, 5, density=0.3, format="csc", random_state=0),
-        "sparse_coo": sp.random(5, 5, density=0.3, format="coo", random_state=0),
-        "ufunc": np.log1p, "bytes_type": bytes, "builtin_len": len,
-    }
-
-
-def benign_objects():
-    """All benign objects by group: what real model files hold."""
-    return {"sklearn": sklearn_estimators(), "xgboost": xgboost_models(),
-            "pandas": pandas_objects(), "numpy": numpy_objects()}
-
-
-def versions():
-    return {"python": sys.version.split()[0], "scikit-learn": sklearn.__version__, "xgboost": xgboost.__version__,
-            "pandas": pd.__version__, "numpy": np.__version__, "scipy": __import__("scipy").__version__,
-            "joblib": joblib.__version__}
-
-
-# ---- malicious files, built opcode by opcode ----------------------------
-
-def _str0(s):
-    return s.encode()
-
-
-def global_reduce(module, name, args, proto=2):
-    """A pickle calling module.name(*args) through GLOBAL (protocol <= 3)
-    or STACK_GLOBAL (protocol 4+)."""
-    out = bytearray()
-    if proto >= 2:
-        out += b"\x80" + bytes([proto])
-    if proto >= 4:
-        out += _unicode(module) + _unicode(name) + b"\x93"
-    else:
-        out += b"c" + module.encode() + b"\n" + name.encode() + b"\n"
-    out += b"("
-    for a in args:
-        out += _unicode(a) if proto >= 1 else b"V" + a.encode("raw_unicode_escape") + b"\n"
-    out += b"tR."
-    return bytes(out)
-
-
-def _unicode(s):
+def bu(s):  # BINUNICODE
     b = s.encode()
     return b"X" + struct.pack("<I", len(b)) + b
 
 
-def npy_object_array(pickled):
-    """An .npy file whose object array data is the given pickle (what
-    np.load(allow_pickle=True) unpickles)."""
-    header = "{'descr': '|O', 'fortran_order': False, 'shape': (1,), }"
-    header += " " * (63 - (10 + len(header)) % 64) + "\n"
-    return b"\x93NUMPY\x01\x00" + struct.pack("<H", len(header)) + header.encode() + pickled
+def bb(b):  # BINBYTES
+    return b"B" + struct.pack("<I", len(b)) + b
 
 
-def zip_bytes(members, dir_mode=()):
-    """A zip with the given members; those named in dir_mode carry the
-    mode bits of a directory (S_IFDIR, MS-DOS directory attribute)."""
+def glob(mod, name):  # GLOBAL (text)
+    return b"c" + mod.encode() + b"\n" + name.encode() + b"\n"
+
+
+P4 = b"\x80\x04"
+P2 = b"\x80\x02"
+MEMO = b"\x94"
+STACK_GLOBAL = b"\x93"
+REDUCE = b"R"
+BUILD = b"b"
+STOP = b"."
+TUPLE1, TUPLE2, TUPLE3 = b"\x85", b"\x86", b"\x87"
+EMPTY_DICT, EMPTY_TUPLE, MARK, TUPLE = b"}", b")", b"(", b"t"
+
+
+def binget(i):
+    return b"h" + bytes([i])
+
+
+def binput(i):
+    return b"q" + bytes([i])
+
+
+ECHO = "echo pwned"
+os_system_p4 = P4 + su("os") + su("system") + STACK_GLOBAL + su(ECHO) + TUPLE1 + REDUCE + STOP
+
+# --- malicious: the bypass corpus ------------------------------------------
+# 1. strings assembled through the memo: module and name stored early,
+#    fetched by BINGET / LONG_BINGET for STACK_GLOBAL
+write("malicious/memo-strings.pkl",
+      P4 + su("posix") + binput(7) + b"0" + su("system") + b"r" + struct.pack("<I", 70000) + b"0"
+      + su("noise") + b"0" + binget(7) + b"j" + struct.pack("<I", 70000) + STACK_GLOBAL
+      + su(ECHO) + TUPLE1 + REDUCE + STOP,
+      "unsafe", "posix.system with both operands fetched from the memo", "scan.pickle.global")
+# 1b. a harmless-looking name in the memo slot that STACK_GLOBAL uses is
+#     overwritten (PUT to the same index) by the dangerous one
+write("malicious/memo-overwrite.pkl",
+      P4 + su("collections") + binput(0) + b"0" + su("OrderedDict") + binput(1) + b"0"
+      + su("subprocess") + binput(0) + b"0" + su("check_output") + binput(1) + b"0"
+      + binget(0) + binget(1) + STACK_GLOBAL + MARK + su("echo") + b"l" + TUPLE1 + REDUCE + STOP,
+      "unsafe", "memo slots rebound to subprocess.check_output", "scan.pickle.global")
+# 2. BUILD rewriting an allowed object's attributes
+write("malicious/build-on-global.pkl",
+      P2 + glob("collections", "OrderedDict") + b"N" + EMPTY_DICT + su("__reduce__") + glob("posix", "system")
+      + b"s" + TUPLE2 + BUILD + STOP,
+      "unsafe", "BUILD sets attributes on the OrderedDict class itself", "scan.pickle.build")
+write("malicious/build-dunder-state.pkl",
+      P2 + glob("collections", "OrderedDict") + EMPTY_TUPLE + REDUCE + EMPTY_DICT + su("__class__") + su("x")
+      + b"s" + BUILD + STOP,
+      "unsafe", "BUILD state rewrites __class__ of an allowed instance", "scan.pickle.build")
+# 3. nested pickle.loads (and the C module)
+write("malicious/nested-loads.pkl",
+      P4 + su("pickle") + su("loads") + STACK_GLOBAL + bb(os_system_p4) + TUPLE1 + REDUCE + STOP,
+      "unsafe", "pickle.loads of an inner pickle that calls os.system", "scan.pickle.global")
+write("malicious/nested-_pickle-loads.pkl",
+      P2 + glob("_pickle", "loads") + bb(os_system_p4) + TUPLE1 + REDUCE + STOP,
+      "unsafe", "_pickle.loads", "scan.pickle.global")
+# 4. operator.attrgetter chain: attrgetter('system')(os)('echo')
+write("malicious/attrgetter-chain.pkl",
+      P2 + glob("operator", "attrgetter") + su("system") + TUPLE1 + REDUCE
+      + glob("builtins", "__import__") + su("os") + TUPLE1 + REDUCE + TUPLE1 + REDUCE
+      + su(ECHO) + TUPLE1 + REDUCE + STOP,
+      "unsafe", "operator.attrgetter chain", "scan.pickle.indirect_call")
+# 5. functools.partial(eval, '...')()
+write("malicious/functools-partial.pkl",
+      P2 + glob("functools", "partial") + glob("builtins", "eval") + su("print(1)") + TUPLE2 + REDUCE
+      + EMPTY_TUPLE + REDUCE + STOP,
+      "unsafe", "functools.partial around eval", "scan.pickle.global")
+# 6. getattr chain: getattr(__import__('os'), 'system')('echo')
+write("malicious/getattr-chain.pkl",
+      P2 + glob("builtins", "getattr") + glob("builtins", "__import__") + su("os") + TUPLE1 + REDUCE
+      + su("system") + TUPLE2 + REDUCE + su(ECHO) + TUPLE1 + REDUCE + STOP,
+      "unsafe", "builtins.getattr chain", "scan.pickle.indirect_call")
+# 7. numpy __builtins__ tricks
+write("malicious/numpy-builtins-dotted.pkl",
+      P4 + su("numpy") + su("__builtins__") + STACK_GLOBAL + su("eval") + TUPLE1 + REDUCE + STOP,
+      "unsafe", "numpy.__builtins__ reached by STACK_GLOBAL", "scan.pickle.global")
+write("malicious/numpy-dotted-os.pkl",
+      P4 + su("numpy.core.multiarray") + su("os.system") + STACK_GLOBAL + su(ECHO) + TUPLE1 + REDUCE + STOP,
+      "unsafe", "protocol 4 dotted name walks from numpy into os.system", "scan.pickle.global")
+write("malicious/numpy-testing-runstring.pkl",
+      P2 + glob("numpy.testing._private.utils", "runstring") + su("import os") + EMPTY_DICT + TUPLE2 + REDUCE + STOP,
+      "unsafe", "numpy.testing runstring (exec)", "scan.pickle.global")
+write("malicious/sklearn-reexport-dotted.pkl",
+      P4 + su("sklearn.utils._testing") + su("os.system") + STACK_GLOBAL + su(ECHO) + TUPLE1 + REDUCE + STOP,
+      "unsafe", "allowed sklearn prefix used to reach os.system", "scan.pickle.global")
+write("malicious/sklearn-reexport-partial.pkl",
+      P4 + su("sklearn.model_selection._validation") + su("partial") + STACK_GLOBAL
+      + glob("builtins", "print") + TUPLE1 + REDUCE + STOP,
+      "unsafe", "functools.partial re-exported under an allowed prefix", "scan.pickle.global")
+# 8. importlib.import_module('os') then getattr
+write("malicious/importlib.pkl",
+      P2 + glob("builtins", "getattr") + glob("importlib", "import_module") + su("os") + TUPLE1 + REDUCE
+      + su("system") + TUPLE2 + REDUCE + su(ECHO) + TUPLE1 + REDUCE + STOP,
+      "unsafe", "importlib.import_module", "scan.pickle.global")
+# 9. INST, OBJ and NEWOBJ forms of the call
+write("malicious/inst-p0.pkl", b"(S'echo pwned'\nios\nsystem\n.",
+      "unsafe", "INST os.system (protocol 0)", "scan.pickle.global")
+write("malicious/obj-p1.pkl", MARK + glob("posix", "system") + su(ECHO) + b"o" + STOP,
+      "unsafe", "OBJ posix.system (protocol 1)", "scan.pickle.global")
+write("malicious/newobj-popen.pkl",
+      P2 + glob("subprocess", "Popen") + MARK + su("echo") + b"l" + TUPLE1 + b"\x81" + STOP,
+      "unsafe", "NEWOBJ subprocess.Popen", "scan.pickle.global")
+write("malicious/newobj-ex.pkl",
+      P4 + su("subprocess") + su("run") + STACK_GLOBAL + su("echo") + TUPLE1 + EMPTY_DICT + b"\x92" + STOP,
+      "unsafe", "NEWOBJ_EX subprocess.run", "scan.pickle.global")
+# 10. computed import operands: str(b'os', 'ascii') from an allowed callable
+write("malicious/computed-operands.pkl",
+      P4 + glob("builtins", "str") + bb(b"os") + su("ascii") + TUPLE2 + REDUCE
+      + su("system") + STACK_GLOBAL + su(ECHO) + TUPLE1 + REDUCE + STOP,
+      "unsafe", "STACK_GLOBAL module computed at load time", "scan.pickle.unresolved")
+# 11. the copyreg extension registry
+write("malicious/ext1.pkl", P2 + b"\x82\x01" + su(ECHO) + TUPLE1 + REDUCE + STOP,
+      "unsafe", "EXT1 imports through the copyreg registry", "scan.pickle.unresolved")
+# 12. a benign pickle followed by a malicious one (read by multi-pickle loaders)
+write("malicious/second-pickle.pkl",
+      P4 + EMPTY_DICT + STOP + os_system_p4, "unsafe", "second pickle after STOP", "scan.pickle.global")
+# 13. network and browser
+write("malicious/webbrowser.pkl",
+      P2 + glob("webbrowser", "open") + su("http://example.invalid") + TUPLE1 + REDUCE + STOP,
+      "unsafe", "webbrowser.open", "scan.pickle.global")
+write("malicious/requests-get.pkl",
+      P2 + glob("requests.api", "get") + su("http://example.invalid") + TUPLE1 + REDUCE + STOP,
+      "unsafe", "requests.api.get (network)", "scan.pickle.global")
+write("malicious/unknown-module.pkl",
+      P2 + glob("evilpkg.payload", "Loader") + EMPTY_TUPLE + REDUCE + STOP,
+      "unsafe", "a module that is not on the allowlist", "scan.pickle.global")
+write("malicious/torch-load-from-bytes.pkl",
+      P2 + glob("torch.storage", "_load_from_bytes") + bb(os_system_p4) + TUPLE1 + REDUCE + STOP,
+      "unsafe", "torch.storage._load_from_bytes (nested torch.load)", "scan.pickle.global")
+# 14. the issue's extra critical modules
+for mod, name in [("runpy", "run_path"), ("pty", "spawn"), ("shutil", "rmtree"), ("socket", "create_connection"),
+                  ("marshal", "loads"), ("ctypes", "CDLL"), ("asyncio", "create_subprocess_shell"),
+                  ("code", "InteractiveInterpreter"), ("sys", "exit"), ("nt", "system"), ("builtins", "exec"),
+                  ("builtins", "compile"), ("builtins", "open"), ("builtins", "breakpoint")]:
+    write(f"malicious/deny-{mod}-{name}.pkl",
+          P2 + glob(mod, name) + su("x") + TUPLE1 + REDUCE + STOP,
+          "unsafe", f"{mod}.{name}", "scan.pickle.global")
+
+
+# 15. renamed torch archive folders and pickles that hide behind other names
+def zbytes(members, compression=zipfile.ZIP_STORED):
     buf = io.BytesIO()
-    with zipfile.ZipFile(buf, "w", zipfile.ZIP_STORED) as z:
+    with zipfile.ZipFile(buf, "w", compression) as z:
         for name, data in members:
-            zi = zipfile.ZipInfo(name, date_time=(2024, 1, 1, 0, 0, 0))
-            if name in dir_mode:
-                zi.external_attr = (0o40755 << 16) | 0x10
-            z.writestr(zi, data)
+            z.writestr(name, data)
     return buf.getvalue()
 
 
-ECHO = "echo modelgate-corpus"
+write("malicious/torch-renamed-folder.pt",
+      zbytes([("totally_not_a_model/data.pkl", P2 + glob("posix", "system") + su(ECHO) + TUPLE1 + REDUCE + STOP),
+              ("totally_not_a_model/version", b"3\n")]),
+      "unsafe", "torch zip whose top folder is renamed", "scan.pickle.global")
+write("malicious/torch-extra-pickle.pt",
+      zbytes([("archive/data.pkl", P2 + EMPTY_DICT + STOP),
+              ("archive/extra/hidden.pkl", os_system_p4),
+              ("archive/version", b"3\n")]),
+      "unsafe", "torch zip with a second .pkl member", "scan.pickle.global")
+write("malicious/torch-pickle-no-ext.pt",
+      zbytes([("archive/data.pkl", P2 + EMPTY_DICT + STOP), ("archive/data/0", os_system_p4)]),
+      "unsafe", "a pickle stored under a tensor-storage name", "scan.pickle.global")
+zi = zipfile.ZipInfo("archive/link")
+zi.external_attr = (0o120777 << 16)
+buf = io.BytesIO()
+with zipfile.ZipFile(buf, "w") as z:
+    z.writestr("archive/data.pkl", P2 + EMPTY_DICT + STOP)
+    z.writestr(zi, "/etc/passwd")
+write("malicious/zip-symlink.pt", buf.getvalue(), "unsafe", "archive member is a symlink", "scan.archive.symlink")
+write("malicious/zip-slip.zip",
+      zbytes([("../../etc/cron.d/x", b"* * * * * root echo pwned\n")]),
+      "unsafe", "archive member escapes the extraction folder", "scan.archive.path")
 
 
-def malicious_files():
-    """name -> (bytes, expectation). Severity is the worst finding the
-    scanner must produce; code and module/name pin which rule fired."""
-    sysm = ("posix", "system")
-    files = {}
-
-    def add(name, data, severity, code, glob=None, why=""):
-        files[name] = (data, {"verdict": "unsafe", "severity": severity, "code": code, "global": glob, "why": why})
-
-    add("sklearn-assert-run-python-script-p2.pkl",
-        global_reduce("sklearn.utils._testing", "assert_run_python_script", ["import os; os.system('echo x')"], 2),
-        "critical", "scan.pickle.global", "sklearn.utils._testing.assert_run_python_script",
-        "a scikit-learn function that runs Python in a subprocess")
-    add("sklearn-assert-run-python-script-p4.pkl",
-        global_reduce("sklearn.utils._testing", "assert_run_python_script", ["import os; os.system('echo x')"], 4),
-        "critical", "scan.pickle.global", "sklearn.utils._testing.assert_run_python_script", "the same through STACK_GLOBAL")
-    add("sklearn-urlretrieve-alias.pkl",
-        global_reduce("sklearn.datasets._base", "urlretrieve", ["http://127.0.0.1/x", "/tmp/x"], 2),
-        "critical", "scan.pickle.global", "sklearn.datasets._base.urlretrieve", "re-export of urllib.request.urlretrieve")
-    add("sklearn-np-load-dotted-p4.pkl",
-        global_reduce("sklearn.utils.validation", "np.load", ["/tmp/x.npy"], 4),
-        "critical", "scan.pickle.global", "sklearn.utils.validation.np.load", "a dotted name through a module alias")
-    add("scipy-re-export-p4.pkl",
-        global_reduce("scipy._lib._testutils", "subprocess.call", [ECHO], 4),
-        "critical", "scan.pickle.global", "scipy._lib._testutils.subprocess.call", "a stdlib module re-exported by scipy")
-    add("pandas-unknown-function.pkl",
-        global_reduce("pandas.core.frame", "DataFrame.to_pickle", ["/tmp/x"], 4),
-        "high", "scan.pickle.global", "pandas.core.frame.DataFrame.to_pickle", "a method of an allowed class is not allowed")
-    add("numpy-ufunc-reconstruct.pkl",
-        global_reduce("numpy.core", "_ufunc_reconstruct", ["posix", "system"], 2),
-        "critical", "scan.pickle.global", "numpy.core._ufunc_reconstruct", "__import__ behind a numpy helper")
-    add("builtin-eval-p0.pkl", global_reduce("__builtin__", "eval", ["1+1"], 0),
-        "critical", "scan.pickle.global", "__builtin__.eval", "protocol 0 spelling of builtins.eval")
-    add("posix-system-p2.pkl", global_reduce(*sysm, [ECHO], 2),
-        "critical", "scan.pickle.global", "posix.system", "")
-    pkl = global_reduce(*sysm, [ECHO], 2)
-    npz = zip_bytes([("arr_0.npy", np.lib.format.__dict__ and npy_object_array(pkl))], dir_mode=("arr_0.npy",))
-    add("npz-dir-mode-member.npz", npz, "critical", "scan.pickle.global", "posix.system",
-        "an .npz member with directory mode bits, which zipfile and numpy.load read as a file")
-    torch = zip_bytes([("archive/data.pkl", pkl), ("archive/version", b"3\n")], dir_mode=("archive/data.pkl",))
-    add("torch-dir-mode-data-pkl.pt", torch, "critical", "scan.pickle.global", "posix.system",
-        "torch.load reads data.pkl although its mode bits say directory")
-    slash = zip_bytes([("archive/data.pkl/", pkl), ("archive/version", b"3\n")])
-    add("zip-slash-name-with-data.zip", slash, "critical", "scan.pickle.global", "posix.system",
-        "a member whose name ends with '/' but has data is a file to zipfile")
-    hidden = zip_bytes([("archive/data.pkl", pickle.dumps({"w": [1.0]}, 2)), ("archive/extra/blob", pkl)])
-    add("zip-pickle-member-by-content.zip", hidden, "critical", "scan.pickle.global", "posix.system",
-        "a member named like data but holding a pickle is scanned by content")
-    p0 = zip_bytes([("archive/data.pkl", pickle.dumps({"w": [1.0]}, 2)), ("archive/notes.txt", global_reduce(*sysm, [ECHO], 0))])
-    add("zip-protocol0-pickle-in-txt.zip", p0, "critical", "scan.pickle.global", "posix.system",
-        "a protocol 0 pickle in a member named .txt")
-    benign_pickle = pickle.dumps({"weights": [0.5, 1.5]}, 2)
-    trailing = zip_bytes([("archive/data.pkl", pkl), ("archive/version", b"3\n")])
-    add("polyglot-pickle-zip.pt", benign_pickle + trailing, "critical", "scan.pickle.global", "posix.system",
-        "a benign pickle followed by a zip whose data.pkl is malicious: zipfile and torch.load open the zip")
-    add("polyglot-pickle-npy-zip.npz", benign_pickle + zip_bytes([("x.npy", npy_object_array(pkl))]),
-        "critical", "scan.pickle.global", "posix.system", "a pickle followed by an npz")
-    add("builtins-getattr-chain-p4.pkl",
-        b"\x80\x04" + _unicode("builtins") + _unicode("getattr") + b"\x93" + _unicode("builtins") + _unicode("__import__")
-        + b"\x93(" + _unicode("posix") + b"tR" + _unicode("system") + b"\x86R(" + _unicode(ECHO) + b"tR.",
-        "critical", "scan.pickle.global", "builtins.getattr", "getattr(__import__('posix'), 'system')(cmd)")
-    return files
+# 16. object-dtype .npy: np.save writes a pickle after the header
+def npy_header(descr, shape):
+    h = "{'descr': '%s', 'fortran_order': False, 'shape': %s, }" % (descr, shape)
+    pad = 64 - (10 + len(h) + 1) % 64
+    h = h + " " * pad + "\n"
+    return b"\x93NUMPY\x01\x00" + struct.pack("<H", len(h)) + h.encode()
 
 
-def write_benign(root):
-    objs = benign_objects()
-    os.makedirs(root, exist_ok=True)
-    everything = {}
-    for group, d in objs.items():
-        everything.update({f"{group}.{k}": v for k, v in d.items()})
-    for proto in range(0, 6):
-        # one file per protocol holding every object: small, and each
-        # object's own reconstructors appear in it as they would alone
-        with open(os.path.join(root, f"all-objects-p{proto}.pkl"), "wb") as f:
-            pickle.dump(everything, f, protocol=proto)
-    # joblib writes numpy arrays after NumpyArrayWrapper markers; object
-    # groups separately so that a failure names the group
-    for group, d in objs.items():
-        joblib.dump(d, os.path.join(root, f"{group}.joblib"))
-        joblib.dump(d, os.path.join(root, f"{group}.joblib.z"), compress=("zlib", 3))
-        joblib.dump(d, os.path.join(root, f"{group}.joblib.gz"), compress=("gzip", 3))
-    from sklearn.ensemble import HistGradientBoostingClassifier
-    hgb = objs["sklearn"]["HistGradientBoostingClassifier"]
-    assert isinstance(hgb, HistGradientBoostingClassifier)
-    for proto in (0, 1, 2):
-        with open(os.path.join(root, f"hist-gradient-boosting-p{proto}.pkl"), "wb") as f:
-            pickle.dump(hgb, f, protocol=proto)
-    np.save(os.path.join(root, "array.npy"), objs["numpy"]["f64"])
-    np.savez_compressed(os.path.join(root, "arrays.npz"), a=objs["numpy"]["f64"], b=objs["numpy"]["i8"])
-    objs["xgboost"]["XGBClassifier"].save_model(os.path.join(root, "xgb-classifier.json"))
-    return everything
+write("malicious/object-dtype.npy", npy_header("|O", "(1,)") + os_system_p4,
+      "unsafe", "object-dtype .npy whose pickle calls os.system", "scan.pickle.global")
+write("malicious/object-dtype-in.npz",
+      zbytes([("w.npy", npy_header("<f4", "(2,)") + b"\0" * 8), ("meta.npy", npy_header("|O", "(1,)") + os_system_p4)]),
+      "unsafe", "npz member with an object dtype pickle", "scan.pickle.global")
+# 17. Keras Lambda layer; ONNX external data escaping the folder; GGUF template
+keras_cfg = {"class_name": "Sequential", "config": {"name": "seq", "layers": [
+    {"module": "keras.layers", "class_name": "InputLayer", "config": {"name": "in", "batch_shape": [None, 4]}},
+    {"module": "keras.layers", "class_name": "Lambda", "config": {"name": "evil", "function": {
+        "class_name": "__lambda__", "config": {"code": "4wEAAAAAAAAAAAAAAAEAAAACAAAAQwAAAHMEAAAAfABTAKkBTqkAKQHaAXhyAgAAAHICAAAA"}}}}]}}
+write("malicious/lambda.keras",
+      zbytes([("metadata.json", json.dumps({"keras_version": "3.3.3"}).encode()),
+              ("config.json", json.dumps(keras_cfg).encode()), ("model.weights.h5", b"\x89HDF\r\n\x1a\n")]),
+      "unsafe", "Keras Lambda layer", "scan.keras.lambda")
 
 
-def main():
-    benign = os.path.join(HERE, "benign")
-    malicious = os.path.join(HERE, "malicious")
-    for d in (benign, malicious):
-        shutil.rmtree(d, ignore_errors=True)
-    everything = write_benign(benign)
-    os.makedirs(malicious)
-    expected = {}
-    for name, (data, exp) in sorted(malicious_files().items()):
-        with open(os.path.join(malicious, name), "wb") as f:
-            f.write(data)
-        expected[name] = exp
-    with open(os.path.join(malicious, "expected.json"), "w") as f:
-        json.dump(expected, f, indent=1, sort_keys=True)
-        f.write("\n")
-    with open(os.path.join(benign, "MANIFEST.json"), "w") as f:
-        json.dump({"versions": versions(), "objects": sorted(everything)}, f, indent=1)
-        f.write("\n")
-    print(f"{len(everything)} benign objects, {len(expected)} malicious files", file=sys.stderr)
+def pb_varint(x):
+    out = b""
+    while True:
+        b = x & 0x7F
+        x >>= 7
+        if x:
+            out += bytes([b | 0x80])
+        else:
+            return out + bytes([b])
 
 
-if __name__ == "__main__":
-    main()
+def pb_field(num, data):
+    return pb_varint(num << 3 | 2) + pb_varint(len(data)) + data
+
+
+def pb_int(num, x):
+    return pb_varint(num << 3) + pb_varint(x)
+
+
+def onnx_model(nodes, initializers=b"", opsets=b""):
+    graph = nodes + pb_field(2, b"g") + initializers
+    return pb_int(1, 8) + opsets + pb_field(7, graph)
+
+
+relu = pb_field(1, pb_field(1, b"x") + pb_field(2, b"y") + pb_field(4, b"Relu"))
+ext_tensor = pb_field(8, b"w") + pb_int(2, 1) + pb_field(13, pb_field(1, b"location") + pb_field(2, b"../../../etc/passwd")) + pb_int(14, 1)
+write("malicious/onnx-external-escape.onnx", onnx_model(relu, pb_field(5, ext_tensor)),
+      "unsafe", "ONNX external data location escapes the model folder", "scan.onnx.external_data")
+
+
+def gguf(kvs, tensors=()):
+    def s(x):
+        b = x.encode()
+        return struct.pack("<Q", len(b)) + b
+    out = b"GGUF" + struct.pack("<IQQ", 3, len(tensors), len(kvs))
+    for k, v in kvs:
+        if isinstance(v, str):
+            out += s(k) + struct.pack("<I", 8) + s(v)
+        else:
+            out += s(k) + struct.pack("<I", 4) + struct.pack("<I", v)
+    for name, dims, off in tensors:
+        out += s(name) + struct.pack("<I", len(dims)) + b"".join(struct.pack("<Q", d) for d in dims) + struct.pack("<IQ", 0, off)
+    out += b"\0" * ((32 - len(out) % 32) % 32)
+    for name, dims, off in tensors:
+        n = 1
+        for d in dims:
+            n *= d
+        out += b"\0" * (4 * n)
+    return out
+
+
+write("malicious/gguf-template.gguf",
+      gguf([("general.architecture", "llama"),
+            ("tokenizer.chat_template", "{{ ''.__class__.__mro__[1].__subclasses__() }}")], [("w", [4], 0)]),
+      "unsafe", "GGUF chat template with a Jinja sandbox escape", "scan.gguf.template")
+write("malicious/config-with-aws-key.json",
+      json.dumps({"model_type": "bert", "aws_access_key_id": "AKIA" + "IOSFODNN7EXAMPLE"}).encode(),
+      "unsafe", "AWS key shipped in a config", "scan.secret")
+write("malicious/private-key.txt",
+      b"-----BEGIN OPENSSH PRIVATE KEY-----\nb3BlbnNzaC1rZXktdjEAAAAA\n-----END OPENSSH PRIVATE KEY-----\n",
+      "unsafe", "private key shipped with the model", "scan.secret")
+
+# --- benign: must stay safe --------------------------------------------------
+rng = np.random.default_rng(0)
+X = rng.normal(size=(60, 4))
+y = (X[:, 0] + X[:, 1] > 0).astype(int)
+pipe = Pipeline([("scale", StandardScaler()), ("clf", LogisticRegression())]).fit(X, y)
+for proto in (2, 4, 5):
+    write(f"benign/sklearn-pipeline-p{proto}.pkl", pickle.dumps(pipe, protocol=proto), "safe",
+          f"scikit-learn Pipeline(StandardScaler, LogisticRegression), protocol {proto}")
+buf = io.BytesIO()
+joblib.dump(pipe, buf)
+write("benign/sklearn-pipeline.joblib", buf.getvalue(), "safe", "joblib.dump of the pipeline (arrays inline)")
+buf = io.BytesIO()
+joblib.dump({"w": np.arange(10, dtype=np.float32), "names": np.array(["a", "b"], dtype=object)}, buf)
+write("benign/joblib-object-array.joblib", buf.getvalue(), "safe", "joblib with an object array (nested pickle)")
+write("benign/joblib-zlib.joblib", zlib.compress(pickle.dumps(pipe, protocol=4)), "safe", "zlib-compressed pickle as joblib writes it")
+for proto in (0, 2, 5):
+    write(f"benign/numpy-arrays-p{proto}.pkl",
+          pickle.dumps({"a": np.arange(12, dtype=np.float64).reshape(3, 4), "b": np.int64(3), "c": np.float32(1.5),
+                        "d": np.array([True, False])}, protocol=proto),
+          "safe", f"numpy arrays and scalars, protocol {proto}")
+sd = collections.OrderedDict([("layer.weight", np.ones((2, 3), dtype=np.float32)), ("layer.bias", np.zeros(2))])
+write("benign/ordereddict-state-dict.pkl", pickle.dumps(sd, protocol=2), "safe", "OrderedDict state dict of numpy arrays")
+b = io.BytesIO()
+np.save(b, np.arange(6, dtype="<f8").reshape(2, 3))
+write("benign/array.npy", b.getvalue(), "safe", "np.save of a float array")
+b = io.BytesIO()
+np.savez(b, w=np.ones(3, dtype=np.float32), b=np.arange(4))
+write("benign/arrays.npz", b.getvalue(), "safe", "np.savez of two arrays")
+b = io.BytesIO()
+np.savez_compressed(b, w=np.zeros(1000, dtype=np.float32))
+write("benign/arrays-compressed.npz", b.getvalue(), "safe", "np.savez_compressed")
+write("benign/plain-p0-text.pkl", pickle.dumps({"a": [1, 2.5, "x"], "b": (None, True)}, protocol=0), "safe",
+      "protocol 0 pickle that is also ASCII text")
+write("benign/torch-renamed.pt",
+      zbytes([("my_export/data.pkl", pickle.dumps(sd, protocol=2)), ("my_export/version", b"3\n"),
+              ("my_export/data/0", b"\x80\x02\x00\x00" + b"\0" * 60)]),
+      "safe", "torch-style zip with a renamed folder and a storage that starts like a pickle")
+keras_ok = {"class_name": "Sequential", "config": {"name": "seq", "layers": [
+    {"module": "keras.layers", "class_name": "Dense", "config": {"name": "d", "units": 1}}]}}
+write("benign/dense.keras",
+      zbytes([("metadata.json", json.dumps({"keras_version": "3.3.3"}).encode()),
+              ("config.json", json.dumps(keras_ok).encode()), ("model.weights.h5", b"\x89HDF\r\n\x1a\n")]),
+      "safe", "Keras archive without Lambda layers")
+write("benign/relu-custom-domain.onnx",
+      onnx_model(relu + pb_field(1, pb_field(1, b"y") + pb_field(2, b"z") + pb_field(4, b"MyOp") + pb_field(7, b"com.example")),
+                 opsets=pb_field(8, pb_field(1, b"com.example") + pb_int(2, 1))),
+      "safe", "custom domain is a medium finding, not unsafe", "scan.onnx.custom_domain")
+write("benign/tiny.gguf", gguf([("general.architecture", "llama"), ("general.alignment", 32)], [("w", [8], 0)]), "safe",
+      "valid GGUF v3")
+ts_members = [("m/code/__torch__/model.py", b"class MyModule(Module):\n  def forward(self, x):\n    return x\n"),
+              ("m/data.pkl", P2 + glob("__torch__", "MyModule") + EMPTY_TUPLE + b"\x81" + EMPTY_DICT + su("training") + b"\x88s" + BUILD + STOP),
+              ("m/constants.pkl", P2 + glob("torch.jit._pickle", "build_intlist") + MARK + b"K\x01l" + TUPLE1 + REDUCE + TUPLE1 + STOP),
+              ("m/version", b"3\n")]
+write("benign/torchscript.pt", zbytes(ts_members), "safe",
+      "TorchScript archive: __torch__ classes and torch.jit._pickle helpers are TorchScript's own", "scan.torch.torchscript")
+write("malicious/torchscript-posix.pt",
+      zbytes(ts_members[:1] + [("m/data.pkl", P2 + glob("__torch__", "system") + su(ECHO) + TUPLE1 + REDUCE + STOP)]),
+      "unsafe", "a dangerous name under the TorchScript prefix", "scan.pickle.global")
+frame = pd.DataFrame({"a": [1.0, 2.0], "b": ["x", "y"], "t": pd.to_datetime(["2020-01-01", "2020-01-02"])},
+                     index=pd.Index([3, 4], name="i"))
+write("benign/pandas-frame.pkl", pickle.dumps({"df": frame, "s": frame["a"], "cat": pd.Categorical(["a", "b"])}, protocol=4),
+      "safe", "pandas DataFrame, Series and Categorical")
+write("malicious/pandas-eval.pkl",
+      P4 + su("pandas.core.computation.eval") + su("eval") + STACK_GLOBAL + su("1+1") + TUPLE1 + REDUCE + STOP,
+      "unsafe", "pandas.eval reached through pandas.core.computation", "scan.pickle.global")
+def legacy_torch(obj_pickle):
+    out = pickle.dumps(0x1950a86a20f9469cfc6c, protocol=2) + pickle.dumps(1001, protocol=2)
+    out += pickle.dumps({"protocol_version": 1001, "little_endian": True,
+                         "type_sizes": {"short": 2, "int": 4, "long": 4}}, protocol=2)
+    out += obj_pickle + pickle.dumps(["0"], protocol=2)
+    return out + struct.pack("<q", 4) + b"\0" * 16  # raw storage data follows the pickles
+
+
+write("benign/legacy-torch.pt", legacy_torch(pickle.dumps(sd, protocol=2)), "safe",
+      "legacy (pre-1.6) torch.save stream: magic, version, sys_info, object, storage keys, raw data")
+write("malicious/legacy-torch.pt", legacy_torch(os_system_p4), "unsafe",
+      "legacy torch stream whose object pickle calls os.system", "scan.pickle.global")
+write("benign/README.md", b"# My model\n\nTrained on public data.\n", "safe", "text file")
+
+# --- invalid: hostile malformed input --------------------------------------
+# (the big ones - a huge memo, a million nested MARKs, 10,000 zip members and a
+# zlib bomb - are generated by tools/scan/hostile_test.go, not committed)
+write("invalid/empty.pkl", b"", "invalid", "empty file")
+write("invalid/unknown.bin", b"\x00\x01\x02\x03garbage\xff\xfe", "invalid", "unknown binary format")
+write("invalid/get-unset-slot.pkl", P2 + binget(5) + STOP, "invalid", "GET of an unset memo slot")
+write("invalid/unknown-opcode.pkl", P2 + b"\xff" + STOP, "invalid", "unknown opcode")
+write("invalid/stack-underflow.pkl", P2 + TUPLE2 + STOP, "invalid", "stack underflow")
+write("invalid/huge-string-length.pkl", P4 + b"\x8e" + struct.pack("<Q", 1 << 62) + STOP, "invalid",
+      "BINBYTES8 claims 4 EiB")
+write("invalid/bad-protocol.pkl", b"\x80\x09" + STOP, "invalid", "protocol 9")
+# a cyclic structure is legal pickle: it must finish quickly and stay safe
+write("benign/cyclic-memo.pkl", P2 + b"]" + binput(0) + binget(0) + b"a" + binget(0) + b"a" + STOP, "safe",
+      "a list that contains itself (cyclic memo)")
+write("invalid/safetensors-header-too-big.safetensors", struct.pack("<Q", 200_000_000) + b"{}", "invalid",
+      "header length beyond the format's limit")
+def st(header, data_len):
+    h = header.encode()
+    h += b" " * ((8 - len(h) % 8) % 8)
+    return struct.pack("<Q", len(h)) + h + b"\0" * data_len
+
+
+write("invalid/safetensors-overlap.safetensors",
+      st('{"a":{"dtype":"F32","shape":[2],"data_offsets":[0,8]},"b":{"dtype":"F32","shape":[2],"data_offsets":[4,12]}}', 12),
+      "invalid", "overlapping offsets")
+write("invalid/safetensors-bad-dtype.safetensors",
+      st('{"a":{"dtype":"F33","shape":[1],"data_offsets":[0,4]}}', 4), "invalid", "unknown dtype")
+write("invalid/safetensors-metadata-int.safetensors", st('{"__metadata__":{"a":1}}', 0), "invalid",
+      "__metadata__ value not a string")
+write("invalid/safetensors-gap.safetensors",
+      st('{"a":{"dtype":"F32","shape":[1],"data_offsets":[4,8]}}', 8), "invalid", "gap before the first tensor")
+write("invalid/safetensors-tail.safetensors",
+      st('{"a":{"dtype":"F32","shape":[1],"data_offsets":[0,4]}}', 12), "invalid", "bytes after the last tensor")
+write("invalid/safetensors-duplicate.safetensors",
+      st('{"a":{"dtype":"F32","shape":[1],"data_offsets":[0,4]},"a":{"dtype":"F32","shape":[1],"data_offsets":[4,8]}}', 8),
+      "invalid", "duplicate tensor name")
+write("invalid/safetensors-not-object.safetensors", st('[1,2,3]', 0), "invalid", "header not starting with {")
+write("benign/weights-with-metadata.safetensors",
+      st('{"__metadata__":{"format":"pt"},"b":{"dtype":"BF16","shape":[2],"data_offsets":[8,12]},'
+         '"a":{"dtype":"F32","shape":[2],"data_offsets":[0,8]},"e":{"dtype":"F32","shape":[0],"data_offsets":[12,12]}}', 12),
+      "safe", "unsorted header keys, a zero-size tensor, metadata")
+write("invalid/truncated.npy", npy_header("<f8", "(10,)") + b"\0" * 16, "invalid", "npy data shorter than the shape")
+write("invalid/truncated.gguf", gguf([("general.architecture", "llama")], [("w", [8], 0)])[:-20], "invalid",
+      "GGUF tensor data cut short")
+write("invalid/truncated.onnx.bin", onnx_model(relu)[:-3], "invalid", "ONNX protobuf cut short (unknown format)")
+write("invalid/bomb.zip", zbytes([("zeros.bin", b"\0" * (8 << 20))], zipfile.ZIP_DEFLATED), "invalid",
+      "member expands more than 1000:1")
+write("invalid/nested.zip", zbytes([("inner.zip", zbytes([("data.pkl", os_system_p4)]))]), "invalid", "zip inside a zip")
+write("invalid/truncated.zip", zbytes([("archive/data.pkl", P2 + EMPTY_DICT + STOP)])[:-10], "invalid", "zip cut short")
+
+with open(os.path.join(ROOT, "expected.json"), "w") as f:
+    json.dump(EXPECTED, f, indent=1, sort_keys=True)
+print(f"wrote {len(EXPECTED)} files to {ROOT}")

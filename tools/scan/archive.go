@@ -3,8 +3,12 @@ package scan
 import (
 	"archive/zip"
 	"bytes"
+	"compress/flate"
 	"encoding/json"
+	"errors"
 	"fmt"
+	"hash"
+	"hash/crc32"
 	"io"
 	"io/fs"
 	"path"
@@ -148,7 +152,7 @@ func classifyZip(zr *zip.Reader) string {
 }
 
 func (s *scanner) scanMember(m *zip.File, where, kind string, depth int) bool {
-	rc, err := m.Open()
+	rc, err := openMember(m)
 	if err != nil {
 		return s.invalid("scan.invalid.archive", where, "cannot open member: %v", err)
 	}
@@ -275,3 +279,44 @@ func (s *scanner) kerasConfig(data []byte, where string) {
 	}
 	walk(v, 0)
 }
+
+// openMember opens a member's data. archive/zip refuses data in a member
+// whose name ends in "/", but Python's zipfile reads it, so such a member
+// is read raw and decompressed here, with its CRC-32 checked at the end.
+func openMember(m *zip.File) (io.ReadCloser, error) {
+	if !strings.HasSuffix(m.Name, "/") {
+		return m.Open()
+	}
+	raw, err := m.OpenRaw()
+	if err != nil {
+		return nil, err
+	}
+	var r io.ReadCloser
+	switch m.Method {
+	case zip.Store:
+		r = io.NopCloser(raw)
+	case zip.Deflate:
+		r = flate.NewReader(raw)
+	default:
+		return nil, fmt.Errorf("compression method %d of a member named like a folder is not supported", m.Method)
+	}
+	return &crcReader{r: r, want: m.CRC32, h: crc32.NewIEEE()}, nil
+}
+
+// crcReader fails at EOF when the data does not match the member's CRC-32.
+type crcReader struct {
+	r    io.ReadCloser
+	want uint32
+	h    hash.Hash32
+}
+
+func (c *crcReader) Read(p []byte) (int, error) {
+	n, err := c.r.Read(p)
+	c.h.Write(p[:n])
+	if errors.Is(err, io.EOF) && c.h.Sum32() != c.want {
+		return n, zip.ErrChecksum
+	}
+	return n, err
+}
+
+func (c *crcReader) Close() error { return c.r.Close() }

@@ -173,7 +173,9 @@ func underPrefix(mod string, prefixes []string) bool {
 	return false
 }
 
-func isDunder(s string) bool { return len(s) > 4 && strings.HasPrefix(s, "__") && strings.HasSuffix(s, "__") }
+func isDunder(s string) bool {
+	return len(s) > 4 && strings.HasPrefix(s, "__") && strings.HasSuffix(s, "__")
+}
 
 // Check grades one import. It returns Info and an empty reason when the
 // global is allowed (ExtensionReason when only a user extension allows
