@@ -38,6 +38,21 @@ func (s Severity) Rank() int {
 // finding, so that every use of an extension is visible in the report.
 const ExtensionReason = "allowed by the configuration's allowlist extension"
 
+// dangerousNames are names that must not pass under a trusted
+// (TorchScript) prefix: there the allowlist is not exact, so names of
+// code-executing functions stay critical in case a Python unpickler
+// rather than TorchScript's resolves them.
+var dangerousNames = map[string]bool{
+	"eval": true, "exec": true, "compile": true, "getattr": true, "setattr": true, "delattr": true,
+	"open": true, "system": true, "popen": true, "Popen": true, "run": true, "call": true,
+	"check_call": true, "check_output": true, "partial": true, "attrgetter": true, "methodcaller": true,
+	"import_module": true, "loads": true, "load": true, "breakpoint": true, "input": true,
+	"globals": true, "locals": true, "vars": true, "apply": true, "reduce": true, "rmtree": true,
+	"remove": true, "unlink": true, "fork": true, "kill": true, "urlopen": true, "urlretrieve": true,
+	"os": true, "sys": true, "subprocess": true, "builtins": true, "pickle": true, "shutil": true,
+	"importlib": true, "socket": true, "ctypes": true, "type": true,
+}
+
 // Policy decides what each imported global is worth. Build it once with
 // NewPolicy and share it: it is read-only.
 //
@@ -188,9 +203,10 @@ func (p *Policy) Check(module, name string) (Severity, string) {
 		return Info, ExtensionReason
 	}
 	if underPrefix(module, p.trusted) && !strings.Contains(name, ".") && !isDunder(name) {
-		if _, bad := p.t.denyName[ref{module, name}]; !bad {
-			return Info, ""
+		if dangerousNames[name] || strings.HasPrefix(name, "exec") || strings.HasPrefix(name, "spawn") {
+			return Critical, fmt.Sprintf("%q under a TorchScript prefix names a code-executing function", name)
 		}
+		return Info, ""
 	}
 	if module == "" || name == "" {
 		return Critical, "empty module or name"
