@@ -178,9 +178,17 @@ func (s *scanner) scanMember(m *zip.File, where, kind string, depth int) bool {
 		// storages are raw numbers and can start like this by chance
 		_, inv := s.scanPickleReader(body, int64(m.UncompressedSize64), where, false)
 		return inv
+	case len(head) > 0 && isPickleOpcode(head[0]) && !isTextName(name):
+		// protocol 0/1 pickles have no PROTO: a loader that unpickles the
+		// member does not care what it is called. Streamed: raw tensor
+		// storages start with such a byte by chance and are large.
+		_, inv := s.scanPickleReader(body, int64(m.UncompressedSize64), where, false)
+		if inv {
+			return true
+		}
 	case len(head) > 0 && isPickleOpcode(head[0]) && m.UncompressedSize64 <= maxTextMember:
-		// protocol 0/1 pickles have no PROTO and look like text: a loader
-		// that unpickles the member does not care what it is called
+		// a text member that may be a protocol 0 pickle: kept in memory
+		// for the secret scan too
 		data, err := io.ReadAll(body)
 		if err != nil {
 			return s.memberErr(lr, where, m, err)

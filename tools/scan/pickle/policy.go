@@ -60,7 +60,6 @@ var dangerousNames = map[string]bool{
 // a prefix allowlist with a name denylist cannot be made safe, because
 // the libraries re-export and wrap functions that run code.
 type Policy struct {
-	t          *table
 	noDefaults bool
 	userAllow  map[string]bool // exact "module.qualname" entries
 	userDeny   map[string]bool
@@ -119,7 +118,7 @@ func ValidateAllowEntry(e string) error {
 
 // NewPolicy compiles the extensions over the embedded table.
 func NewPolicy(p PolicyParams) (*Policy, error) {
-	pol := &Policy{t: defaultTable, noDefaults: p.NoDefaults, userAllow: map[string]bool{}, userDeny: map[string]bool{}}
+	pol := &Policy{noDefaults: p.NoDefaults, userAllow: map[string]bool{}, userDeny: map[string]bool{}}
 	for _, e := range p.Allow {
 		if err := ValidateAllowEntry(e); err != nil {
 			return nil, fmt.Errorf("allow list: %w", err)
@@ -163,11 +162,11 @@ func (p *Policy) Extensions() []string {
 
 // TableHeader returns the generator's header lines of the embedded
 // allowlist (generator, library versions, row counts).
-func TableHeader() []string { return slices.Clone(defaultTable.header) }
+func TableHeader() []string { return slices.Clone(defaultTable().header) }
 
 // Allowed reports whether module.qualname is an allow row, and its kind.
 func Allowed(module, qualname string) (kind string, ok bool) {
-	kind, ok = defaultTable.allow[ref{module, qualname}]
+	kind, ok = defaultTable().allow[ref{module, qualname}]
 	return kind, ok
 }
 
@@ -187,6 +186,8 @@ func underPrefix(mod string, prefixes []string) bool {
 	}
 	return false
 }
+
+func (p *Policy) t() *table { return defaultTable() }
 
 func isDunder(s string) bool {
 	return len(s) > 4 && strings.HasPrefix(s, "__") && strings.HasSuffix(s, "__")
@@ -216,7 +217,7 @@ func (p *Policy) Check(module, name string) (Severity, string) {
 			return Critical, "malformed dotted name"
 		}
 	}
-	r := p.t.resolve(module, name)
+	r := p.t().resolve(module, name)
 	lit := ref{module, name}
 	if sev, why := p.userDenied(lit); sev != "" {
 		return sev, why
@@ -251,23 +252,23 @@ func (p *Policy) userDenied(r ref) (Severity, string) {
 // harmless members of critical modules, builtins.dict or joblib's
 // array wrapper), then critical modules, then dunder walks.
 func (p *Policy) judge(r ref) (Severity, string) {
-	if why, ok := p.t.denyName[r]; ok {
+	if why, ok := p.t().denyName[r]; ok {
 		return Critical, "on the denylist of code-executing globals (" + why + ")"
 	}
 	if first, _, _ := strings.Cut(r.qual, "."); first != r.qual {
-		if why, ok := p.t.denyName[ref{r.mod, first}]; ok {
+		if why, ok := p.t().denyName[ref{r.mod, first}]; ok {
 			return Critical, "reaches a denylisted global (" + why + ")"
 		}
 	}
-	if why, ok := p.t.danger[r]; ok {
+	if why, ok := p.t().danger[r]; ok {
 		return Critical, "a library function that " + why
 	}
 	if !p.noDefaults {
-		if _, ok := p.t.allow[r]; ok {
+		if _, ok := p.t().allow[r]; ok {
 			return Info, ""
 		}
 	}
-	if p.t.deniedModule(r.mod) {
+	if p.t().deniedModule(r.mod) {
 		return Critical, "in a module on the denylist (code execution, processes, files or network)"
 	}
 	if r.qual == "" {
@@ -277,7 +278,7 @@ func (p *Policy) judge(r ref) (Severity, string) {
 		if isDunder(s) {
 			return Critical, fmt.Sprintf("reaches the dunder attribute %s, a known way around allowlists", s)
 		}
-		if p.t.deniedModule(s) {
+		if p.t().deniedModule(s) {
 			return Critical, fmt.Sprintf("the name walks into the denylisted module %s", s)
 		}
 	}
