@@ -105,6 +105,13 @@ func (a *Agent) Run(ctx context.Context, task agents.Task) (agents.Report, error
 	}
 	det := Details{Scan: sr}
 	a.fileFindings(&rep, sr)
+	rep.Metrics["scan.allow.extensions"] = float64(len(sr.AllowExtensions))
+	for _, e := range sr.AllowExtensions {
+		// an extension wins over every rule, the denylist included: the
+		// report says so once per entry, whether or not a file used it
+		rep.Findings = append(rep.Findings, finding(agents.Info, "scan.allow.extension", root,
+			"security.allow adds "+e+" to the pickle allowlist; imports of it are not flagged", map[string]any{"global": e}))
+	}
 
 	sigPath := ""
 	if cfg.RequireSignature || cfg.PublicKey != "" {

@@ -7,7 +7,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 go build -o bin/modelgate ./cmd/modelgate
-DATA=bench/data/scan
+DATA=${SCAN_BENCH_DATA:-bench/data/scan}   # big generated files; never committed
 /usr/bin/python3 bench/scan/gen.py "$DATA" >/dev/null
 ST=$DATA/big.safetensors
 PT=$DATA/checkpoint.pt

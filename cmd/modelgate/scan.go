@@ -36,12 +36,14 @@ pickle (protocols 0-5), joblib, PyTorch zip and legacy checkpoints, numpy .npy/.
 safetensors, ONNX, Keras (.keras, .h5), GGUF, XGBoost JSON, JSON and text configs.
 
 Pickles are analysed by an opcode walker, never loaded. Every import outside the
-allowlist of known-safe ML globals is a finding; code-executing globals are critical.
+exact allowlist of globals real model files use (generated from scikit-learn, xgboost,
+pandas, numpy and scipy) is at least high; code-executing globals, and re-exports that
+resolve to them, are critical.
 
 Exit code: 0 all files safe, 1 any file unsafe or invalid, 2 bad usage or unreadable path.`,
 		Example: `  modelgate scan model.pt
   modelgate scan ./model-dir --json
-  modelgate scan model.pkl --allow mypkg.features.Scaler --allow 'mypkg.models.*'`,
+  modelgate scan model.pkl --allow mypkg.features.Scaler --allow mypkg.models.Ranker`,
 		Args: cobra.MinimumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			return runScan(cmd, args, f)
@@ -49,7 +51,7 @@ Exit code: 0 all files safe, 1 any file unsafe or invalid, 2 bad usage or unread
 	}
 	fl := cmd.Flags()
 	fl.BoolVar(&f.json, "json", false, "print the report as JSON")
-	fl.StringArrayVar(&f.allow, "allow", nil, "allow a pickle global, module.name or module.* (repeatable)")
+	fl.StringArrayVar(&f.allow, "allow", nil, "allow one pickle global by its exact name, module.qualname (repeatable; listed in the report)")
 	fl.StringArrayVar(&f.deny, "deny", nil, "grade a pickle global critical, module.name or module.* (repeatable)")
 	fl.BoolVar(&f.allowUnknown, "allow-unknown", false, "accept files whose format is not recognised instead of marking them invalid")
 	fl.StringVar(&f.maxSize, "max-size", "", "largest file accepted, e.g. 20GB (default: no limit)")
@@ -126,6 +128,9 @@ func printScan(w io.Writer, rep scan.Report) {
 			}
 			fmt.Fprintf(w, "  %-8s %s%s: %s\n", fd.Severity, fd.Code, at, fd.Message)
 		}
+	}
+	for _, e := range rep.AllowExtensions {
+		fmt.Fprintf(w, "\nallowlist extended by --allow: %s", e)
 	}
 	fmt.Fprintf(w, "\n%d safe, %d unsafe, %d invalid\n", rep.Summary.Safe, rep.Summary.Unsafe, rep.Summary.Invalid)
 }

@@ -12,7 +12,7 @@ import (
 
 // Security configures artifact scanning (security agent).
 type Security struct {
-	Allow []string `yaml:"allow" json:"allow,omitempty"` // extra pickle globals allowed, "module.name" or "module.*"
+	Allow []string `yaml:"allow" json:"allow,omitempty"` // extra pickle globals allowed, exact "module.qualname" only; each is listed in the report
 	Deny  []string `yaml:"deny" json:"deny,omitempty"`   // extra pickle globals graded critical, "module.name" or "module.*"
 	// RequireSignature makes the agent verify an Ed25519 signature over
 	// the artifact's manifest (modelgate sign) before anything else.
@@ -39,6 +39,8 @@ func (c *Security) validate(v *validator) {
 	for i, e := range c.Allow {
 		if msg := globalEntryProblem(e); msg != "" {
 			v.add(fmt.Sprintf("security.allow[%d]", i), msg)
+		} else if strings.Contains(e, "*") {
+			v.add(fmt.Sprintf("security.allow[%d]", i), fmt.Sprintf("%q: allowlist extensions are exact names (mypkg.models.Ranker); a wildcard would also allow what the module re-exports", e))
 		}
 	}
 	for i, e := range c.Deny {

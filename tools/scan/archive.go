@@ -3,8 +3,12 @@ package scan
 import (
 	"archive/zip"
 	"bytes"
+	"compress/flate"
 	"encoding/json"
+	"errors"
 	"fmt"
+	"hash"
+	"hash/crc32"
 	"io"
 	"io/fs"
 	"path"
@@ -86,7 +90,7 @@ func (s *scanner) scanZip(r io.ReaderAt, size int64, prefix string, depth int) b
 		if s.ctx != nil && s.ctx.Err() != nil {
 			return false
 		}
-		if m.FileInfo().IsDir() {
+		if zipDir(m) {
 			continue
 		}
 		where := strings.TrimPrefix(prefix+"/"+m.Name, "/")
@@ -124,7 +128,7 @@ func zipSlip(name string) string {
 func classifyZip(zr *zip.Reader) string {
 	npy, config, keras, pkl := 0, false, false, false
 	for _, m := range zr.File {
-		base := path.Base(m.Name)
+		base := path.Base(strings.TrimSuffix(m.Name, "/"))
 		switch {
 		case base == "data.pkl" || strings.HasSuffix(m.Name, ".pkl"):
 			pkl = true
@@ -148,7 +152,7 @@ func classifyZip(zr *zip.Reader) string {
 }
 
 func (s *scanner) scanMember(m *zip.File, where, kind string, depth int) bool {
-	rc, err := m.Open()
+	rc, err := openMember(m)
 	if err != nil {
 		return s.invalid("scan.invalid.archive", where, "cannot open member: %v", err)
 	}
@@ -160,7 +164,7 @@ func (s *scanner) scanMember(m *zip.File, where, kind string, depth int) bool {
 	n, _ := io.ReadFull(lr, head)
 	head = head[:n]
 	body := io.MultiReader(bytes.NewReader(head), lr)
-	name := m.Name
+	name := strings.TrimSuffix(m.Name, "/")
 	switch {
 	case bytes.HasPrefix(head, magicZip) || bytes.HasPrefix(head, magicZipEmpty):
 		return s.invalid("scan.invalid.nested_archive", where, "archive inside an archive: nested archives are not scanned (a classic zip-bomb shape)")
@@ -169,11 +173,33 @@ func (s *scanner) scanMember(m *zip.File, where, kind string, depth int) bool {
 		return inv
 	case bytes.HasPrefix(head, magicNpy):
 		return s.scanNpy(bufioReader(body), int64(m.UncompressedSize64), where)
-	case len(head) >= 2 && head[0] == 0x80 && head[1] >= 2 && head[1] <= 5:
+	case len(head) >= 2 && head[0] == 0x80 && head[1] <= 5:
 		// a member that is a pickle by content but not by name: torch
 		// storages are raw numbers and can start like this by chance
 		_, inv := s.scanPickleReader(body, int64(m.UncompressedSize64), where, false)
 		return inv
+	case len(head) > 0 && isPickleOpcode(head[0]) && !isTextName(name):
+		// protocol 0/1 pickles have no PROTO: a loader that unpickles the
+		// member does not care what it is called. Streamed: raw tensor
+		// storages start with such a byte by chance and are large.
+		_, inv := s.scanPickleReader(body, int64(m.UncompressedSize64), where, false)
+		if inv {
+			return true
+		}
+	case len(head) > 0 && isPickleOpcode(head[0]) && m.UncompressedSize64 <= maxTextMember:
+		// a text member that may be a protocol 0 pickle: kept in memory
+		// for the secret scan too
+		data, err := io.ReadAll(body)
+		if err != nil {
+			return s.memberErr(lr, where, m, err)
+		}
+		if _, inv := s.scanPickleReader(bytes.NewReader(data), int64(len(data)), where, false); inv {
+			return true
+		}
+		if isTextName(name) && s.o.secrets() {
+			s.secretsInText(data, where)
+		}
+		return false
 	case isTextName(name):
 		if m.UncompressedSize64 > maxTextMember {
 			s.res.add(Finding{Severity: Low, Code: "scan.archive.large_text", Location: where,
@@ -192,12 +218,24 @@ func (s *scanner) scanMember(m *zip.File, where, kind string, depth int) bool {
 	}
 	// drain so that archive/zip verifies the CRC-32 of every member
 	if _, err := io.Copy(io.Discard, lr); err != nil {
-		if lr.hit {
-			return s.invalid("scan.invalid.bomb", where, "member expands past its declared size of %d bytes", m.UncompressedSize64)
-		}
-		return s.invalid("scan.invalid.archive", where, "member is corrupt: %v", err)
+		return s.memberErr(lr, where, m, err)
 	}
 	return false
+}
+
+func (s *scanner) memberErr(lr *capReader, where string, m *zip.File, err error) bool {
+	if lr.hit {
+		return s.invalid("scan.invalid.bomb", where, "member expands past its declared size of %d bytes", m.UncompressedSize64)
+	}
+	return s.invalid("scan.invalid.archive", where, "member is corrupt: %v", err)
+}
+
+// zipDir reports whether a member is a folder the way Python's zipfile
+// (and so numpy.load and torch.load) sees it: a name ending in "/" and no
+// data. Mode bits do not count: zipfile opens a member whose external
+// attributes say "directory" as a file, so a payload can hide there.
+func zipDir(m *zip.File) bool {
+	return strings.HasSuffix(m.Name, "/") && m.UncompressedSize64 == 0 && m.CompressedSize64 == 0
 }
 
 func isTextName(n string) bool {
@@ -249,3 +287,44 @@ func (s *scanner) kerasConfig(data []byte, where string) {
 	}
 	walk(v, 0)
 }
+
+// openMember opens a member's data. archive/zip refuses data in a member
+// whose name ends in "/", but Python's zipfile reads it, so such a member
+// is read raw and decompressed here, with its CRC-32 checked at the end.
+func openMember(m *zip.File) (io.ReadCloser, error) {
+	if !strings.HasSuffix(m.Name, "/") {
+		return m.Open()
+	}
+	raw, err := m.OpenRaw()
+	if err != nil {
+		return nil, err
+	}
+	var r io.ReadCloser
+	switch m.Method {
+	case zip.Store:
+		r = io.NopCloser(raw)
+	case zip.Deflate:
+		r = flate.NewReader(raw)
+	default:
+		return nil, fmt.Errorf("compression method %d of a member named like a folder is not supported", m.Method)
+	}
+	return &crcReader{r: r, want: m.CRC32, h: crc32.NewIEEE()}, nil
+}
+
+// crcReader fails at EOF when the data does not match the member's CRC-32.
+type crcReader struct {
+	r    io.ReadCloser
+	want uint32
+	h    hash.Hash32
+}
+
+func (c *crcReader) Read(p []byte) (int, error) {
+	n, err := c.r.Read(p)
+	c.h.Write(p[:n])
+	if errors.Is(err, io.EOF) && c.h.Sum32() != c.want {
+		return n, zip.ErrChecksum
+	}
+	return n, err
+}
+
+func (c *crcReader) Close() error { return c.r.Close() }

@@ -14,7 +14,9 @@ import (
 // a verdict, never a panic, and an invalid verdict always says why.
 func FuzzArchive(f *testing.F) {
 	for _, glob := range []string{"../../testdata/scan/*/*/*.pt", "../../testdata/scan/*/*/*.zip",
-		"../../testdata/scan/*/*/*.npz", "../../testdata/scan/*/*/*.keras"} {
+		"../../testdata/scan/*/*/*.npz", "../../testdata/scan/*/*/*.keras",
+		// issue 13: folder-named members, members by content, polyglots
+		"../../testdata/scan/bypass/*.pt", "../../testdata/scan/bypass/*.zip", "../../testdata/scan/bypass/*.npz"} {
 		files, _ := filepath.Glob(glob)
 		for _, p := range files {
 			if data, err := os.ReadFile(p); err == nil {
@@ -40,7 +42,8 @@ func FuzzArchive(f *testing.F) {
 // safetensors, numpy, ONNX, GGUF, zip, JSON) with arbitrary bytes.
 func FuzzFile(f *testing.F) {
 	files, _ := filepath.Glob("../../testdata/scan/*/*/*")
-	for _, p := range files {
+	more, _ := filepath.Glob("../../testdata/scan/*/*") // real/ and bypass/ (issue 13)
+	for _, p := range append(files, more...) {
 		if data, err := os.ReadFile(p); err == nil && len(data) < 1<<16 {
 			f.Add(data)
 		}

@@ -1,6 +1,7 @@
 package scan
 
 import (
+	"archive/zip"
 	"bufio"
 	"errors"
 	"fmt"
@@ -35,7 +36,29 @@ func (s *scanner) scanPickleFile(f io.ReaderAt, size int64) bool {
 	if res.TopInt != nil && res.TopInt.Cmp(torchMagic) == 0 {
 		return s.scanTorchLegacy(br, res.End, size)
 	}
+	if done, inv := s.polyglot(f, res.End, size); done {
+		return inv
+	}
 	return s.trailing(br, res.End, size, "")
+}
+
+// polyglot scans a zip that follows a pickle. numpy.load and
+// pickle.load read the pickle at the front; zipfile, and so torch.load
+// and np.load of an .npz, find the zip from the end of the file and
+// ignore what precedes it. Both are scanned and both verdicts count.
+func (s *scanner) polyglot(f io.ReaderAt, end, size int64) (done, invalid bool) {
+	if end >= size {
+		return false, false
+	}
+	if _, err := zip.NewReader(f, size); err != nil {
+		return false, false
+	}
+	first := s.res.Format
+	s.res.add(Finding{Severity: Medium, Code: "scan.polyglot", Location: loc("", end),
+		Message: fmt.Sprintf("a %s is followed by a zip archive: pickle loaders read the first, zip-based loaders (torch.load, numpy.load of .npz) the second; both were scanned", first)})
+	inv := s.scanZip(f, size, "", 0)
+	s.res.Format = first + "+" + s.res.Format
+	return true, inv
 }
 
 // scanTorchLegacy walks the four pickles after the magic number
@@ -102,6 +125,9 @@ func (s *scanner) tryPickleP0(f io.ReaderAt, size int64, head []byte) (done, inv
 	if err != nil {
 		return true, s.pickleErr(err, "")
 	}
+	if done, inv := s.polyglot(f, res.End, size); done {
+		return true, inv
+	}
 	return true, s.trailing(br, res.End, size, "")
 }
 
@@ -131,9 +157,17 @@ func (s *scanner) scanPickleReader(r io.Reader, size int64, prefix string, stric
 	res, err := pickle.Walk(br, 0, s.walkOpts())
 	if err != nil && !strict {
 		// a data member that merely starts like a pickle: only findings
-		// from a complete walk count
+		// from a complete walk count, and critical imports of real
+		// Python names (a payload cut short still runs its REDUCE)
 		var fe *pickle.FormatError
 		if errors.As(err, &fe) {
+			var keep []pickle.Finding
+			for _, f := range res.Findings {
+				if f.Severity == pickle.Critical && pythonImport(f) {
+					keep = append(keep, f)
+				}
+			}
+			s.addPickle(keep, prefix)
 			return false, false
 		}
 	}

@@ -75,6 +75,10 @@ type Summary struct {
 type Report struct {
 	Files   []Result `json:"files"`
 	Summary Summary  `json:"summary"`
+	// AllowExtensions lists the user's additions to the pickle allowlist
+	// that were in force: they win over every rule, so a reviewer must
+	// see them next to the verdicts they produced.
+	AllowExtensions []string `json:"allow_extensions,omitempty"`
 }
 
 // OK reports whether every file is safe.
@@ -254,6 +258,9 @@ func Reader(ctx context.Context, path string, r io.ReaderAt, size int64, o Optio
 // link can point outside the artifact.
 func Paths(ctx context.Context, paths []string, o Options) (Report, error) {
 	rep := Report{Files: []Result{}}
+	if ext := o.policy().Extensions(); len(ext) > 0 {
+		rep.AllowExtensions = ext
+	}
 	for _, p := range paths {
 		st, err := os.Stat(p)
 		if err != nil {

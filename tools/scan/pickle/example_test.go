@@ -25,8 +25,9 @@ func ExampleWalk() {
 }
 
 func ExamplePolicy_Check() {
-	pol := pickle.MustPolicy(pickle.PolicyParams{Allow: []string{"mypkg.models.*"}})
-	for _, g := range [][2]string{{"mypkg.models", "Ranker"}, {"collections", "OrderedDict"}, {"builtins", "eval"}, {"other", "Thing"}} {
+	pol := pickle.MustPolicy(pickle.PolicyParams{Allow: []string{"mypkg.models.Ranker"}})
+	for _, g := range [][2]string{{"mypkg.models", "Ranker"}, {"collections", "OrderedDict"}, {"builtins", "eval"},
+		{"sklearn.datasets._base", "urlretrieve"}, {"other", "Thing"}} {
 		sev, _ := pol.Check(g[0], g[1])
 		fmt.Println(g[0]+"."+g[1], sev)
 	}
@@ -34,5 +35,6 @@ func ExamplePolicy_Check() {
 	// mypkg.models.Ranker info
 	// collections.OrderedDict info
 	// builtins.eval critical
+	// sklearn.datasets._base.urlretrieve critical
 	// other.Thing high
 }

@@ -375,8 +375,12 @@ func (w *walker) find(sev Severity, code, msg string, g *Global) {
 func (w *walker) importGlobal(module, name, via string) *value {
 	g := &Global{Module: module, Name: name, Offset: w.base + w.opOff}
 	w.res.Globals = append(w.res.Globals, *g)
-	if sev, why := w.o.Policy.Check(module, name); sev != Info {
+	switch sev, why := w.o.Policy.Check(module, name); {
+	case sev != Info:
 		w.find(sev, "scan.pickle.global", fmt.Sprintf("%s imports %s.%s: %s", via, module, name, why), g)
+	case why == ExtensionReason:
+		// listed so that a reviewer sees what the extension let through
+		w.find(Info, "scan.pickle.allowed_by_config", fmt.Sprintf("%s imports %s.%s: %s", via, module, name, why), g)
 	}
 	return &value{k: kGlobal, g: g}
 }
@@ -1057,7 +1061,10 @@ func setItems(d *value, items []*value) {
 			continue
 		}
 		k := items[i].s
-		if d.dunder == "" && len(k) > 4 && strings.HasPrefix(k, "__") && strings.HasSuffix(k, "__") {
+		// __doc__ is plain data on an instance (scipy's distributions
+		// carry their docstring in their state); other dunders change
+		// behaviour (__class__, __reduce__, __getattr__, …)
+		if d.dunder == "" && len(k) > 4 && strings.HasPrefix(k, "__") && strings.HasSuffix(k, "__") && k != "__doc__" {
 			d.dunder = k
 		}
 		if _, ok := d.keys[k]; ok || len(d.keys) < maxItems {

@@ -39,15 +39,41 @@ func TestPolicyCheck(t *testing.T) {
 		{"numpy", "__builtins__", pickle.Critical},
 		{"numpy.testing._private.utils", "runstring", pickle.Critical},
 		{"operator", "attrgetter", pickle.Critical},
-		{"operator", "add", pickle.High},
+		{"operator", "add", pickle.Critical}, // fickling lists operator whole
 		{"functools", "partial", pickle.Critical},
 		{"importlib", "import_module", pickle.Critical},
 		{"webbrowser", "open", pickle.Critical},
-		{"requests.api", "get", pickle.High},
-		{"http.client", "HTTPConnection", pickle.High},
+		{"requests.api", "get", pickle.Critical},
+		{"http.client", "HTTPConnection", pickle.Critical},
 		{"mypkg", "Model", pickle.High},
-		{"mypkg", "system", pickle.Critical},
+		{"mypkg", "system", pickle.High},
 		{"", "x", pickle.Critical},
+		// issue 13: re-exports and wrappers judged by what they are
+		{"sklearn.utils._testing", "assert_run_python_script", pickle.Critical},
+		{"sklearn.datasets._base", "urlretrieve", pickle.Critical},
+		{"sklearn.utils.validation", "np.load", pickle.Critical},
+		{"sklearn.utils.validation", "np.ndarray", pickle.Info},
+		{"sklearn.linear_model", "LogisticRegression", pickle.Info},
+		{"numpy.core", "_ufunc_reconstruct", pickle.Critical},
+		{"sklearn.utils", "Bunch", pickle.Info},
+		{"sklearn.base", "clone", pickle.High},
+		{"sklearn.datasets._base", "fetch_file", pickle.High},
+		// issue 13: benign reconstructors that were false alarms
+		{"__builtin__", "bytes", pickle.Info},
+		{"__builtin__", "set", pickle.Info},
+		{"__future__", "annotations", pickle.Info},
+		{"builtins", "len", pickle.Info},
+		{"collections.abc", "Iterable", pickle.Info},
+		{"__builtin__", "apply", pickle.Critical},
+		{"copy_reg", "_reconstructor", pickle.Info},
+		{"numpy.core._multiarray_umath", "log1p", pickle.Info},
+		{"pandas._libs.internals", "_unpickle_block", pickle.Info},
+		{"xgboost.sklearn", "XGBClassifier", pickle.Info},
+		{"xgboost.core", "DMatrix", pickle.High},
+		{"joblib.numpy_pickle", "NumpyArrayWrapper", pickle.Info},
+		{"joblib", "load", pickle.Critical},
+		{"uuid", "UUID", pickle.Critical},
+		{"numpy.core.memmap", "memmap", pickle.High},
 		{"a..b", "x", pickle.Critical},
 	}
 	for _, tt := range tests {
@@ -68,9 +94,13 @@ func TestPolicyParams(t *testing.T) {
 	require.ErrorContains(t, err, "nodot")
 	_, err = pickle.NewPolicy(pickle.PolicyParams{Deny: []string{"a b.c"}})
 	require.ErrorContains(t, err, "deny list")
+	_, err = pickle.NewPolicy(pickle.PolicyParams{Allow: []string{"mypkg.*"}})
+	require.ErrorContains(t, err, "exact names")
 	p := pickle.MustPolicy(pickle.PolicyParams{Allow: []string{"os.getcwd"}, Deny: []string{"sklearn.tree.*"}})
-	sev, _ := p.Check("os", "getcwd")
+	sev, why := p.Check("os", "getcwd")
 	require.Equal(t, pickle.Info, sev, "an exact user allow wins over the denylist")
+	require.Equal(t, pickle.ExtensionReason, why)
+	require.Equal(t, []string{"os.getcwd"}, p.Extensions())
 	sev, _ = p.Check("sklearn.tree._classes", "DecisionTreeClassifier")
 	require.Equal(t, pickle.Critical, sev, "a user deny wins over a default prefix allow")
 	p = pickle.MustPolicy(pickle.PolicyParams{NoDefaults: true})
