@@ -107,7 +107,10 @@ func runRemote(cmd *cobra.Command, f runFlags, data []byte, base string, cfg *co
 	ctx, cancel := waitCtx(ctx, f.timeout)
 	defer cancel()
 	p := newProgress(cmd.ErrOrStderr())
-	err = c.Events(ctx, run.ID, func(e client.Event) error {
+	follow := client.EventsParams{Reconnecting: func(err error, wait time.Duration) {
+		fmt.Fprintf(cmd.ErrOrStderr(), "lost the run's event stream (%v); reconnecting in %s\n", err, wait.Round(time.Millisecond))
+	}}
+	err = c.EventsWith(ctx, run.ID, follow, func(e client.Event) error {
 		var ev coordinator.Event
 		switch e.Type {
 		case "state":
