@@ -52,6 +52,14 @@ Exit codes: 0 the run succeeded (or, --local, was allowed or awaits approval),
 			if err != nil {
 				return usageErr(err)
 			}
+			// Found before anything is uploaded or run: a missing file or
+			// label column is bad input (exit 2), not a failed stage after
+			// its retries. With --base-dir the files are on the server.
+			if f.baseDir == "" {
+				if err := cfg.Preflight(f.file, base); err != nil {
+					return usageErr(err)
+				}
+			}
 			if f.local {
 				// Locally the pipeline's own bundle applies (a developer trying
 				// a policy change); a server always judges with its own.

@@ -1,6 +1,7 @@
 package config
 
 import (
+	"cmp"
 	"errors"
 	"fmt"
 	"os"
@@ -93,13 +94,20 @@ func Load(path string) (*Pipeline, error) {
 func Parse(file string, data []byte) (*Pipeline, error) {
 	var p Pipeline
 	pos, err := DecodeStrict(file, data, &p)
-	if err != nil {
+	var se *Error
+	if err != nil && (!errors.As(err, &se) || !se.UnknownKeysOnly()) {
 		return nil, err
 	}
 	p.SetDefaults()
 	v := &validator{pos: pos}
+	if se != nil {
+		v.probs = se.Problems // unknown keys, listed with the rest
+	}
 	p.validate(v)
 	if len(v.probs) > 0 {
+		slices.SortStableFunc(v.probs, func(a, b Problem) int {
+			return cmp.Or(cmp.Compare(a.Pos.Line, b.Pos.Line), cmp.Compare(a.Pos.Column, b.Pos.Column))
+		})
 		return nil, &Error{File: file, Problems: v.probs}
 	}
 	return &p, nil
