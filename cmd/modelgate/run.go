@@ -42,7 +42,9 @@ train, test, scan, evaluate and the policy decision, the way a developer
 checks a model before pushing. --local never deploys.
 
 Exit codes: 0 the run succeeded (or, --local, was allowed or awaits approval),
-1 it failed, was denied or rolled back, 2 bad usage or config.`,
+1 it failed, was denied or rolled back, 2 bad usage or config (every problem
+at once, missing files and label columns included, before any stage runs),
+3 the server refused the request (403).`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if f.file == "" {

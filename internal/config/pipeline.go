@@ -98,6 +98,9 @@ func Parse(file string, data []byte) (*Pipeline, error) {
 	if err != nil && (!errors.As(err, &se) || !se.UnknownKeysOnly()) {
 		return nil, err
 	}
+	if _, ok := pos["deploy"]; !ok {
+		p.Deploy.Absent = true
+	}
 	p.SetDefaults()
 	v := &validator{pos: pos}
 	if se != nil {
@@ -185,7 +188,11 @@ func (p *Pipeline) validate(v *validator) {
 }
 
 // Skips reports whether a stage is switched off.
-func (p *Pipeline) Skips(stage string) bool { return slices.Contains(p.Stages.Skip, stage) }
+// A config without a deploy section skips deploy: it is promoted in the
+// registry only.
+func (p *Pipeline) Skips(stage string) bool {
+	return slices.Contains(p.Stages.Skip, stage) || (stage == "deploy" && p.Deploy.Absent)
+}
 
 // FileRef is one file a config refers to, by the field that names it.
 type FileRef struct {
