@@ -380,8 +380,9 @@ func decisionInput(run store.Run, cfg *config.Pipeline, prod *agents.Production,
 		Candidate:   candidateOf(run),
 		Production:  prod,
 		Reports:     reports,
-		Deploy:      oversight.DeployInfo{Strategy: cfg.Deploy.Strategy, MaxTrafficShare: share, Shadow: cfg.Deploy.Shadow != nil && !cfg.Skips(StageDeploy)},
-		Requester:   auth.Principal{Subject: run.Requester},
+		Deploy: oversight.DeployInfo{Strategy: cfg.Deploy.Strategy, MaxTrafficShare: share, Shadow: cfg.Deploy.Shadow != nil && !cfg.Skips(StageDeploy),
+			RegistryOnly: cfg.Skips(StageDeploy)},
+		Requester: auth.Principal{Subject: run.Requester},
 	}
 }
 

@@ -35,6 +35,10 @@ type DeployInfo struct {
 	Strategy        string  `json:"strategy"`
 	MaxTrafficShare float64 `json:"max_traffic_share"` // 0..1, the largest share the candidate will get
 	Shadow          bool    `json:"shadow"`
+	// RegistryOnly is a promotion with no rollout (no deploy section, or
+	// deploy skipped): whatever reads the registry switches at once, so
+	// the share is all of it, but there are no rollout steps to cite.
+	RegistryOnly bool `json:"registry_only,omitempty"`
 }
 
 // Reason is a coded denial.

@@ -50,6 +50,9 @@ type Options struct {
 	ServeBinary string
 	// Fast shortens rollout intervals (tests).
 	Fast bool
+	// Color sets headings in bold; only for a terminal, so that a log
+	// or a pipe gets no escape codes.
+	Color bool
 }
 
 // Result is what the demo saw, for its test.
@@ -99,7 +102,11 @@ func Run(ctx context.Context, o Options) (Result, error) {
 func (d *demo) say(format string, args ...any) { fmt.Fprintf(d.out, format+"\n", args...) }
 
 func (d *demo) heading(s string) {
-	d.say("\n\x1b[1m== %s\x1b[0m", s)
+	if d.o.Color {
+		d.say("\n\x1b[1m== %s\x1b[0m", s)
+		return
+	}
+	d.say("\n== %s", s)
 }
 
 // prepare writes the example, starts the server, serves production v1
