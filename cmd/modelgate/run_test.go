@@ -124,6 +124,7 @@ func TestRunAgainstServer(t *testing.T) {
 
 	code, stdout, stderr := cli("run", "-f", cfg, "--wait", "--server", web.URL, "--token", ci, "--idempotency-key", "build-1")
 	require.Contains(t, stderr, "inputs: 3 files, 3 uploaded")
+	require.Contains(t, stderr, "; follow it at "+web.URL+"/ui/runs/", "--wait says where the run's page is")
 	require.Equal(t, int64(3), puts.Load())
 	var sent int64
 	for _, f := range []string{"train.csv", "holdout.csv", "model-candidate.json"} {
