@@ -270,7 +270,11 @@ func validState(s store.RunState) bool {
 }
 
 func (s *Server) loadRun(r *http.Request, p auth.Principal, action string) (store.Run, error) {
-	run, err := s.o.Store.RunGet(r.Context(), r.PathValue("id"))
+	id, err := s.pathID(r, "run")
+	if err != nil {
+		return store.Run{}, err
+	}
+	run, err := s.o.Store.RunGet(r.Context(), id)
 	if errors.Is(err, store.ErrNotFound) {
 		return run, notFound("no run with id " + r.PathValue("id"))
 	}
