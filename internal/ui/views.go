@@ -93,6 +93,7 @@ type stageView struct {
 	Drift       driftTable
 	Other       []kv
 	Findings    []agents.Finding
+	HTMLReports []string // evaluation.html, drift.html: linked, served by reportFile
 }
 
 type metricRow struct {
@@ -138,6 +139,7 @@ func newStageView(st store.Stage) stageView {
 	}
 	v.Report = &rep
 	v.Comparison, v.Drift, v.Other = layoutMetrics(rep.Metrics)
+	v.HTMLReports = htmlReports(&rep)
 	v.Findings = append([]agents.Finding(nil), rep.Findings...)
 	sort.SliceStable(v.Findings, func(i, j int) bool {
 		ri, ok := severityRank[v.Findings[i].Severity]
