@@ -81,7 +81,11 @@ func setup(t *testing.T, o setupOpts) *bundle {
 	t.Cleanup(func() { st.Close() })
 	b := &bundle{store: st, rec: &audittest.Recorder{}, agents: map[string]*funcAgent{}, dir: dir}
 	as := map[string]agents.Agent{}
-	for _, s := range []string{"validate", "test", "scan", "evaluate"} {
+	stages := []string{"validate", "test", "scan", "evaluate"}
+	if o.fns["deploy"] != nil {
+		stages = append(stages, "deploy")
+	}
+	for _, s := range stages {
 		a := &funcAgent{name: s + "-agent", fn: o.fns[s]}
 		b.agents[s] = a
 		as[s] = a

@@ -389,7 +389,8 @@ func decisionInput(run store.Run, cfg *config.Pipeline, prod *agents.Production,
 
 func deployInfo(cfg *config.Pipeline, run store.Run, share float64) oversight.DeployInfo {
 	rolls := !cfg.Skips(StageDeploy)
-	d := oversight.DeployInfo{Strategy: cfg.Deploy.Strategy, MaxTrafficShare: share, Shadow: cfg.Deploy.Shadow != nil && rolls}
+	d := oversight.DeployInfo{Strategy: cfg.Deploy.Strategy, MaxTrafficShare: share, Shadow: cfg.Deploy.Shadow != nil && rolls,
+		RegistryOnly: !rolls}
 	// Served from a server modelgate does not start: the deploy target's
 	// upstream, or the candidate's own endpoint when nothing else is named
 	// (the order agents/deployment picks a backend in).

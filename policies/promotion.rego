@@ -225,6 +225,13 @@ risk_factors contains {"points": 1, "reason": sprintf("target environment %q is 
 
 risk_factors contains {"points": 1, "reason": sprintf("the rollout gives the candidate up to %v%% of traffic", [round(traffic_share * 100)])} if {
 	traffic_share > settings.large_traffic_share
+	not input.deploy.registry_only
+}
+
+# Nothing is rolled out: the registry switches all its readers at once.
+risk_factors contains {"points": 1, "reason": "promoted in the registry only (no rollout): whatever reads the registry switches all its traffic at once"} if {
+	traffic_share > settings.large_traffic_share
+	input.deploy.registry_only
 }
 
 risk_factors contains {"points": 1, "reason": "the candidate is served by an upstream that is not checked against the approved digest (allowed by settings.allow_unverified_upstreams)"} if {

@@ -374,3 +374,25 @@ test_verified_upstream_is_no_risk if {
 	d.allow
 	d.risk == "low"
 }
+
+# The rollout reason is cited only when there is a rollout; a promotion in
+# the registry only carries the same risk under its own reason.
+test_rollout_cites_its_traffic if {
+	doc := json.patch(base, [{"op": "replace", "path": "/deploy/max_traffic_share", "value": 1}])
+	d := promotion.decision with input as doc
+	some r in d.reasons
+	contains(r, "the rollout gives the candidate up to 100% of traffic")
+}
+
+test_registry_only_does_not_cite_a_rollout if {
+	doc := json.patch(base, [
+		{"op": "replace", "path": "/deploy/max_traffic_share", "value": 1},
+		{"op": "add", "path": "/deploy/registry_only", "value": true},
+	])
+	d := promotion.decision with input as doc
+	some r in d.reasons
+	contains(r, "promoted in the registry only (no rollout)")
+	every r2 in d.reasons {
+		not contains(r2, "the rollout gives")
+	}
+}

@@ -199,15 +199,41 @@ func (a *Agent) runCommand(ctx context.Context, runID string, p sandbox.Params, 
 	}
 	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
-	cmd, err := a.o.Runner.Command(ctx, p)
+	// A command outside bubblewrap gets a PID namespace of its own so that
+	// its whole tree dies with the server (treeAttr); where the kernel
+	// does not allow one (user namespaces switched off), it runs with
+	// Pdeathsig on its direct child only, and the log says so.
+	isolate := a.o.Runner.Name() != "bwrap"
+	newCmd := func(attr *syscall.SysProcAttr) (*exec.Cmd, *io.PipeReader, *io.PipeWriter, error) {
+		cmd, err := a.o.Runner.Command(ctx, p)
+		if err != nil {
+			return nil, nil, nil, err
+		}
+		cmd.SysProcAttr = attr
+		cmd.Cancel = func() error { return syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL) }
+		cmd.WaitDelay = 5 * time.Second
+		pr, pw := io.Pipe()
+		cmd.Stdout, cmd.Stderr = pw, pw
+		return cmd, pr, pw, nil
+	}
+	attr := procAttr()
+	if isolate {
+		attr = treeAttr()
+	}
+	cmd, pr, pw, err := newCmd(attr)
 	if err != nil {
 		return "", err
 	}
-	cmd.SysProcAttr = procAttr()
-	cmd.Cancel = func() error { return syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL) }
-	cmd.WaitDelay = 5 * time.Second
-	pr, pw := io.Pipe()
-	cmd.Stdout, cmd.Stderr = pw, pw
+	err = cmd.Start()
+	if err != nil && isolate && ctx.Err() == nil && (errors.Is(err, syscall.EPERM) || errors.Is(err, syscall.EINVAL) || errors.Is(err, syscall.ENOSPC)) {
+		a.o.Logger.Warn("no PID namespace for the training command; processes it starts may outlive a crash of the server", "run", runID, "err", err)
+		pr.Close()
+		pw.Close()
+		if cmd, pr, pw, err = newCmd(procAttr()); err != nil {
+			return "", err
+		}
+		err = cmd.Start()
+	}
 
 	var (
 		tail []string
@@ -230,7 +256,6 @@ func (a *Agent) runCommand(ctx context.Context, runID string, p sandbox.Params, 
 		}
 		_, _ = io.Copy(io.Discard, pr)
 	}()
-	err = cmd.Start()
 	if err != nil {
 		pw.Close()
 		wg.Wait()

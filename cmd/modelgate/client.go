@@ -33,6 +33,14 @@ func serverErr(err error) error {
 		switch ae.Status {
 		case 400, 401, 404, 413, 422:
 			return usageErr(err)
+		case 409:
+			if ae.Code == "ambiguous_id" {
+				return usageErr(err) // a short id that needs more characters
+			}
+		case 403:
+			// Refused by the authorization policy: a CI job must tell "not
+			// allowed" from "the model failed" without parsing messages.
+			return &exitError{code: 3, err: err}
 		}
 	}
 	return checkFailed(err)

@@ -29,7 +29,7 @@ client sees it). Ends by verifying the audit trail. Takes about 20 seconds.`,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			ctx, stop := signal.NotifyContext(cmd.Context(), syscall.SIGINT, syscall.SIGTERM)
 			defer stop()
-			o := demo.Options{Out: cmd.OutOrStdout(), DataDir: dataDir}
+			o := demo.Options{Out: cmd.OutOrStdout(), DataDir: dataDir, Color: isTerminal(cmd.OutOrStdout())}
 			if verbose {
 				o.Logger = log.Default()
 			}

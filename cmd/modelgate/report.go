@@ -69,6 +69,13 @@ func (p *progress) state(s store.RunState, msg string) {
 	fmt.Fprintf(p.w, "» %s\n", line)
 }
 
+// note prints a line of a run's progress that is neither a stage nor a
+// state: a rollout step, an approval to give.
+func (p *progress) note(msg string) {
+	el := time.Since(p.start).Seconds()
+	fmt.Fprintf(p.w, "%6.1fs  %s\n", el, msg)
+}
+
 func orDash(s string) string {
 	if s == "" {
 		return "-"
@@ -114,7 +121,16 @@ func printRun(w io.Writer, v api.RunView) {
 				summary = r.Summary
 			}
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", name, s.State, orDash(s.Verdict), firstLine(summary, 110))
+		state := string(s.State)
+		if s.State == store.StageRunning && v.State.Terminal() {
+			// The run ended (failed, cancelled) while this stage ran: its
+			// row was never finished, and "running" would be false.
+			state = "stopped"
+			if summary == "" {
+				summary = "the run ended before this stage finished"
+			}
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", name, state, orDash(s.Verdict), firstLine(summary, 110))
 	}
 	tw.Flush()
 	printKeyMetrics(w, byName)

@@ -42,7 +42,9 @@ train, test, scan, evaluate and the policy decision, the way a developer
 checks a model before pushing. --local never deploys.
 
 Exit codes: 0 the run succeeded (or, --local, was allowed or awaits approval),
-1 it failed, was denied or rolled back, 2 bad usage or config.`,
+1 it failed, was denied or rolled back, 2 bad usage or config (every problem
+at once, missing files and label columns included, before any stage runs),
+3 the server refused the request (403).`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if f.file == "" {
@@ -51,6 +53,14 @@ Exit codes: 0 the run succeeded (or, --local, was allowed or awaits approval),
 			data, base, cfg, err := app.PipelineFromFile(f.file)
 			if err != nil {
 				return usageErr(err)
+			}
+			// Found before anything is uploaded or run: a missing file or
+			// label column is bad input (exit 2), not a failed stage after
+			// its retries. With --base-dir the files are on the server.
+			if f.baseDir == "" {
+				if err := cfg.Preflight(f.file, base); err != nil {
+					return usageErr(err)
+				}
 			}
 			if f.local {
 				// Locally the pipeline's own bundle applies (a developer trying
@@ -106,13 +116,30 @@ func runRemote(cmd *cobra.Command, f runFlags, data []byte, base string, cfg *co
 	}
 	ctx, cancel := waitCtx(ctx, f.timeout)
 	defer cancel()
-	p := newProgress(cmd.ErrOrStderr())
-	err = c.Events(ctx, run.ID, func(e client.Event) error {
+	errw := cmd.ErrOrStderr()
+	page := c.Base + "/ui/runs/" + run.ID
+	fmt.Fprintf(errw, "run %s accepted; follow it at %s\n", run.ID, page)
+	p := newProgress(errw)
+	announced := map[string]bool{}
+	follow := client.EventsParams{Reconnecting: func(err error, wait time.Duration) {
+		fmt.Fprintf(cmd.ErrOrStderr(), "lost the run's event stream (%v); reconnecting in %s\n", err, wait.Round(time.Millisecond))
+	}}
+	err = c.EventsWith(ctx, run.ID, follow, func(e client.Event) error {
 		var ev coordinator.Event
 		switch e.Type {
 		case "state":
 			if json.Unmarshal(e.Data, &ev) == nil {
 				p.state(ev.State, ev.Message)
+				if ev.State == store.RunAwaitingApproval {
+					announceApprovals(ctx, errw, c, run.ID, page, announced)
+				}
+			}
+		case "progress":
+			var pe api.StreamEvent
+			if json.Unmarshal(e.Data, &pe) == nil {
+				if line := progressLine(pe); line != "" {
+					p.note(line)
+				}
 			}
 		case "stage":
 			if json.Unmarshal(e.Data, &ev) == nil {
@@ -289,4 +316,54 @@ func writeJSONOut(w io.Writer, v any) error {
 	enc := json.NewEncoder(w)
 	enc.SetIndent("", "  ")
 	return enc.Encode(v)
+}
+
+// announceApprovals prints the run's pending approvals once each, with
+// what a reviewer needs to act on them.
+func announceApprovals(ctx context.Context, w io.Writer, c *client.Client, runID, page string, seen map[string]bool) {
+	var v api.RunView
+	if _, err := c.Do(ctx, "GET", "/v1/runs/"+runID, nil, &v); err != nil {
+		return // the stream goes on; the final report lists the approvals
+	}
+	for _, a := range v.Approvals {
+		if a.State != store.ApprovalPending || seen[a.ID] {
+			continue
+		}
+		seen[a.ID] = true
+		fmt.Fprintf(w, "approval %s awaits %d reviewer(s) from %v: modelgate approvals approve %s, or %s\n",
+			a.ID, a.Min, a.Groups, a.ID, page)
+	}
+}
+
+// progressLine says what an audited moment of a run means, or "" for
+// moments the stage and state lines already cover.
+func progressLine(e api.StreamEvent) string {
+	var d struct {
+		Step     int     `json:"step"`
+		Weight   float64 `json:"weight"`
+		Strategy string  `json:"strategy"`
+		Shadow   bool    `json:"shadow"`
+		From     string  `json:"from"`
+		To       string  `json:"to"`
+		Reason   string  `json:"reason"`
+		Green    string  `json:"green"`
+		Version  string  `json:"version"`
+	}
+	_ = json.Unmarshal(e.Data, &d)
+	switch e.Audit {
+	case "deploy.started":
+		if d.Shadow {
+			return fmt.Sprintf("rollout started (%s, with shadow traffic first)", d.Strategy)
+		}
+		return fmt.Sprintf("rollout started (%s)", d.Strategy)
+	case "deploy.step":
+		return fmt.Sprintf("rollout step %d: %g%% of traffic to the candidate", d.Step, d.Weight)
+	case "deploy.switch":
+		return fmt.Sprintf("blue-green: traffic switched to %s", d.Green)
+	case "deploy.promoted", "model.promoted":
+		return "promoted"
+	case "deploy.rollback":
+		return "rolled back: " + firstLine(d.Reason, 140)
+	}
+	return ""
 }

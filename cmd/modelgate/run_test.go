@@ -124,6 +124,7 @@ func TestRunAgainstServer(t *testing.T) {
 
 	code, stdout, stderr := cli("run", "-f", cfg, "--wait", "--server", web.URL, "--token", ci, "--idempotency-key", "build-1")
 	require.Contains(t, stderr, "inputs: 3 files, 3 uploaded")
+	require.Contains(t, stderr, "; follow it at "+web.URL+"/ui/runs/", "--wait says where the run's page is")
 	require.Equal(t, int64(3), puts.Load())
 	var sent int64
 	for _, f := range []string{"train.csv", "holdout.csv", "model-candidate.json"} {
@@ -156,7 +157,7 @@ func TestRunAgainstServer(t *testing.T) {
 	code6, _, stderr6 := cli("run", "-f", cfg, "--server", web.URL, "--token", ci, "--base-dir", ws)
 	require.Equal(t, 2, code6)
 	require.Contains(t, stderr6, "--workspace")
-	// a reviewer token may not start runs: refused (403), so exit 1
+	// a reviewer token may not start runs: refused (403), its own exit code
 	var reviewer string
 	for _, tok := range s.Tokens {
 		if tok.Name == "reviewer" {
@@ -164,7 +165,7 @@ func TestRunAgainstServer(t *testing.T) {
 		}
 	}
 	code4, _, stderr4 := cli("run", "-f", cfg, "--server", web.URL, "--token", reviewer)
-	require.Equal(t, 1, code4)
+	require.Equal(t, 3, code4)
 	require.Contains(t, stderr4, "403")
 	// a token that is not one is the caller's mistake: exit 2
 	code5, _, stderr5 := cli("runs", "list", "--server", web.URL, "--token", "not-a-token-at-all")

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"strings"
 	"text/tabwriter"
 
 	"github.com/spf13/cobra"
@@ -139,7 +140,10 @@ func printValidation(w io.Writer, r *validate.Report) {
 				}
 				rows += fmt.Sprint(n)
 			}
-			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", f.Severity, f.Rule, f.Column, f.Message, rows)
+			// Cells are cut to a width: tabwriter pads every row to the
+			// widest cell, and one 400 KB column name made 27 MB of
+			// spaces. --json keeps them whole.
+			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", f.Severity, f.Rule, clip(f.Column, 48), clip(f.Message, 160), clip(rows, 48))
 		}
 		tw.Flush()
 		fmt.Fprintln(w)
@@ -149,4 +153,17 @@ func printValidation(w io.Writer, r *validate.Report) {
 		verdict = "INVALID"
 	}
 	fmt.Fprintf(w, "%s: %s (%s): %d rows, %d checks, %d failed, %d warnings\n", verdict, r.Source, r.Environment, r.Rows, r.Checks, r.Failures, r.Warnings)
+}
+
+// clip shortens s to at most n runes, ending in "…" when it cut, and
+// keeps it on one line.
+func clip(s string, n int) string {
+	if i := strings.IndexAny(s, "\r\n"); i >= 0 {
+		s = s[:i] + "…"
+	}
+	r := []rune(s)
+	if len(r) <= n {
+		return s
+	}
+	return string(r[:n-1]) + "…"
 }

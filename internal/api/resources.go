@@ -41,7 +41,11 @@ func (s *Server) approvalGet(w http.ResponseWriter, r *http.Request, p auth.Prin
 	if s.o.Approvals == nil {
 		return errorf(http.StatusNotImplemented, "not_supported", "this server has no approval queue")
 	}
-	a, err := s.o.Approvals.Get(r.Context(), r.PathValue("id"))
+	id, err := s.pathID(r, "approval")
+	if err != nil {
+		return err
+	}
+	a, err := s.o.Approvals.Get(r.Context(), id)
 	if errors.Is(err, store.ErrNotFound) {
 		return notFound("no approval with id " + r.PathValue("id"))
 	}
@@ -70,7 +74,11 @@ func (s *Server) approvalDecide(action string) handler {
 		if err := decodeOptional(r, &body); err != nil {
 			return err
 		}
-		a, err := s.o.Approvals.Get(r.Context(), r.PathValue("id"))
+		id, err := s.pathID(r, "approval")
+		if err != nil {
+			return err
+		}
+		a, err := s.o.Approvals.Get(r.Context(), id)
 		if errors.Is(err, store.ErrNotFound) {
 			return notFound("no approval with id " + r.PathValue("id"))
 		}

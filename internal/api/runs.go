@@ -4,7 +4,6 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"maps"
@@ -277,7 +276,11 @@ func validState(s store.RunState) bool {
 }
 
 func (s *Server) loadRun(r *http.Request, p auth.Principal, action string) (store.Run, error) {
-	run, err := s.o.Store.RunGet(r.Context(), r.PathValue("id"))
+	id, err := s.pathID(r, "run")
+	if err != nil {
+		return store.Run{}, err
+	}
+	run, err := s.o.Store.RunGet(r.Context(), id)
 	if errors.Is(err, store.ErrNotFound) {
 		return run, notFound("no run with id " + r.PathValue("id"))
 	}
@@ -397,71 +400,5 @@ func (s *Server) rolloutAction(action string) handler {
 		}
 		writeJSON(w, http.StatusAccepted, map[string]string{"run_id": run.ID, "action": action, "status": "accepted"})
 		return nil
-	}
-}
-
-// runEvents streams a run's changes as server-sent events: first a
-// "snapshot" of the run, then "state" and "stage" events, ending when the
-// run is terminal or the client goes away.
-func (s *Server) runEvents(w http.ResponseWriter, r *http.Request, p auth.Principal) error {
-	run, err := s.loadRun(r, p, "read")
-	if err != nil {
-		return err
-	}
-	fl, ok := w.(http.Flusher)
-	if !ok {
-		return errorf(http.StatusInternalServerError, "internal", "streaming unsupported")
-	}
-	ch, done := s.o.Coordinator.Subscribe(run.ID)
-	defer done()
-	w.Header().Set("Content-Type", "text/event-stream")
-	w.Header().Set("Cache-Control", "no-cache")
-	w.Header().Set("X-Accel-Buffering", "no")
-	w.WriteHeader(200)
-	send := func(typ string, v any) {
-		b, _ := json.Marshal(v)
-		fmt.Fprintf(w, "event: %s\ndata: %s\n\n", typ, b)
-		fl.Flush()
-	}
-	v, err := s.view(r, run)
-	if err != nil {
-		return nil // headers are out; the client sees the stream end
-	}
-	send("snapshot", v)
-	if run.State.Terminal() {
-		return nil
-	}
-	keep := time.NewTicker(15 * time.Second)
-	defer keep.Stop()
-	poll := time.NewTicker(time.Second)
-	defer poll.Stop()
-	last := run.State
-	for {
-		select {
-		case <-r.Context().Done():
-			return nil
-		case e := <-ch:
-			send(e.Type, e)
-			if e.Type == "state" {
-				// The poll below reports only what the events did not.
-				last = e.State
-				if e.State.Terminal() {
-					return nil
-				}
-			}
-		case <-poll.C:
-			// another process may drive the run: the store is the truth
-			cur, err := s.o.Store.RunGet(r.Context(), run.ID)
-			if err == nil && cur.State != last {
-				last = cur.State
-				send("state", coordinator.Event{RunID: run.ID, Type: "state", State: cur.State, Message: cur.Error, Time: cur.UpdatedAt})
-				if cur.State.Terminal() {
-					return nil
-				}
-			}
-		case <-keep.C:
-			fmt.Fprint(w, ": keep-alive\n\n")
-			fl.Flush()
-		}
 	}
 }

@@ -158,7 +158,7 @@ func Build(ctx context.Context, o Options) (*Server, error) {
 	// The checkpoint log beside the database is what an attacker who edits
 	// the database alone cannot rewrite; the witnesses are for one who can
 	// write the whole data folder.
-	s.Trail, err = audit.Open(ctx, audit.Options{Store: st, KeyPath: filepath.Join(o.DataDir, "audit.key"),
+	s.Trail, err = audit.Open(ctx, audit.Options{Store: st, KeyPath: filepath.Join(o.DataDir, "audit.key"), Logger: o.Logger,
 		CheckpointLog: filepath.Join(o.DataDir, audit.CheckpointLogFileName), Witnesses: witnesses})
 	if err != nil {
 		return nil, fmt.Errorf("open audit trail: %w", err)

@@ -34,9 +34,18 @@ func KeyID(pub ed25519.PublicKey) string {
 // when the file does not exist. Either way it makes sure path+".pub"
 // holds the public key (PEM PKIX).
 func LoadOrCreateKey(path string) (ed25519.PrivateKey, error) {
+	return loadOrCreateKey(path, log.Default())
+}
+
+// loadOrCreateKey is LoadOrCreateKey telling lg when it creates the key:
+// the caller's logger, so that `run --local`, which makes a fresh data
+// folder every time, does not announce a new key on every run.
+func loadOrCreateKey(path string, lg *log.Logger) (ed25519.PrivateKey, error) {
 	key, err := readPrivateKey(path)
 	if errors.Is(err, fs.ErrNotExist) {
-		key, err = createPrivateKey(path)
+		if key, err = createPrivateKey(path); err == nil {
+			lg.Info("created audit signing key", "path", path, "key_id", KeyID(key.Public().(ed25519.PublicKey)))
+		}
 	}
 	if err != nil {
 		return nil, err
@@ -124,7 +133,6 @@ func createPrivateKey(path string) (ed25519.PrivateKey, error) {
 	if err := f.Close(); err != nil {
 		return nil, fmt.Errorf("write audit key %s: %w", path, err)
 	}
-	log.Info("created audit signing key", "path", path, "key_id", KeyID(key.Public().(ed25519.PublicKey)))
 	return key, nil
 }
 

@@ -30,6 +30,8 @@ type BatchAppender interface {
 // Options configures Open.
 type Options struct {
 	Store store.Store
+	// Logger is told when a signing key is created; default log.Default().
+	Logger *log.Logger
 	// KeyPath is the Ed25519 signing key, created when missing; its public
 	// half is written to KeyPath+".pub". Ignored when PrivateKey is set.
 	KeyPath    string
@@ -121,7 +123,11 @@ func Open(ctx context.Context, o Options) (*Trail, error) {
 			return nil, errors.New("audit: Options.KeyPath or Options.PrivateKey is required")
 		}
 		var err error
-		if key, err = LoadOrCreateKey(o.KeyPath); err != nil {
+		lg := o.Logger
+		if lg == nil {
+			lg = log.Default()
+		}
+		if key, err = loadOrCreateKey(o.KeyPath, lg); err != nil {
 			return nil, err
 		}
 	}

@@ -28,6 +28,11 @@ type Deploy struct {
 	// stable answers and the call counts as a candidate error. 0 = the
 	// gateway's default (2s).
 	CandidateTimeout Duration `yaml:"candidate_timeout" json:"candidate_timeout,omitzero"`
+	// Absent is set by Parse when the file has no deploy section: such a
+	// run is promoted in the registry only (Pipeline.Skips("deploy")),
+	// rather than rolled out with defaults to a gateway that may have no
+	// traffic for it, where it could only be rolled back.
+	Absent bool `yaml:"-" json:"-"`
 }
 
 // Target is where the candidate is served from.

@@ -100,7 +100,7 @@ func (c *Evaluation) validate(v *validator, task string) {
 			v.add(f, fmt.Sprintf("min_delta %g is above max_delta %g", *t.MinDelta, *t.MaxDelta))
 		}
 	}
-	if c.Cost != nil && task != "binary" {
+	if c.Cost != nil && taskKnown && task != "binary" { // a mistyped task is its own problem, not this one
 		v.add("evaluation.cost", "a cost matrix applies to binary tasks only")
 	}
 	for i, s := range c.Slices {

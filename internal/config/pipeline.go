@@ -1,6 +1,7 @@
 package config
 
 import (
+	"cmp"
 	"errors"
 	"fmt"
 	"os"
@@ -99,13 +100,23 @@ func Load(path string) (*Pipeline, error) {
 func Parse(file string, data []byte) (*Pipeline, error) {
 	var p Pipeline
 	pos, err := DecodeStrict(file, data, &p)
-	if err != nil {
+	var se *Error
+	if err != nil && (!errors.As(err, &se) || !se.UnknownKeysOnly()) {
 		return nil, err
+	}
+	if _, ok := pos["deploy"]; !ok {
+		p.Deploy.Absent = true
 	}
 	p.SetDefaults()
 	v := &validator{pos: pos}
+	if se != nil {
+		v.probs = se.Problems // unknown keys, listed with the rest
+	}
 	p.validate(v)
 	if len(v.probs) > 0 {
+		slices.SortStableFunc(v.probs, func(a, b Problem) int {
+			return cmp.Or(cmp.Compare(a.Pos.Line, b.Pos.Line), cmp.Compare(a.Pos.Column, b.Pos.Column))
+		})
 		return nil, &Error{File: file, Problems: v.probs}
 	}
 	return &p, nil
@@ -184,7 +195,11 @@ func (p *Pipeline) validate(v *validator) {
 }
 
 // Skips reports whether a stage is switched off.
-func (p *Pipeline) Skips(stage string) bool { return slices.Contains(p.Stages.Skip, stage) }
+// A config without a deploy section skips deploy: it is promoted in the
+// registry only.
+func (p *Pipeline) Skips(stage string) bool {
+	return slices.Contains(p.Stages.Skip, stage) || (stage == "deploy" && p.Deploy.Absent)
+}
 
 // FileRef is one file a config refers to, by the field that names it.
 type FileRef struct {

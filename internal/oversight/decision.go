@@ -41,6 +41,10 @@ type DeployInfo struct {
 	// no such digest (deploy.target.allow_unverified).
 	Upstream   bool `json:"upstream"`
 	Unverified bool `json:"unverified"`
+	// RegistryOnly is a promotion with no rollout (no deploy section, or
+	// deploy skipped): whatever reads the registry switches at once, so
+	// the share is all of it, but there are no rollout steps to cite.
+	RegistryOnly bool `json:"registry_only,omitempty"`
 }
 
 // Reason is a coded denial.

@@ -112,6 +112,9 @@ func appendInputJSON(b []byte, in Input) ([]byte, error) {
 	b = strconv.AppendBool(b, in.Deploy.Upstream)
 	b = append(b, `,"unverified":`...)
 	b = strconv.AppendBool(b, in.Deploy.Unverified)
+	if in.Deploy.RegistryOnly {
+		b = append(b, `,"registry_only":true`...)
+	}
 	b = append(b, `},"requester":{"subject":`...)
 	b = appendJSONString(b, in.Requester.Subject)
 	if len(in.Requester.Roles) > 0 {

@@ -56,6 +56,9 @@ func inputValue(in Input) ast.Value {
 		"upstream":          in.Deploy.Upstream,
 		"unverified":        in.Deploy.Unverified,
 	}
+	if in.Deploy.RegistryOnly {
+		top["deploy"].(map[string]any)["registry_only"] = true
+	}
 	req := make(map[string]any, 3)
 	req["subject"] = in.Requester.Subject
 	if len(in.Requester.Roles) > 0 {

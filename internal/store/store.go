@@ -23,6 +23,10 @@ type Store interface {
 	// Runs.
 	RunCreate(ctx context.Context, p RunCreateParams) (Run, bool, error) // bool: created (false = idempotent replay)
 	RunGet(ctx context.Context, id string) (Run, error)
+	// RunResolveID returns the one run id that starts with prefix (an id
+	// as the CLI and the pages print it, first 8 characters): ErrNotFound
+	// when none does, an *AmbiguousError (ErrAmbiguous) when several do.
+	RunResolveID(ctx context.Context, prefix string) (string, error)
 	RunList(ctx context.Context, p RunListParams) ([]Run, error)
 	// RunTransition moves a run from one of p.From to p.To; ErrConflict when
 	// the run is in another state (someone else moved it first).
@@ -43,6 +47,8 @@ type Store interface {
 	// ApprovalCreate stores version 1; lists are newest first.
 	ApprovalCreate(ctx context.Context, a Approval) (Approval, error)
 	ApprovalGet(ctx context.Context, id string) (Approval, error)
+	// ApprovalResolveID is RunResolveID for approvals.
+	ApprovalResolveID(ctx context.Context, prefix string) (string, error)
 	ApprovalList(ctx context.Context, p ApprovalListParams) ([]Approval, error)
 	ApprovalDecide(ctx context.Context, p ApprovalDecideParams) (Approval, error)
 

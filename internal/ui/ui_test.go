@@ -121,7 +121,9 @@ func setupWith(t *testing.T, ids identities) *fixture {
 	}})
 	require.NoError(t, err)
 	for _, s := range []store.RunState{store.RunRunning, store.RunAwaitingApproval} {
-		run, err = st.RunTransition(ctx, store.RunTransitionParams{ID: run.ID, To: s})
+		// The coordinator records why the run waits in its Error field.
+		run, err = st.RunTransition(ctx, store.RunTransitionParams{ID: run.ID, To: s, Error: map[store.RunState]string{
+			store.RunAwaitingApproval: "risk high: 1 approval(s) from ml-reviewers required"}[s]})
 		require.NoError(t, err)
 	}
 	reports := map[string]agents.Report{
@@ -134,6 +136,8 @@ func setupWith(t *testing.T, ids identities) *fixture {
 		}},
 		"evaluate": {Agent: "evaluation", Verdict: agents.Pass, Summary: "roc_auc improved", Metrics: map[string]float64{
 			"candidate.roc_auc": 0.962, "production.roc_auc": 0.951, "delta.roc_auc": 0.011, "delta.roc_auc.ci_low": 0.002, "delta.roc_auc.ci_high": 0.019,
+			"delta.roc_auc.p_value": 0.013, "candidate.log_loss": 0.12, "production.log_loss": 0.15, "delta.log_loss": -0.03,
+			"delta.log_loss.ci_low": -0.05, "delta.log_loss.ci_high": -0.01,
 		}},
 	}
 	in := oversight.Input{
@@ -307,6 +311,15 @@ func TestPagesRender(t *testing.T) {
 		require.Contains(t, body, want)
 	}
 	require.NotContains(t, body, "<script>")
+	// Awaiting approval is news, not an error.
+	require.Contains(t, body, `id="run-note">risk high: 1 approval(s) from ml-reviewers required<`)
+	require.NotContains(t, body, `id="run-error"`)
+	// A lower log_loss is an improvement: green, like a higher roc_auc.
+	require.Regexp(t, `<td>log_loss</td>(?s:.*?)<td class="up">-0.0300</td>`, body)
+	require.Regexp(t, `<td>roc_auc</td>(?s:.*?)<td class="up">&#43;0.0110</td>`, body)
+	// The p-value sits beside its delta, not as a metric with a delta.
+	require.NotContains(t, body, "<td>roc_auc.p_value</td>")
+	require.Regexp(t, `<td>roc_auc</td>(?s:.*?)<td>0.0130</td></tr>`, body)
 	// Findings by severity: high before low (in the stages; the brief above them cites some too).
 	stages := body[strings.Index(body, "<h2>Stages</h2>"):]
 	require.Less(t, strings.Index(stages, "drift.column"), strings.Index(stages, "validate.nulls"))

@@ -50,6 +50,12 @@ type runView struct {
 	Usage         *llm.Usage
 }
 
+// Failed reports whether the run ended without succeeding: only then is
+// its Error an error. While it runs or awaits approval, the field holds
+// the reason of its last transition ("risk high: 1 approval(s)…"), which
+// is news for a reviewer, not a failure.
+func (v runView) Failed() bool { return v.Run.State.Terminal() && v.Run.State != store.RunSucceeded }
+
 type approvalView struct {
 	store.Approval
 	Approvals int
@@ -93,12 +99,21 @@ type stageView struct {
 	Drift       driftTable
 	Other       []kv
 	Findings    []agents.Finding
+	HTMLReports []string // evaluation.html, drift.html: linked, served by reportFile
 }
 
 type metricRow struct {
 	Name                                    string
 	Candidate, Production, Delta, Low, High *float64
+	// PValue is the paired test's p-value for the difference: evidence
+	// about the delta, shown beside it, not a metric with a delta of its own.
+	PValue *float64
 }
+
+// lowerIsBetter are the metrics for which a negative delta is an
+// improvement: colours follow the metric's direction, not the sign.
+var lowerIsBetter = map[string]bool{"log_loss": true, "brier": true, "rmse": true, "mae": true, "mape": true,
+	"cost_per_1000": true, "ece": true, "latency_p99_ms": true, "error_rate": true}
 
 type kv struct {
 	Name  string
@@ -130,6 +145,7 @@ func newStageView(st store.Stage) stageView {
 	}
 	v.Report = &rep
 	v.Comparison, v.Drift, v.Other = layoutMetrics(rep.Metrics)
+	v.HTMLReports = htmlReports(&rep)
 	v.Findings = append([]agents.Finding(nil), rep.Findings...)
 	sort.SliceStable(v.Findings, func(i, j int) bool {
 		ri, ok := severityRank[v.Findings[i].Severity]
@@ -169,6 +185,8 @@ func layoutMetrics(m map[string]float64) ([]metricRow, driftTable, []kv) {
 			row(strings.TrimPrefix(k, "candidate.")).Candidate = &x
 		case strings.HasPrefix(k, "production."):
 			row(strings.TrimPrefix(k, "production.")).Production = &x
+		case strings.HasPrefix(k, "delta.") && strings.HasSuffix(k, ".p_value"):
+			row(strings.TrimSuffix(strings.TrimPrefix(k, "delta."), ".p_value")).PValue = &x
 		case strings.HasPrefix(k, "delta.") && strings.HasSuffix(k, ".ci_low"):
 			row(strings.TrimSuffix(strings.TrimPrefix(k, "delta."), ".ci_low")).Low = &x
 		case strings.HasPrefix(k, "delta.") && strings.HasSuffix(k, ".ci_high"):
@@ -262,15 +280,7 @@ var funcs = template.FuncMap{
 		}
 		return s
 	},
-	"deltaClass": func(r metricRow) string {
-		switch {
-		case r.High != nil && *r.High < 0, r.Low == nil && r.Delta != nil && *r.Delta < 0:
-			return "down"
-		case r.Low != nil && *r.Low > 0, r.High == nil && r.Delta != nil && *r.Delta > 0:
-			return "up"
-		}
-		return ""
-	},
+	"deltaClass": deltaClass,
 	"when": func(t time.Time) string {
 		if t.IsZero() {
 			return "–"
@@ -320,4 +330,28 @@ func (s *server) briefOf(ctx context.Context, a store.Approval) *assistant.Brief
 		return nil
 	}
 	return b
+}
+
+// deltaClass colours a comparison row: "up" (better, green) or "down"
+// (worse, red) when the interval excludes zero (or, without one, by the
+// delta's sign), with the metric's direction applied: a lower log_loss
+// is an improvement.
+func deltaClass(r metricRow) string {
+	var sign int
+	switch {
+	case r.High != nil && *r.High < 0, r.Low == nil && r.Delta != nil && *r.Delta < 0:
+		sign = -1
+	case r.Low != nil && *r.Low > 0, r.High == nil && r.Delta != nil && *r.Delta > 0:
+		sign = 1
+	}
+	if lowerIsBetter[r.Name] {
+		sign = -sign
+	}
+	switch sign {
+	case 1:
+		return "up"
+	case -1:
+		return "down"
+	}
+	return ""
 }

@@ -162,12 +162,28 @@ func Decode(file string, data []byte, out any) (map[string]Position, error) {
 	}
 	var probs []Problem
 	checkKeys(&root, reflect.TypeOf(out), "", pos, &probs)
+	// The known keys are decoded even when there are unknown ones (yaml.v3
+	// skips what the type lacks): a caller that validates what it got can
+	// then list every problem of the file at once, not the unknown keys
+	// first and the rest on the next try (see Error.UnknownKeysOnly).
+	if err := root.Decode(out); err != nil {
+		msg := strings.TrimPrefix(err.Error(), "yaml: unmarshal errors:\n  ")
+		probs = append(probs, Problem{Field: "(file)", Message: strings.ReplaceAll(msg, "\n  ", "; ")})
+	}
 	if len(probs) > 0 {
 		return pos, &Error{File: file, Problems: probs}
 	}
-	if err := root.Decode(out); err != nil {
-		msg := strings.TrimPrefix(err.Error(), "yaml: unmarshal errors:\n  ")
-		return pos, &Error{File: file, Problems: []Problem{{Field: "(file)", Message: strings.ReplaceAll(msg, "\n  ", "; ")}}}
-	}
 	return pos, nil
+}
+
+// UnknownKeysOnly reports whether every problem of e is a key that its
+// place does not have, so that the value was decoded and can still be
+// validated.
+func (e *Error) UnknownKeysOnly() bool {
+	for _, p := range e.Problems {
+		if p.Field == "(file)" {
+			return false
+		}
+	}
+	return true
 }

@@ -143,7 +143,8 @@ func main() {
 	if err := os.WriteFile(filepath.Join(dir, "model.json"), []byte(`{}`), 0o644); err != nil {
 		panic(err)
 	}
-	cfg := []byte("model: crash\ntask: binary\ncandidate: {artifact: model.json}\n")
+	// A deploy section: without one a run is promoted in the registry only.
+	cfg := []byte("model: crash\ntask: binary\ncandidate: {artifact: model.json}\ndeploy: {strategy: canary}\n")
 	for i := 0; i < *submit; i++ {
 		r, _, err := c.Submit(ctx, coordinator.SubmitParams{Config: cfg, BaseDir: dir, IdempotencyKey: fmt.Sprintf("run-%d", i)})
 		if err != nil {

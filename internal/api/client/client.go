@@ -110,28 +110,115 @@ func decodeError(resp *http.Response) error {
 
 // Event is one server-sent event.
 type Event struct {
+	ID   string // the SSE id: the audit sequence number it came from
 	Type string
 	Data json.RawMessage
 }
 
-// Events streams a run's events until the stream ends or ctx is done.
+// EventsParams tune how Events follows a stream across restarts of the
+// server.
+type EventsParams struct {
+	// Reconnecting, when set, is told of each lost connection before the
+	// next try, so that a CLI can say why it is quiet.
+	Reconnecting func(err error, wait time.Duration)
+	// GiveUpAfter bounds how long the server may stay unreachable;
+	// default 5 minutes.
+	GiveUpAfter time.Duration
+	// MinBackoff and MaxBackoff bound the wait between tries, doubling
+	// from the first; defaults 250ms and 5s.
+	MinBackoff, MaxBackoff time.Duration
+}
+
+// Events streams a run's events until the run ends (a snapshot or state
+// event with a terminal state), fn returns an error, or ctx is done. A
+// stream that breaks before the run ends (the server restarted, a proxy
+// cut it) is resumed with backoff from the last event id, so fn sees
+// every event once. Errors the server answers with (401, 403, 404) end
+// it at once.
 func (c *Client) Events(ctx context.Context, runID string, fn func(Event) error) error {
+	return c.EventsWith(ctx, runID, EventsParams{}, fn)
+}
+
+// EventsWith is Events with its reconnection tuned.
+func (c *Client) EventsWith(ctx context.Context, runID string, p EventsParams, fn func(Event) error) error {
+	if p.GiveUpAfter <= 0 {
+		p.GiveUpAfter = 5 * time.Minute
+	}
+	if p.MinBackoff <= 0 {
+		p.MinBackoff = 250 * time.Millisecond
+	}
+	if p.MaxBackoff <= 0 {
+		p.MaxBackoff = 5 * time.Second
+	}
+	var lastID string
+	wait := p.MinBackoff
+	var downSince time.Time
+	for {
+		progressed, ended, err := c.eventsOnce(ctx, runID, &lastID, fn)
+		if ended {
+			return nil
+		}
+		if ctx.Err() != nil {
+			return ctx.Err()
+		}
+		var ae *Error
+		if errors.As(err, &ae) && ae.Status < 500 {
+			return err
+		}
+		var se streamError
+		if errors.As(err, &se) {
+			return se.err // fn said stop
+		}
+		if err == nil {
+			err = errors.New("event stream ended before the run did")
+		}
+		if progressed {
+			downSince, wait = time.Time{}, p.MinBackoff
+		}
+		if downSince.IsZero() {
+			downSince = time.Now()
+		}
+		if time.Since(downSince) > p.GiveUpAfter {
+			return fmt.Errorf("follow run %s: server unreachable for %s: %w", runID, p.GiveUpAfter, err)
+		}
+		if p.Reconnecting != nil {
+			p.Reconnecting(err, wait)
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(wait):
+		}
+		wait = min(2*wait, p.MaxBackoff)
+	}
+}
+
+// streamError carries an error fn returned, which ends Events as it is.
+type streamError struct{ err error }
+
+func (e streamError) Error() string { return e.err.Error() }
+
+// eventsOnce reads one connection of the stream. It reports whether any
+// event arrived (the server was up) and whether the run ended.
+func (c *Client) eventsOnce(ctx context.Context, runID string, lastID *string, fn func(Event) error) (progressed, ended bool, err error) {
 	req, err := http.NewRequestWithContext(ctx, "GET", c.Base+"/v1/runs/"+runID+"/events", nil)
 	if err != nil {
-		return err
+		return false, false, err
 	}
 	req.Header.Set("Authorization", "Bearer "+c.Token)
 	req.Header.Set("Accept", "text/event-stream")
+	if *lastID != "" {
+		req.Header.Set("Last-Event-ID", *lastID)
+	}
 	hc := *c.HTTP
 	hc.Timeout = 0 // a stream lives as long as the run
 	resp, err := hc.Do(req)
 	if err != nil {
-		return fmt.Errorf("reach modelgate server at %s: %w", c.Base, err)
+		return false, false, fmt.Errorf("reach modelgate server at %s: %w", c.Base, err)
 	}
 	defer resp.Body.Close()
 	if resp.StatusCode != 200 {
-		b, _ := io.ReadAll(io.LimitReader(resp.Body, 1<<16))
-		return &Error{Status: resp.StatusCode, Code: http.StatusText(resp.StatusCode), Message: strings.TrimSpace(string(b))}
+		return false, false, decodeError(resp)
 	}
 	sc := bufio.NewScanner(resp.Body)
 	sc.Buffer(make([]byte, 64<<10), 16<<20)
@@ -139,21 +226,45 @@ func (c *Client) Events(ctx context.Context, runID string, fn func(Event) error)
 	for sc.Scan() {
 		line := sc.Text()
 		switch {
+		case strings.HasPrefix(line, "id: "):
+			ev.ID = strings.TrimPrefix(line, "id: ")
 		case strings.HasPrefix(line, "event: "):
 			ev.Type = strings.TrimPrefix(line, "event: ")
 		case strings.HasPrefix(line, "data: "):
 			ev.Data = append(ev.Data, strings.TrimPrefix(line, "data: ")...)
 		case line == "":
 			if ev.Type != "" {
+				progressed = true
+				if ev.ID != "" {
+					*lastID = ev.ID
+				}
 				if err := fn(ev); err != nil {
-					return err
+					return progressed, false, streamError{err}
+				}
+				if ev.Type == "snapshot" || ev.Type == "state" {
+					var st struct {
+						State string `json:"state"`
+					}
+					if json.Unmarshal(ev.Data, &st) == nil && terminal(st.State) {
+						return progressed, true, nil
+					}
 				}
 			}
 			ev = Event{}
 		}
 	}
-	if err := sc.Err(); err != nil && !errors.Is(err, context.Canceled) {
-		return err
+	if err := sc.Err(); err != nil {
+		return progressed, false, fmt.Errorf("read event stream: %w", err)
 	}
-	return nil
+	return progressed, false, nil
+}
+
+// terminal mirrors store.RunState.Terminal; the client does not import
+// the store.
+func terminal(state string) bool {
+	switch state {
+	case "succeeded", "failed", "rolled_back", "cancelled":
+		return true
+	}
+	return false
 }

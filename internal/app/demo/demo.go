@@ -54,6 +54,9 @@ type Options struct {
 	// StoreURL runs the demo on another store (redis://…); default SQLite
 	// in the demo's folder.
 	StoreURL string
+	// Color sets headings in bold; only for a terminal, so that a log
+	// or a pipe gets no escape codes.
+	Color bool
 }
 
 // Result is what the demo saw, for its test.
@@ -104,7 +107,11 @@ func Run(ctx context.Context, o Options) (Result, error) {
 func (d *demo) say(format string, args ...any) { fmt.Fprintf(d.out, format+"\n", args...) }
 
 func (d *demo) heading(s string) {
-	d.say("\n\x1b[1m== %s\x1b[0m", s)
+	if d.o.Color {
+		d.say("\n\x1b[1m== %s\x1b[0m", s)
+		return
+	}
+	d.say("\n== %s", s)
 }
 
 // prepare writes the example, starts the server, serves production v1

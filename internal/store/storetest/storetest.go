@@ -35,6 +35,7 @@ func Exercise(t *testing.T, newStore func(t *testing.T) store.Store) {
 		{"routes", routeTests},
 		{"rollouts", rolloutTests},
 		{"sessions", sessionTests},
+		{"short ids", shortIDTests},
 	}
 	for _, g := range groups {
 		t.Run(g.name, func(t *testing.T) {
