@@ -25,15 +25,15 @@ import (
 
 // Audit event types chat-ops writes.
 const (
-	EventCommand     = "slack.command"     // an accepted command or click, before it acts
-	EventRefused     = "slack.refused"     // a signed request refused: unmapped user, not allowed, bad input
-	EventUnsigned    = "slack.unsigned"    // requests refused before any signature was valid (rate-limited)
-	EventNotified    = "slack.notified"    // a notification posted to a channel
-	EventWebhookSent = "webhook.delivery"  // one outgoing webhook attempt
-	EventDriftAlert  = "drift.alert"       // written by the monitor, notified here
-	maxBody          = 64 << 10            // Slack's payloads are a few KiB
-	replayWindow     = 5 * time.Minute     // Slack's own window for request timestamps
-	workTimeout      = 2 * time.Minute     // one command's asynchronous work
+	EventCommand     = "slack.command"    // an accepted command or click, before it acts
+	EventRefused     = "slack.refused"    // a signed request refused: unmapped user, not allowed, bad input
+	EventUnsigned    = "slack.unsigned"   // requests refused before any signature was valid (rate-limited)
+	EventNotified    = "slack.notified"   // a notification posted to a channel
+	EventWebhookSent = "webhook.delivery" // one outgoing webhook attempt
+	EventDriftAlert  = "drift.alert"      // written by the monitor, notified here
+	maxBody          = 64 << 10           // Slack's payloads are a few KiB
+	replayWindow     = 5 * time.Minute    // Slack's own window for request timestamps
+	workTimeout      = 2 * time.Minute    // one command's asynchronous work
 	slackHooksPrefix = "https://hooks.slack.com/"
 )
 
@@ -81,6 +81,9 @@ type Options struct {
 	Logger     *log.Logger
 	HTTPClient *http.Client
 	Now        func() time.Time
+	// WebhookBackoff is the wait before each retry of a webhook delivery;
+	// nil = 1s, 5s, 30s, 2m.
+	WebhookBackoff []time.Duration
 }
 
 // Handler serves /slack/commands and /slack/interactions.

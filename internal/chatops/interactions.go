@@ -114,4 +114,3 @@ func (h *Handler) interaction(w http.ResponseWriter, r *http.Request) {
 		}
 	})
 }
-

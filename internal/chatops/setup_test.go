@@ -164,6 +164,7 @@ func setup(t *testing.T) *bundle {
 	h, err := chatops.New(chatops.Options{
 		SigningSecret: secret, BotToken: "xoxb-test", APIURL: fs.srv.URL + "/api/", PublicURL: "https://modelgate.example.com",
 		Store: st, Identities: ids, Approvals: q, Starter: starter, Recorder: rec,
+		WebhookBackoff: []time.Duration{10 * time.Millisecond, 10 * time.Millisecond, 10 * time.Millisecond},
 		Authorize: func(ctx context.Context, p auth.Principal, action, model, env string) (bool, error) {
 			return eng.Authorize(ctx, oversight.AuthzInput{Principal: p, Action: action, Model: model, Environment: env})
 		},
@@ -276,4 +277,11 @@ func blocksJSON(v any) string {
 func sha(s string) string {
 	h := sha256.Sum256([]byte(s))
 	return "sha256:" + hex.EncodeToString(h[:])
+}
+
+func mustPrincipal(t *testing.T, b *bundle, slackID string) auth.Principal {
+	t.Helper()
+	p, ok := b.ids.BySlack(slackID)
+	require.True(t, ok)
+	return p
 }
