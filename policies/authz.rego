@@ -7,7 +7,13 @@
 #   Anything not allowed here is refused.
 package modelgate.authz
 
-actions := {"trigger", "upload", "train", "train_network", "approve", "reject", "promote", "rollback", "abort", "reload", "read"}
+actions := {"trigger", "upload", "train", "train_network", "approve", "reject", "promote", "rollback", "abort", "reload", "read", "configure"}
+
+# "configure" sets a model's triggers and notifications (PUT
+# /v1/models/{name}/settings: the registered pipeline that Slack deploys,
+# GitHub pushes and schedules run, the Slack channel, the webhooks). Only
+# admin has it by default: a registered pipeline runs later with nobody
+# there to ask.
 
 # What each role may do. admin may do everything, including reloading the
 # policies; nobody else may reload them. "train" is asked for, besides

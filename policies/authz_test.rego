@@ -54,6 +54,9 @@ cases := [
 	["anonymous", "read", "recommender", "production", false],
 	["unknown_role", "read", "recommender", "production", false],
 	["roles_not_a_list", "reload", "", "", false],
+	["admin", "configure", "fraud-detector", "", true],
+	["operator", "configure", "fraud-detector", "", false],
+	["ci", "configure", "fraud-detector", "", false],
 ]
 
 test_role_table if {

@@ -38,6 +38,10 @@ written once to initial-tokens.yaml beside it for you to copy and delete.`,
 			ctx, stop := signal.NotifyContext(cmd.Context(), syscall.SIGINT, syscall.SIGTERM)
 			defer stop()
 			o.Logger = log.Default()
+			// Secrets from the environment: a flag would show in ps.
+			o.ChatOps.SlackSigningSecret = os.Getenv("MODELGATE_SLACK_SIGNING_SECRET")
+			o.ChatOps.SlackBotToken = os.Getenv("MODELGATE_SLACK_BOT_TOKEN")
+			o.ChatOps.GitHubWebhookSecret = os.Getenv("MODELGATE_GITHUB_WEBHOOK_SECRET")
 			s, err := app.Build(ctx, o)
 			if err != nil {
 				return usageErr(err)
@@ -84,6 +88,9 @@ written once to initial-tokens.yaml beside it for you to copy and delete.`,
 	f.DurationVar(&o.ApprovalExpiry, "approval-expiry", 72*time.Hour, "pending approvals expire after this")
 	f.StringArrayVar(&o.AuditWitnesses, "audit-witness", nil, "also send every audit checkpoint here: a file path (appended) or an http(s) URL (JSON POST); repeatable")
 	addLLMFlags(f, &o.LLM)
+	f.StringVar(&o.ChatOps.SlackAPIURL, "slack-api-url", "", "Slack Web API base URL (default Slack's; tests point it at a fake)")
+	f.StringVar(&o.ChatOps.SlackTeamID, "slack-team", "", "accept Slack requests only from this workspace id (T…)")
+	f.StringVar(&o.ChatOps.PublicURL, "public-url", "", "this server's public address, for links in Slack messages")
 	return cmd
 }
 

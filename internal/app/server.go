@@ -29,6 +29,8 @@ import (
 	"github.com/modelgate/modelgate/internal/audit"
 	"github.com/modelgate/modelgate/internal/auth"
 	"github.com/modelgate/modelgate/internal/blob"
+	"github.com/modelgate/modelgate/internal/chatops"
+	"github.com/modelgate/modelgate/internal/chatops/triggers"
 	"github.com/modelgate/modelgate/internal/config"
 	"github.com/modelgate/modelgate/internal/llm"
 	"github.com/modelgate/modelgate/internal/oversight"
@@ -88,6 +90,8 @@ type Options struct {
 	// AssistInline leaves the brief and triage to the caller (run --local
 	// writes them before printing the run) instead of a background worker.
 	AssistInline bool
+	// ChatOps configures Slack, the GitHub webhook and schedules.
+	ChatOps ChatOps
 }
 
 // Server is an assembled process. Handler serves the API, /ui and
@@ -109,6 +113,8 @@ type Server struct {
 	Handler     http.Handler
 	Registry    *prometheus.Registry
 	Assistant   *assistant.Service
+	Chat        *chatops.Handler  // Slack commands, buttons and notifications
+	Starter     *triggers.Starter // runs started from registered settings
 
 	o       Options
 	log     *log.Logger
@@ -213,6 +219,9 @@ func Build(ctx context.Context, o Options) (*Server, error) {
 			if coord != nil {
 				coord.Wake(a.RunID)
 			}
+			if s.Chat != nil {
+				s.Chat.ApprovalDecided(ctx, a)
+			}
 		}})
 	coord, err = coordinator.New(coordinator.Options{
 		Store: st, Recorder: s.Trail, Agents: as, Decider: s.Engine,
@@ -253,6 +262,12 @@ func Build(ctx context.Context, o Options) (*Server, error) {
 	if err != nil {
 		return nil, err
 	}
+	mount, err := s.buildChatOps(o)
+	if err != nil {
+		return nil, err
+	}
+	mount["/ui/"] = uiHandler
+	mount["GET /{$}"] = http.RedirectHandler("/ui/", http.StatusFound)
 	api, err := api.New(api.Options{
 		Coordinator: coord, Store: st, Auth: s.Auth, Workspaces: roots,
 		Blobs: s.Blobs, MaxBlobBytes: o.MaxBlobBytes, InputsDir: filepath.Join(o.DataDir, "inputs"),
@@ -261,7 +276,7 @@ func Build(ctx context.Context, o Options) (*Server, error) {
 		},
 		Approvals: s.Queue, Rollouts: rollouts, Policies: s.Engine, ApprovalErrs: approval.ErrorStatus,
 		Gatherer: s.Registry, Logger: o.Logger, Assistant: s.Assistant,
-		Mount: map[string]http.Handler{"/ui/": uiHandler, "GET /{$}": http.RedirectHandler("/ui/", http.StatusFound)},
+		Mount: mount,
 	})
 	if err != nil {
 		return nil, err
@@ -294,6 +309,7 @@ func (s *Server) Start(ctx context.Context) error {
 		go s.Engine.Watch(ctx, s.o.PolicyWatch)
 	}
 	go s.expireLoop(ctx)
+	s.startChatOps(ctx)
 	auth.Watch(ctx, s.Auth, s.TokensFile, s.o.TokensWatch,
 		func(err error) {
 			s.log.Error("tokens file changed but does not load; the identities stay as they were", "err", err)

@@ -32,6 +32,12 @@ type Token struct {
 	Name   string   `yaml:"name"`             // the principal's subject
 	Roles  []string `yaml:"roles"`            // ci | trainer | reviewer | operator | viewer | admin
 	Groups []string `yaml:"groups,omitempty"`
+	// Slack lists the Slack user ids (U…, W… on Enterprise Grid) that act
+	// as this principal in chat-ops; a Slack user in no entry may do nothing.
+	Slack []string `yaml:"slack,omitempty"`
+	// GitHub is the person's GitHub login: a commit they authored starts a
+	// run whose approval they may not give.
+	GitHub string `yaml:"github,omitempty"`
 }
 
 // File is the tokens file's shape.
@@ -52,6 +58,8 @@ type Authenticator struct {
 type entry struct {
 	digest [32]byte
 	p      Principal
+	slack  []string
+	github string
 }
 
 // New checks tokens and builds an Authenticator.
@@ -97,6 +105,34 @@ func (a *Authenticator) current() []entry {
 	return nil
 }
 
+// BySlack returns the principal a Slack user id acts as. It is false for
+// a user in no entry, so an unknown Slack user is refused, never guessed.
+func (a *Authenticator) BySlack(userID string) (Principal, bool) {
+	if userID == "" {
+		return Principal{}, false
+	}
+	for _, e := range a.current() {
+		if contains(e.slack, userID) {
+			return e.p, true
+		}
+	}
+	return Principal{}, false
+}
+
+// ByGitHub returns the principal of a GitHub login (GitHub logins are
+// case-insensitive).
+func (a *Authenticator) ByGitHub(login string) (Principal, bool) {
+	if login == "" {
+		return Principal{}, false
+	}
+	for _, e := range a.current() {
+		if e.github != "" && strings.EqualFold(e.github, login) {
+			return e.p, true
+		}
+	}
+	return Principal{}, false
+}
+
 // Identify returns the current principal of a subject (a session's
 // owner): the roles and groups of the first token with that name. It is
 // false when no token has the name any more, which is how a revoked
@@ -116,7 +152,24 @@ func (a *Authenticator) Identify(subject string) (Principal, bool) {
 func compile(tokens []Token) ([]entry, error) {
 	var entries []entry
 	var errs []error
+	// A Slack id or GitHub login on two different principals would make
+	// who acts depend on the file's order: refuse it.
+	slackOwner, githubOwner := map[string]string{}, map[string]string{}
 	for i, t := range tokens {
+		for _, id := range t.Slack {
+			if strings.TrimSpace(id) == "" || strings.ContainsAny(id, " \t\n") {
+				errs = append(errs, fmt.Errorf("tokens[%d] (%s): slack user id %q is not an id like U012AB3CD", i, t.Name, id))
+			} else if o, ok := slackOwner[id]; ok && o != t.Name {
+				errs = append(errs, fmt.Errorf("tokens[%d] (%s): slack user id %s is already %s's", i, t.Name, id, o))
+			}
+			slackOwner[id] = t.Name
+		}
+		if g := strings.ToLower(t.GitHub); g != "" {
+			if o, ok := githubOwner[g]; ok && o != t.Name {
+				errs = append(errs, fmt.Errorf("tokens[%d] (%s): github login %s is already %s's", i, t.Name, t.GitHub, o))
+			}
+			githubOwner[g] = t.Name
+		}
 		var d [32]byte
 		switch {
 		case t.Token != "" && t.SHA256 != "":
@@ -148,7 +201,7 @@ func compile(tokens []Token) ([]entry, error) {
 				errs = append(errs, fmt.Errorf("tokens[%d] (%s): unknown role %q (%s)", i, t.Name, r, strings.Join(Roles, ", ")))
 			}
 		}
-		entries = append(entries, entry{digest: d, p: Principal{Subject: t.Name, Roles: t.Roles, Groups: t.Groups}})
+		entries = append(entries, entry{digest: d, p: Principal{Subject: t.Name, Roles: t.Roles, Groups: t.Groups}, slack: t.Slack, github: t.GitHub})
 	}
 	if err := errors.Join(errs...); err != nil {
 		return nil, err

@@ -110,3 +110,58 @@ func TestLoadOrCreate(t *testing.T) {
 	_, _, err = auth.LoadOrCreate(path)
 	require.ErrorContains(t, err, "tokn")
 }
+
+// TestChatIdentities: Slack users and GitHub logins resolve only to the
+// entry that names them, and a file that gives one id to two people does
+// not load (who acts must not depend on the order of the file).
+func TestChatIdentities(t *testing.T) {
+	t.Parallel()
+	a, err := auth.New([]auth.Token{
+		{Token: "rita-secret-0123456789", Name: "rita", Roles: []string{"reviewer"}, Slack: []string{"U0RITA"}, GitHub: "Rita-GH"},
+		{Token: "otto-secret-0123456789", Name: "otto", Roles: []string{"operator"}, Slack: []string{"U0OTTO", "W0OTTO"}},
+	})
+	require.NoError(t, err)
+	cases := []struct {
+		name, slack, github, want string
+	}{
+		{name: "slack user", slack: "U0RITA", want: "rita"},
+		{name: "second slack id", slack: "W0OTTO", want: "otto"},
+		{name: "unknown slack user", slack: "U0NOBODY"},
+		{name: "empty slack id", slack: ""},
+		{name: "github login, any case", github: "rita-gh", want: "rita"},
+		{name: "unknown github login", github: "mallory"},
+		{name: "subject is not a slack id", slack: "rita"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			var p auth.Principal
+			var ok bool
+			if tc.github != "" {
+				p, ok = a.ByGitHub(tc.github)
+			} else {
+				p, ok = a.BySlack(tc.slack)
+			}
+			require.Equal(t, tc.want != "", ok)
+			require.Equal(t, tc.want, p.Subject)
+		})
+	}
+
+	for name, toks := range map[string][]auth.Token{
+		"slack id on two people": {
+			{Token: "aaaa-secret-0123456789", Name: "a", Slack: []string{"U1"}},
+			{Token: "bbbb-secret-0123456789", Name: "b", Slack: []string{"U1"}}},
+		"github login on two people": {
+			{Token: "aaaa-secret-0123456789", Name: "a", GitHub: "x"},
+			{Token: "bbbb-secret-0123456789", Name: "b", GitHub: "X"}},
+		"blank slack id": {{Token: "aaaa-secret-0123456789", Name: "a", Slack: []string{" "}}},
+	} {
+		_, err := auth.New(toks)
+		require.Error(t, err, name)
+	}
+	// Two tokens of one person may name the same Slack id.
+	_, err = auth.New([]auth.Token{
+		{Token: "aaaa-secret-0123456789", Name: "a", Slack: []string{"U1"}},
+		{Token: "aaaa-secret-9876543210", Name: "a", Slack: []string{"U1"}}})
+	require.NoError(t, err)
+}

@@ -92,8 +92,29 @@ type Store interface {
 	SessionState(ctx context.Context, id string) (SessionState, error)
 	SessionEpochBump(ctx context.Context) (int64, error)
 
+	// Claims: a unique key taken by the first writer until it expires, so
+	// that a webhook delivery, a Slack retry or a schedule tick is acted on
+	// once across restarts and replicas. ClaimTake reports whether this
+	// call took the key (false: a live claim holds it). A claim past its
+	// Until may be taken again; a zero Until never expires.
+	ClaimTake(ctx context.Context, p ClaimTakeParams) (bool, error)
+
+	// Model settings: the triggers and notifications an admin configured
+	// for a model (pipeline, schedule, Slack channel, webhooks), opaque to
+	// the store like route tables.
+	ModelSettingsSet(ctx context.Context, model string, doc json.RawMessage) error
+	ModelSettingsGet(ctx context.Context, model string) (json.RawMessage, error) // ErrNotFound when none
+	ModelSettingsList(ctx context.Context) (map[string]json.RawMessage, error)
+
 	Ping(ctx context.Context) error
 	Close() error
+}
+
+// ClaimTakeParams takes a claim on Key for Owner (kept for diagnosis).
+type ClaimTakeParams struct {
+	Key   string
+	Owner string
+	Until time.Time // zero = forever
 }
 
 // SessionState is what the store knows of a session: whether it was

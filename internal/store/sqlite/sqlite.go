@@ -286,6 +286,18 @@ CREATE TABLE session_epoch (
 	epoch INTEGER NOT NULL
 );
 `,
+	`
+CREATE TABLE claims (
+	key   TEXT PRIMARY KEY,
+	owner TEXT NOT NULL,
+	until INTEGER NOT NULL -- unix nanoseconds; 0 = never expires
+) WITHOUT ROWID;
+
+CREATE TABLE model_settings (
+	model TEXT PRIMARY KEY,
+	doc   TEXT NOT NULL
+) WITHOUT ROWID;
+`,
 }
 
 func (s *Store) migrate(ctx context.Context) error {

@@ -7,6 +7,7 @@ import (
 	"maps"
 	"slices"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -36,6 +37,8 @@ func Exercise(t *testing.T, newStore func(t *testing.T) store.Store) {
 		{"rollouts", rolloutTests},
 		{"sessions", sessionTests},
 		{"short ids", shortIDTests},
+		{"claims", claimTests},
+		{"model settings", modelSettingsTests},
 	}
 	for _, g := range groups {
 		t.Run(g.name, func(t *testing.T) {
@@ -953,5 +956,68 @@ var sessionTests = []test{
 		require.NoError(t, err)
 		require.Equal(t, int64(1+racers), st.Epoch, "every bump counts once")
 		require.False(t, st.Ended)
+	}},
+}
+
+var claimTests = []test{
+	{"a claim is taken once", func(ctx context.Context, t *testing.T, s store.Store) {
+		took, err := s.ClaimTake(ctx, store.ClaimTakeParams{Key: "k", Owner: "a", Until: time.Now().Add(time.Hour)})
+		require.NoError(t, err)
+		require.True(t, took)
+		took, err = s.ClaimTake(ctx, store.ClaimTakeParams{Key: "k", Owner: "b", Until: time.Now().Add(time.Hour)})
+		require.NoError(t, err)
+		require.False(t, took, "a live claim holds its key")
+		took, err = s.ClaimTake(ctx, store.ClaimTakeParams{Key: "other", Owner: "b"})
+		require.NoError(t, err)
+		require.True(t, took, "another key is another claim")
+		took, err = s.ClaimTake(ctx, store.ClaimTakeParams{Key: "other", Owner: "c"})
+		require.NoError(t, err)
+		require.False(t, took, "a claim without expiry holds for ever")
+		_, err = s.ClaimTake(ctx, store.ClaimTakeParams{Owner: "a"})
+		require.Error(t, err, "a key is required")
+	}},
+	{"an expired claim can be taken again", func(ctx context.Context, t *testing.T, s store.Store) {
+		took, err := s.ClaimTake(ctx, store.ClaimTakeParams{Key: "k", Owner: "a", Until: time.Now().Add(1500 * time.Millisecond)})
+		require.NoError(t, err)
+		require.True(t, took)
+		// Redis expires keys on its own clock with millisecond precision;
+		// wait comfortably past it.
+		time.Sleep(1700 * time.Millisecond)
+		took, err = s.ClaimTake(ctx, store.ClaimTakeParams{Key: "k", Owner: "b", Until: time.Now().Add(time.Hour)})
+		require.NoError(t, err)
+		require.True(t, took)
+	}},
+	{"racers for one key: one wins", func(ctx context.Context, t *testing.T, s store.Store) {
+		var won atomic.Int32
+		errs := race(func(i int) error {
+			took, err := s.ClaimTake(ctx, store.ClaimTakeParams{Key: "tick", Owner: fmt.Sprint(i), Until: time.Now().Add(time.Hour)})
+			if took {
+				won.Add(1)
+			}
+			return err
+		})
+		for _, err := range errs {
+			require.NoError(t, err)
+		}
+		require.Equal(t, int32(1), won.Load())
+	}},
+}
+
+var modelSettingsTests = []test{
+	{"settings round-trip and list", func(ctx context.Context, t *testing.T, s store.Store) {
+		_, err := s.ModelSettingsGet(ctx, "m")
+		require.ErrorIs(t, err, store.ErrNotFound)
+		require.NoError(t, s.ModelSettingsSet(ctx, "m", json.RawMessage(`{"a":1}`)))
+		require.NoError(t, s.ModelSettingsSet(ctx, "m", json.RawMessage(`{"a":2}`)))
+		require.NoError(t, s.ModelSettingsSet(ctx, "n", json.RawMessage(`{}`)))
+		got, err := s.ModelSettingsGet(ctx, "m")
+		require.NoError(t, err)
+		require.JSONEq(t, `{"a":2}`, string(got))
+		all, err := s.ModelSettingsList(ctx)
+		require.NoError(t, err)
+		require.Len(t, all, 2)
+		require.JSONEq(t, `{}`, string(all["n"]))
+		require.Error(t, s.ModelSettingsSet(ctx, "m", json.RawMessage(`{`)))
+		require.Error(t, s.ModelSettingsSet(ctx, "", json.RawMessage(`{}`)))
 	}},
 }

@@ -1,0 +1,64 @@
+package app
+
+import (
+	"context"
+	"net/http"
+	"path/filepath"
+
+	"github.com/modelgate/modelgate/internal/auth"
+	"github.com/modelgate/modelgate/internal/chatops"
+	"github.com/modelgate/modelgate/internal/chatops/triggers"
+	"github.com/modelgate/modelgate/internal/oversight"
+)
+
+// ChatOps configures the Slack app and the other outside triggers. The
+// secrets come from the environment (cmd reads them), never from flags
+// that a process listing would show.
+type ChatOps struct {
+	SlackSigningSecret string // MODELGATE_SLACK_SIGNING_SECRET
+	SlackBotToken      string // MODELGATE_SLACK_BOT_TOKEN
+	SlackAPIURL        string // --slack-api-url (tests)
+	SlackTeamID        string // --slack-team
+	PublicURL          string // --public-url, for "Open in modelgate" links
+	// GitHubWebhookSecret is MODELGATE_GITHUB_WEBHOOK_SECRET.
+	GitHubWebhookSecret string
+}
+
+// buildChatOps assembles chat-ops and the settings endpoints and returns
+// what the API mounts.
+func (s *Server) buildChatOps(o Options) (map[string]http.Handler, error) {
+	authorize := func(ctx context.Context, p auth.Principal, action, model, env string) (bool, error) {
+		return s.Engine.Authorize(ctx, oversight.AuthzInput{Principal: p, Action: action, Model: model, Environment: env})
+	}
+	s.Starter = &triggers.Starter{Store: s.Store, Blobs: s.Blobs, Submit: s.Coordinator, InputsDir: filepath.Join(o.DataDir, "inputs")}
+	var rollouts chatops.Rollouts
+	if s.Deployer != nil {
+		rollouts = rolloutControls{s.Deployer}
+	}
+	chat, err := chatops.New(chatops.Options{
+		SigningSecret: o.ChatOps.SlackSigningSecret, BotToken: o.ChatOps.SlackBotToken, APIURL: o.ChatOps.SlackAPIURL,
+		TeamID: o.ChatOps.SlackTeamID, PublicURL: o.ChatOps.PublicURL,
+		Store: s.Store, Identities: s.Auth, Authorize: authorize, Approvals: s.Queue, Rollouts: rollouts,
+		Starter: s.Starter, Recorder: s.Trail, Logger: o.Logger.WithPrefix("slack"),
+	})
+	if err != nil {
+		return nil, err
+	}
+	s.Chat = chat
+	s.closers = append([]func() error{chat.Close}, s.closers...)
+	settings := triggers.Handler(triggers.HandlerOptions{Store: s.Store, Blobs: s.Blobs, Auth: s.Auth, Authorize: authorize,
+		Recorder: s.Trail, Logger: o.Logger})
+	return map[string]http.Handler{
+		"POST /slack/commands":           chat,
+		"POST /slack/interactions":       chat,
+		"GET /v1/models/{name}/settings": settings,
+		"PUT /v1/models/{name}/settings": settings,
+	}, nil
+}
+
+// startChatOps begins the loops that notify and trigger.
+func (s *Server) startChatOps(ctx context.Context) {
+	if s.Chat != nil {
+		go s.Chat.WatchRuns(ctx, s.Coordinator)
+	}
+}
