@@ -189,6 +189,15 @@ func (s *Settings) Validate(ctx context.Context, model string, blobs Blobs) erro
 			add("github", "needs pipeline: it is what a retraining run runs")
 		}
 	}
+	// Parsed and checked above so the format is fixed, but nothing starts
+	// these runs yet: accepting them would promise retraining that never
+	// happens.
+	if s.Schedule != nil {
+		add("schedule", "schedules are not built yet in this version of modelgate; refused rather than silently ignored")
+	}
+	if s.GitHub != nil {
+		add("github", "the GitHub webhook is not built yet in this version of modelgate; refused rather than silently ignored")
+	}
 	return errors.Join(errs...)
 }
 

@@ -1,0 +1,36 @@
+package triggers
+
+import (
+	"context"
+	"testing"
+
+	"github.com/stretchr/testify/require"
+)
+
+// TestSettingsRefuseWhatIsNotBuilt: a schedule or a GitHub trigger that
+// nothing acts on is refused with its field named, never stored as if it
+// would start runs; bad webhooks are named too.
+func TestSettingsRefuseWhatIsNotBuilt(t *testing.T) {
+	t.Parallel()
+	cases := map[string]struct {
+		s    Settings
+		want []string
+	}{
+		"schedule": {s: Settings{Schedule: &Schedule{Cron: "@daily"}}, want: []string{"schedule: schedules are not built yet", "schedule: needs pipeline"}},
+		"github":   {s: Settings{GitHub: &GitHub{Repository: "acme/fraud", Paths: []string{"train/"}}}, want: []string{"github: the GitHub webhook is not built yet"}},
+		"webhook":  {s: Settings{Webhooks: []Webhook{{URL: "ftp://x", Secret: "short"}}}, want: []string{"webhooks[0].url", "webhooks[0].secret"}},
+		"model":    {s: Settings{Model: "other"}, want: []string{"does not match the model in the path"}},
+	}
+	for name, tc := range cases {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			err := tc.s.Validate(context.Background(), "fraud", nil)
+			require.Error(t, err)
+			for _, w := range tc.want {
+				require.ErrorContains(t, err, w)
+			}
+		})
+	}
+	ok := Settings{Slack: &Slack{Channel: "C123"}, Webhooks: []Webhook{{URL: "https://hooks.example/x", Secret: "0123456789abcdef"}}}
+	require.NoError(t, ok.Validate(context.Background(), "fraud", nil))
+}
