@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Upload throughput: `modelgate upload` of a 1 GiB artifact against
+# Upload throughput: `modelgate upload` of a new 1 GiB artifact (hashed while it
+# streams, POST /v1/blobs) against
 # `curl -T` of the same file to the same server's PUT /v1/blobs, both over
 # loopback into a fresh blob store each time (the server hashes and fsyncs
 # either way). modelgate's figure includes hashing the file first (it must
@@ -29,7 +30,7 @@ CLEAN="rm -rf $SRV/blobs/sha256"
 
 RUNS=${RUNS:-5}
 hyperfine --style basic --runs "$RUNS" --prepare "$CLEAN" --export-json "$DATA/upload.json" \
-  -n "modelgate upload (hash + PUT, 1 GiB)" "bin/modelgate upload $F" \
+  -n "modelgate upload (new file: hashed while streamed, 1 GiB)" "MODELGATE_UPLOAD_CACHE=$DATA/cache-\$RANDOM bin/modelgate upload $F" \
   -n "curl -T (PUT only, 1 GiB)" "curl -fsS -o /dev/null -T $F -H 'Authorization: Bearer $TOKEN' $MODELGATE_SERVER/v1/blobs/$DIGEST" >&2
 
 bin/modelgate upload "$F" >/dev/null

@@ -189,7 +189,7 @@ func uploadInputs(cmd *cobra.Command, c *client.Client, cfg *config.Pipeline, ba
 			paths = append(paths, sig)
 		}
 	}
-	files, st, err := c.Upload(cmd.Context(), client.UploadParams{Root: base, Paths: paths, Progress: cmd.ErrOrStderr()})
+	files, st, err := c.Upload(cmd.Context(), client.UploadParams{Root: base, Paths: paths, Progress: cmd.ErrOrStderr(), CacheDir: uploadCacheDir()})
 	if err != nil {
 		return nil, serverErr(err)
 	}

@@ -86,6 +86,7 @@ func TestRunAgainstServer(t *testing.T) {
 		t.Skip("runs the whole pipeline")
 	}
 	dir, ws := t.TempDir(), t.TempDir()
+	t.Setenv("MODELGATE_UPLOAD_CACHE", t.TempDir())
 	ctx := context.Background()
 	// No --workspace: the server shares no folder with the CI job, which
 	// uploads what the run needs.
@@ -95,7 +96,7 @@ func TestRunAgainstServer(t *testing.T) {
 	require.NoError(t, s.Start(ctx))
 	var puts, putBytes atomic.Int64
 	web := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if r.Method == http.MethodPut {
+		if r.Method == http.MethodPut || (r.Method == http.MethodPost && r.URL.Path == "/v1/blobs") {
 			puts.Add(1)
 			putBytes.Add(r.ContentLength)
 		}

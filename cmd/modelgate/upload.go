@@ -3,6 +3,7 @@ package main
 import (
 	"fmt"
 	"maps"
+	"os"
 	"path/filepath"
 	"slices"
 
@@ -36,7 +37,7 @@ modelgate run does this by itself for every file a config names.`,
 				if err != nil {
 					return usageErr(err)
 				}
-				files, _, err := c.Upload(cmd.Context(), client.UploadParams{Root: filepath.Dir(abs), Paths: []string{filepath.Base(abs)}, Progress: cmd.ErrOrStderr()})
+				files, _, err := c.Upload(cmd.Context(), client.UploadParams{Root: filepath.Dir(abs), Paths: []string{filepath.Base(abs)}, Progress: cmd.ErrOrStderr(), CacheDir: uploadCacheDir()})
 				if err != nil {
 					return serverErr(err)
 				}
@@ -54,4 +55,22 @@ modelgate run does this by itself for every file a config names.`,
 
 func sortedKeys(m map[string]string) []string {
 	return slices.Sorted(maps.Keys(m))
+}
+
+// uploadCacheDir is where the client remembers digests of files it
+// uploaded (so a file is read once when new and not at all when known):
+// MODELGATE_UPLOAD_CACHE, "off" for none, default the user's cache folder.
+func uploadCacheDir() string {
+	switch v := os.Getenv("MODELGATE_UPLOAD_CACHE"); v {
+	case "off":
+		return ""
+	case "":
+		d, err := os.UserCacheDir()
+		if err != nil {
+			return ""
+		}
+		return filepath.Join(d, "modelgate")
+	default:
+		return v
+	}
 }

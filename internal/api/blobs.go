@@ -41,9 +41,13 @@ func (s *Server) blobPut(w http.ResponseWriter, r *http.Request, p auth.Principa
 	if err != nil {
 		return err
 	}
-	d, err := blobDigest(r)
-	if err != nil {
-		return err
+	// POST /v1/blobs names no digest: the bytes are stored under what they
+	// hash to, and the reply says which (the client compares its own).
+	var d string
+	if r.Method == http.MethodPut {
+		if d, err = blobDigest(r); err != nil {
+			return err
+		}
 	}
 	if err := s.authorize(r.Context(), p, "upload", "", ""); err != nil {
 		return err
@@ -66,9 +70,9 @@ func (s *Server) blobPut(w http.ResponseWriter, r *http.Request, p auth.Principa
 	status := http.StatusOK
 	if created {
 		status = http.StatusCreated
-		s.o.Logger.Info("blob stored", "digest", d, "bytes", info.Size, "by", p.Subject)
+		s.o.Logger.Info("blob stored", "digest", info.Digest, "bytes", info.Size, "by", p.Subject)
 	}
-	w.Header().Set("Location", "/v1/blobs/"+d)
+	w.Header().Set("Location", "/v1/blobs/"+info.Digest)
 	writeJSON(w, status, BlobReply{Info: info, Created: created})
 	return nil
 }

@@ -155,6 +155,7 @@ func (s *Server) routes() []route {
 		{method: "GET", path: "/readyz", public: true, h: s.readyz},
 		{method: "GET", path: "/v1/openapi.json", h: s.openapi},
 		{method: "PUT", path: "/v1/blobs/{digest}", maxBody: s.o.MaxBlobBytes, h: s.blobPut},
+		{method: "POST", path: "/v1/blobs", maxBody: s.o.MaxBlobBytes, h: s.blobPut},
 		{method: "HEAD", path: "/v1/blobs/{digest}", h: s.blobGet},
 		{method: "GET", path: "/v1/blobs/{digest}", h: s.blobGet},
 		{method: "POST", path: "/v1/runs", h: s.runCreate},

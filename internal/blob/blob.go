@@ -46,6 +46,9 @@ type Store interface {
 
 // PutParams is what Put stores.
 type PutParams struct {
+	// Digest is what Body must hash to; empty stores Body under whatever
+	// it hashes to (a client that streams a file while hashing it, so as
+	// not to read it twice, learns the digest only at the end).
 	Digest string
 	Body   io.Reader
 	Max    int64
@@ -122,12 +125,13 @@ func (f *FS) Stat(_ context.Context, digest string) (Info, error) {
 // so a blob path never holds anything but its digest's bytes, even after
 // a crash mid-upload.
 func (f *FS) Put(ctx context.Context, p PutParams) (Info, bool, error) {
-	dst, err := f.Path(p.Digest)
-	if err != nil {
-		return Info{}, false, err
-	}
-	if info, err := f.Stat(ctx, p.Digest); err == nil {
-		return info, false, nil
+	if p.Digest != "" {
+		if _, err := f.Path(p.Digest); err != nil {
+			return Info{}, false, err
+		}
+		if info, err := f.Stat(ctx, p.Digest); err == nil {
+			return info, false, nil
+		}
 	}
 	tmp, err := os.CreateTemp(filepath.Join(f.root, "tmp"), "put-*")
 	if err != nil {
@@ -151,8 +155,19 @@ func (f *FS) Put(ctx context.Context, p PutParams) (Info, bool, error) {
 	if p.Max > 0 && n > p.Max {
 		return Info{}, false, fmt.Errorf("blob %s: more than %d bytes: %w", p.Digest, p.Max, ErrTooLarge)
 	}
-	if got := "sha256:" + hex.EncodeToString(sum); got != p.Digest {
+	got := "sha256:" + hex.EncodeToString(sum)
+	if p.Digest == "" {
+		p.Digest = got
+		if info, err := f.Stat(ctx, got); err == nil {
+			return info, false, nil // already there; the temporary copy goes
+		}
+	}
+	if got != p.Digest {
 		return Info{}, false, fmt.Errorf("blob %s: the %d bytes sent hash to %s: %w", p.Digest, n, got, ErrDigestMismatch)
+	}
+	dst, err := f.Path(p.Digest)
+	if err != nil {
+		return Info{}, false, err
 	}
 	if err := os.Chmod(tmp.Name(), 0o444); err != nil {
 		return Info{}, false, fmt.Errorf("blob %s: %w", p.Digest, err)

@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -23,6 +24,12 @@ type UploadParams struct {
 	Paths []string // files or folders (a folder is every regular file under it)
 	// Progress receives a line per large file every few seconds; nil = quiet.
 	Progress io.Writer
+	// CacheDir keeps the digests of files uploaded before, by path, size,
+	// modification time and inode. With it, a file not seen before is read
+	// once, hashed while it streams (POST /v1/blobs), and a file seen
+	// before is only asked about (HEAD); without it, every file is hashed
+	// first and then sent by digest (two reads). "" = no cache.
+	CacheDir string
 }
 
 // UploadStats says what an upload cost.
@@ -76,9 +83,26 @@ func (c *Client) Upload(ctx context.Context, p UploadParams) (map[string]string,
 	}
 	slices.Sort(names)
 	names = slices.Compact(names)
+	cache := openDigestCache(p.CacheDir)
+	defer cache.save()
 	for _, name := range names {
 		local := filepath.Join(p.Root, filepath.FromSlash(name))
-		digest, size, err := fileDigest(ctx, local)
+		if p.CacheDir != "" {
+			if _, state := cache.lookup(local); state == cacheMiss {
+				// Never uploaded from here: one read, hashed as it is sent.
+				digest, size, err := c.streamBlob(ctx, name, local, p.Progress)
+				if err != nil {
+					return nil, st, err
+				}
+				cache.store(local, digest)
+				files[name] = digest
+				st.Files++
+				st.Sent++
+				st.Bytes += size
+				continue
+			}
+		}
+		digest, size, err := c.knownDigest(ctx, cache, local)
 		if err != nil {
 			return nil, st, err
 		}
@@ -147,6 +171,12 @@ func (c *Client) putBlob(ctx context.Context, name, local, digest string, size i
 		return err
 	}
 	req.ContentLength = size
+	return c.sendBlob(req, name, size, body, progress, nil)
+}
+
+// sendBlob sends an upload request with progress lines and decodes the
+// reply into out (when not nil).
+func (c *Client) sendBlob(req *http.Request, name string, size int64, body *counter, progress io.Writer, out any) error {
 	req.Header.Set("Content-Type", "application/octet-stream")
 	req.Header.Set("Authorization", "Bearer "+c.Token)
 	if progress != nil && size >= progressMin {
@@ -183,6 +213,11 @@ func (c *Client) putBlob(ctx context.Context, name, local, digest string, size i
 			return ae
 		}
 		return fmt.Errorf("upload %s: server answered %d", name, resp.StatusCode)
+	}
+	if out != nil {
+		if err := json.NewDecoder(io.LimitReader(resp.Body, 1<<20)).Decode(out); err != nil {
+			return fmt.Errorf("upload %s: the server's reply: %w", name, err)
+		}
 	}
 	if progress != nil && size >= progressMin {
 		fmt.Fprintf(progress, "uploaded %s (%s)\n", name, human(size))
@@ -231,4 +266,52 @@ func human(n int64) string {
 		return fmt.Sprintf("%.1f KiB", float64(n)/(1<<10))
 	}
 	return fmt.Sprintf("%d B", n)
+}
+
+// knownDigest is the cached digest of a file that has not changed since,
+// else its hash.
+func (c *Client) knownDigest(ctx context.Context, cache *digestCache, local string) (string, int64, error) {
+	if e, state := cache.lookup(local); state == cacheHit {
+		return e.Digest, e.Size, nil
+	}
+	d, n, err := fileDigest(ctx, local)
+	if err == nil {
+		cache.store(local, d)
+	}
+	return d, n, err
+}
+
+// streamBlob sends a file to POST /v1/blobs while hashing it, and checks
+// that the server stored it under the digest this side computed.
+func (c *Client) streamBlob(ctx context.Context, name, local string, progress io.Writer) (string, int64, error) {
+	f, err := os.Open(local)
+	if err != nil {
+		return "", 0, err
+	}
+	defer f.Close()
+	info, err := f.Stat()
+	if err != nil {
+		return "", 0, err
+	}
+	size := info.Size()
+	h := sha256.New()
+	body := &counter{r: io.TeeReader(f, h)}
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, c.Base+"/v1/blobs", body)
+	if err != nil {
+		return "", 0, err
+	}
+	req.ContentLength = size
+	var reply struct {
+		Digest string `json:"digest"`
+		Size   int64  `json:"size"`
+	}
+	if err := c.sendBlob(req, name, size, body, progress, &reply); err != nil {
+		return "", 0, err
+	}
+	mine := "sha256:" + hex.EncodeToString(h.Sum(nil))
+	if body.n.Load() != size || reply.Digest != mine || reply.Size != size {
+		return "", 0, fmt.Errorf("upload %s: the server stored %s (%d bytes) but this side read %s (%d bytes); was the file changed while it was sent?",
+			name, reply.Digest, reply.Size, mine, body.n.Load())
+	}
+	return mine, size, nil
 }
