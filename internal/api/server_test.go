@@ -473,6 +473,27 @@ func TestUploads(t *testing.T) {
 	require.Equal(t, 200, status)
 	require.Equal(t, strconv.Itoa(len(model)), h.Get("Content-Length"))
 
+	// Streamed uploads name no digest: stored under what the bytes hash
+	// to, with the same right and limit as PUT.
+	post := func(token string, body []byte) (int, map[string]any) {
+		st, m, _ := b.do(t, "POST", "/v1/blobs", token, string(body))
+		return st, m
+	}
+	status, m = post(reviewerToken, []byte("x"))
+	require.Equal(t, 403, status, "%v", m)
+	status, m = post(ciToken, make([]byte, 2<<20))
+	require.Equal(t, 413, status, "%v", m)
+	streamed := []byte("c,d\n3,4\n")
+	status, m = post(ciToken, streamed)
+	require.Equal(t, 201, status, "%v", m)
+	require.Equal(t, sha(streamed), m["digest"], "the reply names the digest the bytes hash to")
+	status, m = post(ciToken, streamed)
+	require.Equal(t, 200, status, "%v", m)
+	require.Equal(t, false, m["created"])
+	status, m = post(ciToken, model)
+	require.Equal(t, 200, status, "bytes already stored by PUT: %v", m)
+	require.Equal(t, md, m["digest"])
+
 	cfg := "model: fraud\ntask: binary\ncandidate: {artifact: m/model.json}\ndata: {reference: ref.csv}\n"
 	req := func(files map[string]string, base string) string {
 		raw, _ := json.Marshal(api.RunRequest{Config: cfg, Files: files, BaseDir: base})
