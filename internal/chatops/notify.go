@@ -17,6 +17,7 @@ import (
 	"github.com/google/uuid"
 	"github.com/slack-go/slack"
 
+	"github.com/modelgate/modelgate/agents/assistant"
 	"github.com/modelgate/modelgate/coordinator"
 	"github.com/modelgate/modelgate/internal/chatops/triggers"
 	"github.com/modelgate/modelgate/internal/store"
@@ -128,7 +129,22 @@ func (h *Handler) evidence(ctx context.Context, runID string) string {
 		}
 		b.WriteString("\n")
 	}
+	// The reviewer brief, grounded in the same evidence (an LLM's when one
+	// passed the grounding check, else the template's), so that a reviewer
+	// deciding from Slack reads what the web page shows.
+	if run, err := h.o.Store.RunGet(ctx, runID); err == nil {
+		if br, _, _, err := assistant.View(ctx, h.o.Store, run); err == nil && br != nil && br.Text != "" {
+			fmt.Fprintf(&b, "*Brief* (%s, %s):\n%s\n", br.Source, br.Prompt, slackEscape(clip(br.Text, 1500)))
+		}
+	}
 	return b.String()
+}
+
+// slackEscape makes text literal in Slack's mrkdwn: &, < and > are its
+// only control characters, and "<!channel>" in a model's words must not
+// notify a whole channel.
+func slackEscape(s string) string {
+	return strings.NewReplacer("&", "&amp;", "<", "&lt;", ">", "&gt;").Replace(s)
 }
 
 // Notify sends n to the model's Slack channel and webhooks, as its

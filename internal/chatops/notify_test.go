@@ -38,7 +38,8 @@ func TestApprovalMessageRoundTrip(t *testing.T) {
 	require.Len(t, posts, 1)
 	require.Equal(t, "C0FRAUD", posts[0].Get("channel"))
 	blocks := posts[0].Get("blocks")
-	for _, want := range []string{chatops.ActionApprove, chatops.ActionReject, "Open in modelgate", "roc_auc 0.962", a.ID, "high risk"} {
+	for _, want := range []string{chatops.ActionApprove, chatops.ActionReject, "Open in modelgate", "roc_auc 0.962", a.ID, "high risk",
+		"Brief* (template"} {
 		require.Contains(t, blocks, want)
 	}
 
