@@ -4,11 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"maps"
 	"net/http"
-	"slices"
 	"strconv"
-	"sync"
 	"time"
 
 	"github.com/modelgate/modelgate/agents/assistant"
@@ -74,7 +71,7 @@ func (s *Server) ask(w http.ResponseWriter, r *http.Request, p auth.Principal) e
 	if err := decode(r, &body); err != nil {
 		return err
 	}
-	known, err := s.known(r.Context())
+	known, err := assistant.KnownFrom(r.Context(), s.o.Store)
 	if err != nil {
 		return err
 	}
@@ -83,10 +80,10 @@ func (s *Server) ask(w http.ResponseWriter, r *http.Request, p auth.Principal) e
 		c = s.o.Assistant.LLM()
 	}
 	if c != nil {
-		if wait, ok := s.asks.take(p.Subject, time.Now()); !ok {
+		if wait, ok := s.asks.Take(p.Subject, time.Now()); !ok {
 			w.Header().Set("Retry-After", strconv.Itoa(int(wait.Seconds())+1))
 			return errorf(http.StatusTooManyRequests, "rate_limited",
-				fmt.Sprintf("%s asked %d sentences in the last minute, the most one identity may send to the LLM; try again in %s", p.Subject, askPerMinute, wait.Round(time.Second)))
+				fmt.Sprintf("%s asked %d sentences in the last minute, the most one identity may send to the LLM; try again in %s", p.Subject, assistant.AskPerMinute, wait.Round(time.Second)))
 		}
 	}
 	prop, err := assistant.Ask(r.Context(), c, body.Text, known, time.Now())
@@ -95,56 +92,4 @@ func (s *Server) ask(w http.ResponseWriter, r *http.Request, p auth.Principal) e
 	}
 	writeJSON(w, http.StatusOK, prop)
 	return nil
-}
-
-// known lists the registry's models and the environments they serve in.
-func (s *Server) known(ctx context.Context) (assistant.Known, error) {
-	models, err := s.o.Store.ModelList(ctx)
-	if err != nil {
-		return assistant.Known{}, err
-	}
-	envs := map[string]bool{"production": true, "staging": true}
-	for _, m := range models {
-		prods, err := s.o.Store.ProductionList(ctx, m)
-		if err != nil {
-			return assistant.Known{}, err
-		}
-		for _, p := range prods {
-			envs[p.Environment] = true
-		}
-	}
-	return assistant.Known{Models: models, Environments: slices.Sorted(maps.Keys(envs))}, nil
-}
-
-// askPerMinute bounds the sentences one identity may have the LLM read:
-// each costs tokens the operator pays for, and the weakest token (read)
-// may ask, so without a bound any reader could spend the budget.
-const askPerMinute = 20
-
-// askLimiter is a sliding one-minute window per subject.
-type askLimiter struct {
-	mu   sync.Mutex
-	seen map[string][]time.Time
-}
-
-// take records an ask at now, or says how long until one is allowed.
-func (l *askLimiter) take(subject string, now time.Time) (time.Duration, bool) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	if l.seen == nil {
-		l.seen = map[string][]time.Time{}
-	}
-	cut := now.Add(-time.Minute)
-	ts := l.seen[subject]
-	i := 0
-	for i < len(ts) && !ts[i].After(cut) {
-		i++
-	}
-	ts = ts[i:]
-	if len(ts) >= askPerMinute {
-		l.seen[subject] = ts
-		return ts[0].Sub(cut), false
-	}
-	l.seen[subject] = append(ts, now)
-	return 0, true
 }

@@ -95,7 +95,7 @@ type Server struct {
 	mux *http.ServeMux
 	// asks limits POST /v1/ask per principal: a proposal is free to ask
 	// for with a read token, an LLM call is not (assist.go).
-	asks askLimiter
+	asks assistant.AskLimiter
 }
 
 type handler func(w http.ResponseWriter, r *http.Request, p auth.Principal) error

@@ -2,12 +2,16 @@ package app
 
 import (
 	"context"
+	"fmt"
 	"net/http"
 	"path/filepath"
+	"time"
 
+	"github.com/modelgate/modelgate/agents/assistant"
 	"github.com/modelgate/modelgate/internal/auth"
 	"github.com/modelgate/modelgate/internal/chatops"
 	"github.com/modelgate/modelgate/internal/chatops/triggers"
+	"github.com/modelgate/modelgate/internal/llm"
 	"github.com/modelgate/modelgate/internal/oversight"
 )
 
@@ -40,6 +44,7 @@ func (s *Server) buildChatOps(o Options) (map[string]http.Handler, error) {
 		TeamID: o.ChatOps.SlackTeamID, PublicURL: o.ChatOps.PublicURL,
 		Store: s.Store, Identities: s.Auth, Authorize: authorize, Approvals: s.Queue, Rollouts: rollouts,
 		Starter: s.Starter, Recorder: s.Trail, Logger: o.Logger.WithPrefix("slack"),
+		Ask: s.askFunc(),
 	})
 	if err != nil {
 		return nil, err
@@ -60,5 +65,28 @@ func (s *Server) buildChatOps(o Options) (map[string]http.Handler, error) {
 func (s *Server) startChatOps(ctx context.Context) {
 	if s.Chat != nil {
 		go s.Chat.WatchRuns(ctx, s.Coordinator)
+	}
+}
+
+// askFunc proposes a command for a sentence from Slack, as POST /v1/ask
+// does, with the same per-identity bound on LLM sentences.
+func (s *Server) askFunc() func(ctx context.Context, p auth.Principal, sentence string) (assistant.Proposal, error) {
+	var limit assistant.AskLimiter
+	return func(ctx context.Context, p auth.Principal, sentence string) (assistant.Proposal, error) {
+		var c *llm.Client
+		if s.Assistant != nil {
+			c = s.Assistant.LLM()
+		}
+		if c != nil {
+			if wait, ok := limit.Take(p.Subject, time.Now()); !ok {
+				return assistant.Proposal{}, fmt.Errorf("%s asked %d sentences in the last minute, the most one identity may send to the LLM; try again in %s",
+					p.Subject, assistant.AskPerMinute, wait.Round(time.Second))
+			}
+		}
+		known, err := assistant.KnownFrom(ctx, s.Store)
+		if err != nil {
+			return assistant.Proposal{}, err
+		}
+		return assistant.Ask(ctx, c, sentence, known, time.Now())
 	}
 }

@@ -17,6 +17,7 @@ import (
 	"github.com/charmbracelet/log"
 	"github.com/slack-go/slack"
 
+	"github.com/modelgate/modelgate/agents/assistant"
 	"github.com/modelgate/modelgate/internal/audit"
 	"github.com/modelgate/modelgate/internal/auth"
 	"github.com/modelgate/modelgate/internal/chatops/triggers"
@@ -77,6 +78,10 @@ type Options struct {
 	Approvals  Approvals
 	Rollouts   Rollouts // nil: promote and rollback answer "not available"
 	Starter    *triggers.Starter
+	// Ask turns a sentence into a proposed command (agents/assistant);
+	// nil: `/modelgate ask` answers "not available". It only proposes: the
+	// reply names the slash command to run, which is authorized as typed.
+	Ask        func(ctx context.Context, p auth.Principal, sentence string) (assistant.Proposal, error)
 	Recorder   audit.Recorder
 	Logger     *log.Logger
 	HTTPClient *http.Client

@@ -10,7 +10,7 @@ import (
 
 // Command is a parsed `/modelgate` text.
 type Command struct {
-	Name string   // deploy | status | runs | approve | reject | promote | rollback | help
+	Name string   // deploy | status | runs | approve | reject | promote | rollback | ask | help
 	Args []string // the words after the name
 	Rest string   // approve's comment, reject's reason: the text after the fixed arguments
 }
@@ -32,11 +32,12 @@ var commands = map[string]spec{
 	"reject":   {min: 1, max: 1, rest: "reason", usage: "reject <approval-id> <reason>", action: "reject"},
 	"promote":  {min: 1, max: 1, usage: "promote <run-id>", action: "promote"},
 	"rollback": {min: 1, max: 2, usage: "rollback <model> [environment]", action: "rollback"},
+	"ask":      {min: 0, max: 0, rest: "sentence", usage: "ask <sentence>", action: "read"},
 	"help":     {min: 0, max: 0, usage: "help"},
 }
 
 // order is the help text's order.
-var order = []string{"deploy", "status", "runs", "approve", "reject", "promote", "rollback", "help"}
+var order = []string{"deploy", "status", "runs", "approve", "reject", "promote", "rollback", "ask", "help"}
 
 // maxText bounds a command's text; Slack's own limit is 4,000 characters.
 const maxText = 4000
@@ -81,6 +82,9 @@ func ParseCommand(text string) (Command, error) {
 			return Command{}, fmt.Errorf("%w: %s takes at most %d argument(s): `/modelgate %s`", ErrUsage, name, sp.max, sp.usage)
 		}
 		c.Rest = rest
+	}
+	if name == "ask" && strings.TrimSpace(c.Rest) == "" {
+		return Command{}, fmt.Errorf("%w: ask needs a sentence: `/modelgate %s`", ErrUsage, sp.usage)
 	}
 	if name == "reject" && strings.TrimSpace(c.Rest) == "" {
 		return Command{}, fmt.Errorf("%w: reject needs a reason: `/modelgate %s`", ErrUsage, sp.usage)

@@ -10,6 +10,7 @@ import (
 
 	"github.com/slack-go/slack"
 
+	"github.com/modelgate/modelgate/agents/assistant"
 	"github.com/modelgate/modelgate/internal/approval"
 	"github.com/modelgate/modelgate/internal/auth"
 	"github.com/modelgate/modelgate/internal/chatops/triggers"
@@ -103,6 +104,8 @@ func (h *Handler) execute(ctx context.Context, p auth.Principal, c Command, sc s
 		return reply{text: voteText(a, p, c.Name), inChannel: true, runID: a.RunID}
 	case "promote":
 		return h.promote(ctx, p, c.Args[0])
+	case "ask":
+		return h.ask(ctx, p, c.Rest)
 	case "rollback":
 		env := "production"
 		if len(c.Args) > 1 {
@@ -320,4 +323,64 @@ func with(m map[string]any, kv ...any) map[string]any {
 		out[fmt.Sprint(kv[i])] = kv[i+1]
 	}
 	return out
+}
+
+// ask shows what a sentence would do and the slash command that does it;
+// nothing runs until the person types that command, which is then
+// authorized like any other: a model's proposal never acts by itself.
+func (h *Handler) ask(ctx context.Context, p auth.Principal, sentence string) reply {
+	if err := h.authorize(ctx, p, "read", "", ""); err != nil {
+		return reply{err: err}
+	}
+	if h.o.Ask == nil {
+		return reply{err: errors.New("ask is not available on this server")}
+	}
+	prop, err := h.o.Ask(ctx, p, sentence)
+	if err != nil {
+		return reply{err: err}
+	}
+	var b strings.Builder
+	fmt.Fprintf(&b, "Proposed (%s): %s\n", prop.Source, slackEscape(prop.Summary))
+	if prop.Note != "" {
+		fmt.Fprintf(&b, "%s\n", slackEscape(prop.Note))
+	}
+	if cmd := slashFor(prop.Command); cmd != "" {
+		fmt.Fprintf(&b, "Nothing has run. To do it, send: `/modelgate %s`", slackEscape(cmd))
+	} else if prop.Command.Action != "none" && prop.Command.Action != "" {
+		fmt.Fprintf(&b, "Nothing has run. There is no slash command for %s; use `modelgate ask` or the web page.", prop.Command.Action)
+	}
+	return reply{text: b.String()}
+}
+
+// slashFor is the /modelgate command a proposal corresponds to, "" when
+// Slack has none (pause, resume, abort, cancel) or nothing was proposed.
+func slashFor(c assistant.Command) string {
+	switch c.Action {
+	case "rollback":
+		if c.Model == "" {
+			return ""
+		}
+		return strings.TrimSpace("rollback " + c.Model + " " + c.Environment)
+	case "promote":
+		if c.RunID != "" {
+			return "promote " + c.RunID
+		}
+	case "approve":
+		if c.ApprovalID != "" {
+			return strings.TrimSpace("approve " + c.ApprovalID + " " + c.Reason)
+		}
+	case "reject":
+		if c.ApprovalID != "" {
+			reason := c.Reason
+			if reason == "" {
+				reason = "<reason>"
+			}
+			return "reject " + c.ApprovalID + " " + reason
+		}
+	case "show_run":
+		if c.RunID != "" {
+			return "status " + c.RunID
+		}
+	}
+	return ""
 }

@@ -66,6 +66,10 @@ func TestCommands(t *testing.T) {
 		{name: "status of a model", user: "U0RITA", text: "status fraud-detector", want: "Latest runs"},
 		{name: "status overall", user: "U0RITA", text: "status", want: "Runs in progress"},
 		{name: "runs of a model", user: "U0OTTO", text: "runs fraud-detector", want: "fraud-detector production"},
+		// A sentence only proposes: the reply names the command to send,
+		// and the approval is still pending afterwards.
+		{name: "ask proposes, runs nothing", user: "U0RITA", text: "ask please approve %s", want: "Nothing has run. To do it, send: `/modelgate approve %s", state: store.ApprovalPending},
+		{name: "ask needs a sentence", user: "U0RITA", text: "ask", want: "ask needs a sentence"},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -77,11 +81,15 @@ func TestCommands(t *testing.T) {
 			require.Equal(t, 200, status, out)
 			b.h.Wait()
 			got := out + lastText(b.slack.responses())
-			require.Contains(t, got, tc.want)
+			require.Contains(t, got, strings.ReplaceAll(tc.want, "%s", a.ID))
 			if tc.state != "" {
 				require.Equal(t, tc.state, b.approvalState(t, a.ID).State)
 				rs := b.slack.responses()
-				require.Equal(t, "in_channel", rs[len(rs)-1].ResponseType, "a decision is shown to the channel")
+				want := "in_channel" // a decision is shown to the channel
+				if tc.state == store.ApprovalPending {
+					want = "ephemeral" // a proposal only to its asker
+				}
+				require.Equal(t, want, rs[len(rs)-1].ResponseType)
 			}
 		})
 	}

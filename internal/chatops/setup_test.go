@@ -22,6 +22,7 @@ import (
 	"github.com/slack-go/slack"
 	"github.com/stretchr/testify/require"
 
+	"github.com/modelgate/modelgate/agents/assistant"
 	"github.com/modelgate/modelgate/coordinator"
 	"github.com/modelgate/modelgate/internal/approval"
 	"github.com/modelgate/modelgate/internal/audit/audittest"
@@ -164,6 +165,14 @@ func setup(t *testing.T) *bundle {
 	h, err := chatops.New(chatops.Options{
 		SigningSecret: secret, BotToken: "xoxb-test", APIURL: fs.srv.URL + "/api/", PublicURL: "https://modelgate.example.com",
 		Store: st, Identities: ids, Approvals: q, Starter: starter, Recorder: rec,
+		// The real proposer, without an LLM: its rule parser.
+		Ask: func(ctx context.Context, _ auth.Principal, sentence string) (assistant.Proposal, error) {
+			known, err := assistant.KnownFrom(ctx, st)
+			if err != nil {
+				return assistant.Proposal{}, err
+			}
+			return assistant.Ask(ctx, nil, sentence, known, time.Now())
+		},
 		WebhookBackoff: []time.Duration{10 * time.Millisecond, 10 * time.Millisecond, 10 * time.Millisecond},
 		Authorize: func(ctx context.Context, p auth.Principal, action, model, env string) (bool, error) {
 			return eng.Authorize(ctx, oversight.AuthzInput{Principal: p, Action: action, Model: model, Environment: env})
