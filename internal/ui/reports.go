@@ -79,7 +79,9 @@ func (s *server) reportFile(w http.ResponseWriter, r *http.Request, sess session
 				return
 			}
 			sum := sha256.Sum256(b)
-			if a.SHA256 != "" && hex.EncodeToString(sum[:]) != a.SHA256 {
+			// A report recorded without a digest cannot be checked, so it
+			// is not shown either.
+			if a.SHA256 == "" || hex.EncodeToString(sum[:]) != a.SHA256 {
 				s.fail(w, r, &sess, http.StatusConflict, "The report on disk is not the one the stage recorded (its digest differs); it is not shown.")
 				return
 			}
