@@ -4,13 +4,11 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
-	"errors"
 	"net/http"
 	"os"
 	"path/filepath"
 
 	"github.com/modelgate/modelgate/agents"
-	"github.com/modelgate/modelgate/internal/store"
 )
 
 // reportFiles are the per-run HTML reports the page links to: the
@@ -43,17 +41,8 @@ func (s *server) reportFile(w http.ResponseWriter, r *http.Request, sess session
 		s.fail(w, r, &sess, http.StatusNotFound, "There is no such report.")
 		return
 	}
-	run, err := s.o.Store.RunGet(r.Context(), r.PathValue("id"))
-	if errors.Is(err, store.ErrNotFound) {
-		s.fail(w, r, &sess, http.StatusNotFound, "There is no run with that id.")
-		return
-	}
-	if err != nil {
-		s.internal(w, r, &sess, err)
-		return
-	}
-	if ok, err := s.can(r.Context(), sess, "read", run.Model, run.Environment); err != nil || !ok {
-		s.fail(w, r, &sess, http.StatusForbidden, "You may not read this run.")
+	run, ok := s.readableRun(w, r, &sess)
+	if !ok {
 		return
 	}
 	stages, err := s.o.Store.StageList(r.Context(), run.ID)

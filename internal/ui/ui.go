@@ -282,18 +282,28 @@ func (s *server) runs(w http.ResponseWriter, r *http.Request, sess session) {
 	s.render(w, http.StatusOK, "runs", page{Title: "Runs", Session: &sess, Runs: runs, States: store.AllRunStates, Filter: r.URL.Query().Get("state")})
 }
 
-func (s *server) run(w http.ResponseWriter, r *http.Request, sess session) {
+// readableRun is the run the URL names when the session may read it;
+// otherwise it has answered (404, 403 or 500) and ok is false.
+func (s *server) readableRun(w http.ResponseWriter, r *http.Request, sess *session) (store.Run, bool) {
 	run, err := s.o.Store.RunGet(r.Context(), r.PathValue("id"))
 	if errors.Is(err, store.ErrNotFound) {
-		s.fail(w, r, &sess, http.StatusNotFound, "There is no run with that id.")
-		return
+		s.fail(w, r, sess, http.StatusNotFound, "There is no run with that id.")
+		return run, false
 	}
 	if err != nil {
-		s.internal(w, r, &sess, err)
-		return
+		s.internal(w, r, sess, err)
+		return run, false
 	}
-	if ok, err := s.can(r.Context(), sess, "read", run.Model, run.Environment); err != nil || !ok {
-		s.fail(w, r, &sess, http.StatusForbidden, "You may not read this run.")
+	if ok, err := s.can(r.Context(), *sess, "read", run.Model, run.Environment); err != nil || !ok {
+		s.fail(w, r, sess, http.StatusForbidden, "You may not read this run.")
+		return run, false
+	}
+	return run, true
+}
+
+func (s *server) run(w http.ResponseWriter, r *http.Request, sess session) {
+	run, ok := s.readableRun(w, r, &sess)
+	if !ok {
 		return
 	}
 	stages, err := s.o.Store.StageList(r.Context(), run.ID)

@@ -87,40 +87,18 @@ func (c *Client) Upload(ctx context.Context, p UploadParams) (map[string]string,
 	defer cache.save()
 	for _, name := range names {
 		local := filepath.Join(p.Root, filepath.FromSlash(name))
-		if p.CacheDir != "" {
-			if _, state := cache.lookup(local); state == cacheMiss {
-				// Never uploaded from here: one read, hashed as it is sent.
-				digest, size, err := c.streamBlob(ctx, name, local, p.Progress)
-				if err != nil {
-					return nil, st, err
-				}
-				cache.store(local, digest)
-				files[name] = digest
-				st.Files++
-				st.Sent++
-				st.Bytes += size
-				continue
-			}
-		}
-		digest, size, err := c.knownDigest(ctx, cache, local)
+		digest, sent, err := c.uploadOne(ctx, cache, name, local, p.Progress)
 		if err != nil {
 			return nil, st, err
 		}
 		files[name] = digest
 		st.Files++
-		have, err := c.hasBlob(ctx, digest)
-		if err != nil {
-			return nil, st, err
-		}
-		if have {
+		if sent < 0 {
 			st.Skipped++
 			continue
 		}
-		if err := c.putBlob(ctx, name, local, digest, size, p.Progress); err != nil {
-			return nil, st, err
-		}
 		st.Sent++
-		st.Bytes += size
+		st.Bytes += sent
 	}
 	return files, st, nil
 }
@@ -266,6 +244,33 @@ func human(n int64) string {
 		return fmt.Sprintf("%.1f KiB", float64(n)/(1<<10))
 	}
 	return fmt.Sprintf("%d B", n)
+}
+
+// uploadOne makes sure the server has local's bytes and returns their
+// digest with the bytes sent (-1: the server had them). A file the cache
+// has never seen is read once, hashed as it streams; one it knows is
+// hashed (unless the cache can vouch for it) and asked about first.
+func (c *Client) uploadOne(ctx context.Context, cache *digestCache, name, local string, progress io.Writer) (string, int64, error) {
+	if _, state := cache.lookup(local); cache.path != "" && state == cacheMiss {
+		digest, size, err := c.streamBlob(ctx, name, local, progress)
+		if err != nil {
+			return "", 0, err
+		}
+		cache.store(local, digest)
+		return digest, size, nil
+	}
+	digest, size, err := c.knownDigest(ctx, cache, local)
+	if err != nil {
+		return "", 0, err
+	}
+	have, err := c.hasBlob(ctx, digest)
+	if err != nil || have {
+		return digest, -1, err
+	}
+	if err := c.putBlob(ctx, name, local, digest, size, progress); err != nil {
+		return "", 0, err
+	}
+	return digest, size, nil
 }
 
 // knownDigest is the cached digest of a file that has not changed since,

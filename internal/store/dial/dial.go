@@ -57,12 +57,7 @@ func Open(ctx context.Context, p Params) (Opened, error) {
 		if err != nil {
 			return Opened{}, fmt.Errorf("--store %s: %w", redact(spec), err)
 		}
-		w, err := st.Durability(ctx)
-		if err != nil {
-			_ = st.Close()
-			return Opened{}, fmt.Errorf("--store %s: %w", redact(spec), err)
-		}
-		return Opened{Store: st, Driver: "redis", Warnings: w}, nil
+		return Opened{Store: st, Driver: "redis", Warnings: st.Durability(ctx)}, nil
 	default:
 		return Opened{}, fmt.Errorf("--store %q: unknown scheme %q; want sqlite://PATH or redis://HOST:PORT/DB", redact(spec), u.Scheme)
 	}
