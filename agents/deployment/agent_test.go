@@ -55,14 +55,17 @@ func TestShadowCanaryPromotes(t *testing.T) {
 	require.Greater(t, rep.Metrics["shadow.requests"], 100.0)
 	require.Contains(t, rep.Summary, "canary 5%→25%→50%→100%")
 	t.Logf("metrics: %v", rep.Metrics)
-	require.Equal(t, []string{"deploy.started", "deploy.upstream_checked", "deploy.step", "deploy.step", "deploy.step", "deploy.step", "deploy.promoted"}, e.audit.Types())
+	// shadow window, then each step opened and its window judged
+	require.Equal(t, []string{"deploy.started", "deploy.upstream_checked", "deploy.analysed",
+		"deploy.step", "deploy.analysed", "deploy.step", "deploy.analysed", "deploy.step", "deploy.analysed", "deploy.step", "deploy.analysed",
+		"deploy.promoted"}, e.audit.Types())
 	require.Equal(t, "v2", e.audit.OfType("deploy.promoted")[0].Data["version"])
 
 	// Run on a finished rollout returns its report without doing anything.
 	again, err := e.agent.Run(ctx, task)
 	require.NoError(t, err)
 	require.Equal(t, agents.Pass, again.Verdict)
-	require.Len(t, e.audit.Types(), 7)
+	require.Len(t, e.audit.Types(), 12)
 	var details State
 	require.NoError(t, json.Unmarshal(again.Details, &details))
 	require.Equal(t, PhasePromoted, details.Phase)

@@ -260,7 +260,11 @@ func (r *rollout) reconcileShadow(ctx context.Context) (bool, error) {
 	}
 	sum := r.a.opts.Gateway.ShadowStats(st.Model, st.Mark)
 	an := AnalyzeShadow(ShadowParams{Checks: r.cfg.Shadow.Checks, MinRequests: r.cfg.MinReqs, Summary: sum})
-	st.addHistory(StepResult{Phase: PhaseShadow, At: r.now(), Analysis: an, Shadow: &sum})
+	res := StepResult{Phase: PhaseShadow, At: r.now(), Analysis: an, Shadow: &sum}
+	st.addHistory(res)
+	if err := r.recordWindow(ctx, res); err != nil {
+		return false, err
+	}
 	r.log.Info("shadow analysed", "phase", an.Phase, "agreement", sum.Agreement, "compared", sum.Compared, "errors", sum.Errors)
 	switch an.Phase {
 	case Successful:
@@ -320,7 +324,11 @@ func (r *rollout) reconcileCanary(ctx context.Context) (bool, error) {
 		return false, nil
 	}
 	an := r.analyze(r.cfg.Canary.Checks, st.Weight < 100)
-	st.addHistory(StepResult{Phase: PhaseCanary, Step: st.Step + 1, Weight: st.Weight, At: r.now(), Analysis: an})
+	res := StepResult{Phase: PhaseCanary, Step: st.Step + 1, Weight: st.Weight, At: r.now(), Analysis: an}
+	st.addHistory(res)
+	if err := r.recordWindow(ctx, res); err != nil {
+		return false, err
+	}
 	r.log.Info("canary analysed", "step", st.Step+1, "weight", st.Weight, "phase", an.Phase)
 	switch an.Phase {
 	case Successful:
@@ -389,7 +397,11 @@ func (r *rollout) reconcileBlueGreen(ctx context.Context) (bool, error) {
 	// Blue gets no traffic after the switch, so green is judged on
 	// absolute bounds; the comparison with blue was the shadow phase's job.
 	an := r.analyze(r.cfg.BlueGreen.Checks, false)
-	st.addHistory(StepResult{Phase: PhaseSwitch, Weight: 100, At: r.now(), Analysis: an})
+	res := StepResult{Phase: PhaseSwitch, Weight: 100, At: r.now(), Analysis: an}
+	st.addHistory(res)
+	if err := r.recordWindow(ctx, res); err != nil {
+		return false, err
+	}
 	if an.Phase == Failed || an.Phase == Errored {
 		return r.startRollback(ctx, "blue-green rollback window: "+failureText(an), evidence(an, nil))
 	}

@@ -2,6 +2,7 @@ package deployment
 
 import (
 	"context"
+	"fmt"
 	"sync"
 	"testing"
 	"time"
@@ -54,6 +55,15 @@ func TestRestartMidRolloutResumes(t *testing.T) {
 	require.Len(t, e.audit.OfType("deploy.step"), 4)
 	require.Len(t, e.audit.OfType("deploy.started"), 1)
 	require.Len(t, e.audit.OfType("deploy.promoted"), 1)
+	// every analysis window was audited as it was judged, once, across
+	// both coordinators: what --wait prints for each window
+	var windows []string
+	for _, ev := range e.audit.OfType("deploy.analysed") {
+		windows = append(windows, fmt.Sprintf("%v:%v:%v", ev.Data["phase"], ev.Data["weight"], ev.Data["verdict"]))
+		require.NotEmpty(t, ev.Data["checks"])
+	}
+	require.Equal(t, []string{"shadow:0:successful", "canary:5:successful", "canary:25:successful",
+		"canary:50:successful", "canary:100:successful"}, windows)
 }
 
 const blueGreen = `deploy:
@@ -88,7 +98,8 @@ func TestBlueGreen(t *testing.T) {
 		}
 		require.Equal(t, 2*time.Minute, st.FinishedAt.Sub(st.SwitchedAt))
 		require.Contains(t, e.agent.report(st).Summary, "blue-green switch watched for 2m0s")
-		require.Equal(t, []string{"deploy.started", "deploy.upstream_checked", "deploy.switch", "deploy.promoted"}, e.audit.Types())
+		require.Equal(t, []string{"deploy.started", "deploy.upstream_checked", "deploy.switch",
+			"deploy.analysed", "deploy.analysed", "deploy.analysed", "deploy.analysed", "deploy.promoted"}, e.audit.Types())
 	})
 	t.Run("green fails in the window: instant rollback to blue", func(t *testing.T) {
 		t.Parallel()

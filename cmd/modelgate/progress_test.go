@@ -22,6 +22,12 @@ func TestProgressLines(t *testing.T) {
 		{"deploy.step", `{"step":2,"weight":25}`, "rollout step 2: 25% of traffic to the candidate"},
 		{"deploy.switch", `{"green":"v3"}`, "blue-green: traffic switched to v3"},
 		{"deploy.rollback", `{"reason":"shadow agreement 0.51 < 0.95"}`, "rolled back: shadow agreement 0.51 < 0.95"},
+		{"deploy.analysed", `{"phase":"canary","step":1,"weight":10,"verdict":"inconclusive","candidate_requests":12,"candidate_errors":0,"checks":[{"check":"error_rate","phase":"successful","value":0},{"check":"score_psi","phase":"inconclusive","value":0.31,"limit":"<= 0.2"}]}`,
+			"canary step 1 (10%) window: 12 candidate requests, 0 errors: inconclusive — score_psi inconclusive (0.31, limit <= 0.2)"},
+		{"deploy.analysed", `{"phase":"shadow","verdict":"successful","compared":480,"agreement":0.9975,"checks":[{"check":"agreement","phase":"successful","value":0.9975}]}`,
+			"shadow window: 480 answers compared, agreement 0.998: successful"},
+		{"deploy.analysed", `{"phase":"bluegreen","verdict":"failed","candidate_requests":40,"candidate_errors":9,"checks":[{"check":"error_rate","phase":"failed","value":0.225,"limit":"<= 0.05"},{"check":"latency_p99_ms","phase":"error","value":null}]}`,
+			"bluegreen window: 40 candidate requests, 9 errors: failed — error_rate failed (0.225, limit <= 0.05); latency_p99_ms error"},
 		{"candidate.recorded", `{}`, ""},
 	}
 	for _, tc := range tests {

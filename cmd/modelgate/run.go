@@ -8,6 +8,7 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"strings"
 	"syscall"
 	"time"
 
@@ -348,6 +349,18 @@ func progressLine(e api.StreamEvent) string {
 		Reason   string  `json:"reason"`
 		Green    string  `json:"green"`
 		Version  string  `json:"version"`
+		Phase    string  `json:"phase"`
+		Verdict  string  `json:"verdict"`
+		CandReq  uint64  `json:"candidate_requests"`
+		CandErr  uint64  `json:"candidate_errors"`
+		Compared uint64  `json:"compared"`
+		Agree    float64 `json:"agreement"`
+		Checks   []struct {
+			Check string   `json:"check"`
+			Phase string   `json:"phase"`
+			Value *float64 `json:"value"`
+			Limit string   `json:"limit"`
+		} `json:"checks"`
 	}
 	_ = json.Unmarshal(e.Data, &d)
 	switch e.Audit {
@@ -364,6 +377,38 @@ func progressLine(e api.StreamEvent) string {
 		return "promoted"
 	case "deploy.rollback":
 		return "rolled back: " + firstLine(d.Reason, 140)
+	case "deploy.analysed":
+		var where string
+		switch d.Phase {
+		case "shadow":
+			where = fmt.Sprintf("shadow window: %d answers compared, agreement %.3f", d.Compared, d.Agree)
+		case "canary":
+			where = fmt.Sprintf("canary step %d (%g%%) window: %d candidate requests, %d errors", d.Step, d.Weight, d.CandReq, d.CandErr)
+		default:
+			where = fmt.Sprintf("%s window: %d candidate requests, %d errors", d.Phase, d.CandReq, d.CandErr)
+		}
+		line := where + ": " + d.Verdict
+		// Name the checks that did not pass, since they decide what the
+		// rollout does next (wait for more traffic, or roll back).
+		var not []string
+		for _, c := range d.Checks {
+			if c.Phase == "successful" {
+				continue
+			}
+			t := c.Check + " " + c.Phase
+			if c.Value != nil {
+				t = fmt.Sprintf("%s %s (%.4g", c.Check, c.Phase, *c.Value)
+				if c.Limit != "" {
+					t += ", limit " + c.Limit
+				}
+				t += ")"
+			}
+			not = append(not, t)
+		}
+		if len(not) > 0 {
+			line += " — " + firstLine(strings.Join(not, "; "), 200)
+		}
+		return line
 	}
 	return ""
 }
