@@ -17,7 +17,7 @@ func init() { register(newRunsCmd) }
 func newRunsCmd() *cobra.Command {
 	var serverURL, token string
 	var asJSON bool
-	cmd := &cobra.Command{Use: "runs", Short: "List, show and cancel runs on a server"}
+	cmd := &cobra.Command{Use: "runs", Short: "List, show, follow the logs of and cancel runs on a server"}
 	cmd.PersistentFlags().StringVar(&serverURL, "server", "", "server URL (default $MODELGATE_SERVER or http://127.0.0.1:8080)")
 	cmd.PersistentFlags().StringVar(&token, "token", "", "API token (default $MODELGATE_TOKEN)")
 	cmd.PersistentFlags().BoolVar(&asJSON, "json", false, "print JSON")
@@ -101,6 +101,6 @@ func newRunsCmd() *cobra.Command {
 		},
 	}
 	cancel.Flags().StringVar(&reason, "reason", "", "why (recorded in the audit trail)")
-	cmd.AddCommand(list, show, cancel)
+	cmd.AddCommand(list, show, cancel, newRunsLogsCmd(&serverURL, &token, &asJSON))
 	return cmd
 }

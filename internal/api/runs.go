@@ -330,14 +330,29 @@ func (s *Server) runLogs(w http.ResponseWriter, r *http.Request, p auth.Principa
 	if err != nil {
 		return err
 	}
+	// ?after=SEQ returns only the lines a follower has not seen, and
+	// ?stage=NAME one stage's output (training, say).
+	q := r.URL.Query()
+	var after int64
+	if v := q.Get("after"); v != "" {
+		n, err := strconv.ParseInt(v, 10, 64)
+		if err != nil || n < 0 {
+			return errorf(http.StatusBadRequest, "bad_request", fmt.Sprintf("after=%q: want the seq of a log line (a number >= 0)", v))
+		}
+		after = n
+	}
+	stage := q.Get("stage")
 	lines, err := s.o.Store.LogList(r.Context(), run.ID)
 	if err != nil {
 		return err
 	}
-	if lines == nil {
-		lines = []store.LogLine{}
+	out := []store.LogLine{}
+	for _, l := range lines {
+		if l.Seq > after && (stage == "" || l.Stage == stage) {
+			out = append(out, l)
+		}
 	}
-	writeJSON(w, 200, map[string]any{"lines": lines})
+	writeJSON(w, 200, map[string]any{"lines": out, "state": run.State})
 	return nil
 }
 
