@@ -35,7 +35,10 @@ func TestProductionSurvivesRestart(t *testing.T) {
 	task := agents.Task{RunID: "run-restart", Stage: Stage, Model: "fraud", Environment: "production", Config: cfg,
 		Candidate:  agents.Candidate{Version: "v2", ArtifactPath: candModel, Digest: fileDigest(t, candModel)},
 		Production: &agents.Production{Version: "v1", Endpoint: e.stable.URL}, Logger: log.New(io.Discard)}
-	st, seen := e.drive(e.agent, task, 100, 30*time.Second, 20, nil)
+	// 400 requests a window: enough scores per version that a PSI above
+	// 0.2 between identical models is beyond chance (with 100, about one
+	// run in ten drew three inconclusive windows and rolled back).
+	st, seen := e.drive(e.agent, task, 400, 30*time.Second, 20, nil)
 	require.Equal(t, PhasePromoted, st.Phase, "%v %s", seen, st.Reason)
 	require.Equal(t, map[string]int{"v2": 20}, e.traffic(20).ByVersion)
 
