@@ -19,7 +19,7 @@ const module = "github.com/modelgate/modelgate/"
 // readable from its folder names (README, "Architecture").
 var layers = [][]string{
 	{"tools/", "policies", "prompts", "internal/browsertest"},
-	{"internal/config", "internal/blob", "internal/workspace", "internal/sandbox"},
+	{"internal/config", "internal/blob", "internal/workspace", "internal/egress", "internal/sandbox"},
 	{"agents"}, // the pipeline vocabulary: Agent, Task, Report, Finding, Verdict
 	{"internal/store"},
 	{"internal/audit", "internal/auth"},

@@ -61,7 +61,7 @@ func (a *Agent) smoke(ctx context.Context, p smokeParams) SmokeResult {
 				return 0, nil, err
 			}
 			req.Header.Set("Content-Type", "application/json")
-			resp, err := http.DefaultClient.Do(req)
+			resp, err := noRedirects.Do(req)
 			if err != nil {
 				return 0, nil, err
 			}

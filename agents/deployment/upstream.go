@@ -48,7 +48,7 @@ func (a *Agent) checkUpstream(ctx context.Context, b Backend, allowUnverified bo
 	if err != nil {
 		return c, fmt.Errorf("deploy.target: %s: %w", u, err)
 	}
-	resp, err := http.DefaultClient.Do(req)
+	resp, err := noRedirects.Do(req)
 	if err != nil {
 		return c, agents.Retriable(fmt.Errorf("ask the candidate's upstream what it serves: %w", err))
 	}
@@ -107,3 +107,8 @@ func shortDigests(ds []string) []string {
 	}
 	return out
 }
+
+// noRedirects calls upstreams: an upstream answers where it was asked, and
+// following a redirect would let an allowed upstream send the server's
+// requests to an address the operator never allowed (internal/egress).
+var noRedirects = &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}

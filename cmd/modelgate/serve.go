@@ -122,11 +122,19 @@ func runServe(ctx context.Context, cmd *cobra.Command, f serveFlags) error {
 	// line to learn the port; it must be the first line on stdout.
 	fmt.Fprintf(cmd.OutOrStdout(), "listening on %s\n", url)
 	log.Info("model server listening", "addr", url, "models", strings.Join(names, ","))
+	// The shutdown line is written when the signal arrives, before the
+	// drain; "stopped" waits for it, so the two are always both there and
+	// in order (an AfterFunc cancelled by a fast drain lost the first).
+	announced := make(chan struct{})
 	stop := context.AfterFunc(ctx, func() {
 		log.Info("shutting down: draining in-flight requests", "timeout", f.shutdown)
+		close(announced)
 	})
-	defer stop()
-	if err := app.Serve(ctx, ln, mux, f.shutdown); err != nil {
+	err = app.Serve(ctx, ln, mux, f.shutdown)
+	if !stop() {
+		<-announced
+	}
+	if err != nil {
 		return err
 	}
 	log.Info("stopped")

@@ -82,6 +82,7 @@ written once to initial-tokens.yaml beside it for you to copy and delete.`,
 	f.DurationVar(&o.TokensWatch, "tokens-watch", 2*time.Second, "check the tokens file for changes this often (0 = only on SIGHUP)")
 	f.IntVar(&o.Workers, "workers", 8, "runs processed at once")
 	f.StringArrayVar(&o.Workspaces, "workspace", nil, "a server folder submitted runs may read through base_dir (repeatable; default none)")
+	f.StringArrayVar(&o.AllowEndpoints, "allow-endpoint", nil, "a URL prefix (scheme, host, port, path) a submitted run may make the server call as candidate.endpoint or deploy.target.upstream (repeatable; default none)")
 	f.Int64Var(&o.MaxBlobBytes, "max-blob-bytes", 64<<30, "largest file a client may upload (PUT /v1/blobs)")
 	f.BoolVar(&o.UnsafeTrainWithoutSandbox, "unsafe-train-without-sandbox", false, "run train commands without bwrap (they can read everything the server can; audited on every run)")
 	f.StringArrayVar(&o.TrainReadOnly, "train-ro-bind", nil, "a host folder sandboxed train commands may read, e.g. a toolchain outside /usr (repeatable)")

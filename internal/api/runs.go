@@ -67,6 +67,9 @@ func (s *Server) runCreate(w http.ResponseWriter, r *http.Request, p auth.Princi
 	if err := s.authorize(r.Context(), p, "trigger", cfg.Model, cfg.Environment); err != nil {
 		return err
 	}
+	if err := s.checkEndpoints(cfg); err != nil {
+		return err
+	}
 	if cfg.Train != nil {
 		// Training runs a command on the server: a right of its own,
 		// whatever the config says.

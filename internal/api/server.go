@@ -19,6 +19,7 @@ import (
 	"github.com/modelgate/modelgate/coordinator"
 	"github.com/modelgate/modelgate/internal/auth"
 	"github.com/modelgate/modelgate/internal/blob"
+	"github.com/modelgate/modelgate/internal/egress"
 	"github.com/modelgate/modelgate/internal/store"
 	"github.com/modelgate/modelgate/internal/workspace"
 )
@@ -81,7 +82,10 @@ type Options struct {
 	// Workspaces are the server folders an operator allowed runs to read
 	// (--workspace); without any, a submitted run cannot name a server path.
 	Workspaces workspace.Roots
-	Logger     *log.Logger
+	// Endpoints are the addresses a submitted run may make the server
+	// call (--allow-endpoint); nil or empty allows none.
+	Endpoints *egress.Allowlist
+	Logger    *log.Logger
 	// Mount adds handlers outside /v1 (the reviewers' page, the gateway).
 	Mount map[string]http.Handler
 	// Assistant proposes commands for POST /v1/ask (assist.go); nil reads

@@ -27,6 +27,7 @@ import (
 	"github.com/modelgate/modelgate/internal/api"
 	"github.com/modelgate/modelgate/internal/auth"
 	"github.com/modelgate/modelgate/internal/blob"
+	"github.com/modelgate/modelgate/internal/egress"
 	"github.com/modelgate/modelgate/internal/oversight"
 	"github.com/modelgate/modelgate/internal/store"
 	"github.com/modelgate/modelgate/internal/store/sqlite"
@@ -106,7 +107,9 @@ func setup(t *testing.T, hold bool) *bundle {
 	require.NoError(t, err)
 	blobs, err := blob.NewFS(filepath.Join(t.TempDir(), "blobs"))
 	require.NoError(t, err)
-	api, err := api.New(api.Options{Coordinator: coord, Store: st, Auth: a, Gatherer: reg, Logger: quiet, MaxBodyBytes: 64 << 10, Workspaces: roots,
+	allowed, err := egress.New([]string{allowedEndpoint})
+	require.NoError(t, err)
+	api, err := api.New(api.Options{Coordinator: coord, Store: st, Auth: a, Gatherer: reg, Logger: quiet, MaxBodyBytes: 64 << 10, Workspaces: roots, Endpoints: allowed,
 		Blobs: blobs, MaxBlobBytes: 1 << 20, InputsDir: filepath.Join(t.TempDir(), "inputs"),
 		Authorize: func(ctx context.Context, p auth.Principal, action, model, env string) (bool, error) {
 			return engine.Authorize(ctx, oversight.AuthzInput{Principal: p, Action: action, Model: model, Environment: env})

@@ -32,6 +32,7 @@ import (
 	"github.com/modelgate/modelgate/internal/chatops"
 	"github.com/modelgate/modelgate/internal/chatops/triggers"
 	"github.com/modelgate/modelgate/internal/config"
+	"github.com/modelgate/modelgate/internal/egress"
 	"github.com/modelgate/modelgate/internal/llm"
 	"github.com/modelgate/modelgate/internal/oversight"
 	"github.com/modelgate/modelgate/internal/sandbox"
@@ -66,6 +67,10 @@ type Options struct {
 	// Workspaces are the folders submitted runs may read through base_dir
 	// (--workspace); none means a run cannot name a server path.
 	Workspaces []string
+	// AllowEndpoints are the URL prefixes a submitted run may make the
+	// server call (candidate.endpoint, deploy.target.upstream;
+	// --allow-endpoint); none means a run cannot name one.
+	AllowEndpoints []string
 	// MaxBlobBytes bounds one upload (--max-blob-bytes); default 64 GiB.
 	MaxBlobBytes int64
 	// TrainDirect runs training commands as plain processes: run --local,
@@ -105,16 +110,19 @@ type Server struct {
 	Coordinator *coordinator.Coordinator
 	Gateway     *gateway.Gateway
 	Blobs       *blob.FS
-	Deployer    *deployment.Agent
-	Auth        *auth.Authenticator
-	Tokens      []auth.Token
-	TokensNew   bool   // the tokens file was created by this start
-	TokensFile  string // where the tokens are (the default resolved)
-	Handler     http.Handler
-	Registry    *prometheus.Registry
-	Assistant   *assistant.Service
-	Chat        *chatops.Handler  // Slack commands, buttons and notifications
-	Starter     *triggers.Starter // runs started from registered settings
+	// Endpoints is the --allow-endpoint list; the demo adds the upstream
+	// it starts, as an operator would name it at start-up.
+	Endpoints  *egress.Allowlist
+	Deployer   *deployment.Agent
+	Auth       *auth.Authenticator
+	Tokens     []auth.Token
+	TokensNew  bool   // the tokens file was created by this start
+	TokensFile string // where the tokens are (the default resolved)
+	Handler    http.Handler
+	Registry   *prometheus.Registry
+	Assistant  *assistant.Service
+	Chat       *chatops.Handler  // Slack commands, buttons and notifications
+	Starter    *triggers.Starter // runs started from registered settings
 
 	o       Options
 	log     *log.Logger
@@ -258,6 +266,9 @@ func Build(ctx context.Context, o Options) (*Server, error) {
 	if s.Deployer != nil {
 		rollouts = rolloutControls{s.Deployer}
 	}
+	if s.Endpoints, err = egress.New(o.AllowEndpoints); err != nil {
+		return nil, err
+	}
 	roots, err := workspace.New(o.Workspaces)
 	if err != nil {
 		return nil, err
@@ -269,7 +280,7 @@ func Build(ctx context.Context, o Options) (*Server, error) {
 	mount["/ui/"] = uiHandler
 	mount["GET /{$}"] = http.RedirectHandler("/ui/", http.StatusFound)
 	api, err := api.New(api.Options{
-		Coordinator: coord, Store: st, Auth: s.Auth, Workspaces: roots,
+		Coordinator: coord, Store: st, Auth: s.Auth, Workspaces: roots, Endpoints: s.Endpoints,
 		Blobs: s.Blobs, MaxBlobBytes: o.MaxBlobBytes, InputsDir: filepath.Join(o.DataDir, "inputs"),
 		Authorize: func(ctx context.Context, p auth.Principal, action, model, env string) (bool, error) {
 			return s.Engine.Authorize(ctx, oversight.AuthzInput{Principal: p, Action: action, Model: model, Environment: env})

@@ -79,7 +79,7 @@ func newV2Client(o V2ClientOptions) (*V2Client, error) {
 		o.Retries = 0
 	}
 	if o.HTTPClient == nil {
-		o.HTTPClient = http.DefaultClient
+		o.HTTPClient = noRedirects
 	}
 	u.Path = path + "/v2/models/" + url.PathEscape(o.Model)
 	u.RawQuery, u.Fragment = "", ""
@@ -405,3 +405,8 @@ func parseInferResponse(body []byte, rows int, info Info) (Predictions, error) {
 	}
 	return Predictions{Kind: kind, Rows: rows, Values: vals, Float32: f32}, nil
 }
+
+// noRedirects is the default client: a model server answers where it was
+// asked, and following a redirect would let an allowed endpoint send the
+// server's requests to an address nobody allowed (see internal/egress).
+var noRedirects = &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}

@@ -283,6 +283,11 @@ func (d *demo) brokenCandidate(ctx context.Context) error {
 		return err
 	}
 	d.say("v3 is the same trees recalibrated; its serving upstream %s reads features in the wrong order: well-formed, wrong answers", url)
+	// The operator's grant: a submitted run may name only upstreams the
+	// server was told about (modelgate server --allow-endpoint).
+	if err := d.srv.Endpoints.Add(url); err != nil {
+		return err
+	}
 	cfg, err := os.ReadFile(filepath.Join(work, "modelgate-v3.yaml"))
 	if err != nil {
 		return err

@@ -79,4 +79,5 @@ func runDemo(t *testing.T, storeURL string) {
 	require.Zero(t, res.TrafficBroken.ByVersion[res.Broken.Candidate.Version])
 	require.Equal(t, res.TrafficBroken.Sent, res.TrafficBroken.OK)
 	require.Contains(t, buf.String(), "refused")
+	checkReadme(t, buf.String())
 }
