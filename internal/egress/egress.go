@@ -39,7 +39,7 @@ type Allowlist struct {
 
 type prefix struct {
 	scheme, hostport, path string // path always ends in "/"
-	raw                        string
+	raw                    string
 }
 
 // New parses the prefixes; a malformed one is an error naming it, so a
