@@ -19,11 +19,11 @@ const module = "github.com/modelgate/modelgate/"
 // readable from its folder names (README, "Architecture").
 var layers = [][]string{
 	{"tools/", "policies", "prompts", "internal/browsertest"},
-	{"internal/config", "internal/blob", "internal/workspace", "internal/egress", "internal/sandbox"},
-	{"agents"}, // the pipeline vocabulary: Agent, Task, Report, Finding, Verdict
+	{"internal/pipeline", "internal/config", "internal/blob", "internal/workspace", "internal/egress", "internal/sandbox"},
 	{"internal/store"},
 	{"internal/audit", "internal/auth"},
 	{"internal/oversight", "internal/approval", "internal/release", "internal/llm"},
+	{"agents"}, // what a stage is: Agent and Task (the vocabulary itself is internal/pipeline)
 	{"agents/"},
 	{"coordinator"},
 	{"internal/api", "internal/ui", "internal/chatops"},
@@ -96,7 +96,7 @@ func TestImportsPointDownwards(t *testing.T) {
 func TestLayerOf(t *testing.T) {
 	t.Parallel()
 	for pkg, want := range map[string]int{
-		"tools/scan/pickle": 0, "agents": 2, "agents/testing": 6, "internal/store/sqlite": 3,
+		"tools/scan/pickle": 0, "internal/pipeline": 1, "internal/store/sqlite": 2, "agents": 5, "agents/testing": 6,
 		"internal/api/client": 8, "internal/app/demo": 9, "cmd/modelgate": 10, "internal/apix": -1,
 	} {
 		if got := layerOf(pkg); got != want {

@@ -2,11 +2,11 @@ package agents
 
 import (
 	"context"
-	"encoding/json"
 
 	"github.com/charmbracelet/log"
 
 	"github.com/modelgate/modelgate/internal/config"
+	"github.com/modelgate/modelgate/internal/pipeline"
 )
 
 // Agent does one stage's work for a run. Run returns an error only when the
@@ -17,95 +17,32 @@ type Agent interface {
 	Run(ctx context.Context, task Task) (Report, error)
 }
 
-// Verdict is an agent's overall judgement of its stage.
-type Verdict string
-
-const (
-	Pass Verdict = "pass"
-	Warn Verdict = "warn"
-	Fail Verdict = "fail"
+// The pipeline vocabulary lives in internal/pipeline (a leaf package the
+// store and the policy engine share); these aliases are the same types.
+type (
+	Verdict     = pipeline.Verdict
+	Severity    = pipeline.Severity
+	Finding     = pipeline.Finding
+	ArtifactRef = pipeline.ArtifactRef
+	Report      = pipeline.Report
+	Candidate   = pipeline.Candidate
+	Production  = pipeline.Production
 )
 
-// Rank orders verdicts so that the worst of several can be taken.
-func (v Verdict) Rank() int {
-	switch v {
-	case Pass:
-		return 0
-	case Warn:
-		return 1
-	default:
-		return 2
-	}
-}
+const (
+	Pass = pipeline.Pass
+	Warn = pipeline.Warn
+	Fail = pipeline.Fail
+
+	Info     = pipeline.Info
+	Low      = pipeline.Low
+	Medium   = pipeline.Medium
+	High     = pipeline.High
+	Critical = pipeline.Critical
+)
 
 // Worst returns the worse of two verdicts.
-func Worst(a, b Verdict) Verdict {
-	if b.Rank() > a.Rank() {
-		return b
-	}
-	return a
-}
-
-// Severity grades a finding. Policies read it; agents only report it.
-type Severity string
-
-const (
-	Info     Severity = "info"
-	Low      Severity = "low"
-	Medium   Severity = "medium"
-	High     Severity = "high"
-	Critical Severity = "critical"
-)
-
-// Finding is one observation worth a human's or a policy's attention.
-type Finding struct {
-	ID       string         `json:"id"`
-	Severity Severity       `json:"severity"`
-	Code     string         `json:"code"`              // stable machine name, e.g. "drift.column", "scan.pickle.global"
-	Message  string         `json:"message"`           // one sentence a person can act on
-	Subject  string         `json:"subject,omitempty"` // what it is about: a column, a file, a metric
-	Evidence map[string]any `json:"evidence,omitempty"`
-}
-
-// ArtifactRef points at a file an agent produced (an HTML report, a log).
-type ArtifactRef struct {
-	Name      string `json:"name"`
-	Path      string `json:"path"`
-	SHA256    string `json:"sha256,omitempty"`
-	Size      int64  `json:"size,omitempty"`
-	MediaType string `json:"media_type,omitempty"`
-}
-
-// Report is what an agent hands back. Metrics are flat with dotted names
-// ("candidate.roc_auc", "drift.share") so that policies can address them
-// without knowing each agent's layout; Details carries the agent's full
-// structured result (drift table, comparison) for the UI and the API.
-type Report struct {
-	Agent     string             `json:"agent"`
-	Stage     string             `json:"stage,omitempty"`
-	Verdict   Verdict            `json:"verdict"`
-	Metrics   map[string]float64 `json:"metrics"`
-	Findings  []Finding          `json:"findings"`
-	Summary   string             `json:"summary"`
-	Artifacts []ArtifactRef      `json:"artifacts,omitempty"`
-	Details   json.RawMessage    `json:"details,omitempty"`
-}
-
-// Candidate is the model version under test.
-type Candidate struct {
-	Version      string `json:"version,omitempty"`
-	ArtifactPath string `json:"artifact_path,omitempty"` // absolute path on this machine
-	Digest       string `json:"digest,omitempty"`        // "sha256:<hex>" of the artifact
-	Endpoint     string `json:"endpoint,omitempty"`      // a V2 server already serving it
-}
-
-// Production is the version currently serving the run's environment, if any.
-type Production struct {
-	Version      string `json:"version"`
-	ArtifactPath string `json:"artifact_path,omitempty"`
-	Digest       string `json:"digest,omitempty"`
-	Endpoint     string `json:"endpoint,omitempty"`
-}
+func Worst(a, b Verdict) Verdict { return pipeline.Worst(a, b) }
 
 // Task is everything an agent needs for one stage of one run. Paths in
 // Config are already resolved against BaseDir by the coordinator.

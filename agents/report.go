@@ -7,21 +7,9 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+
+	"github.com/modelgate/modelgate/internal/pipeline"
 )
-
-// NewReport returns an empty passing report of one agent's stage, with
-// the maps and slices allocated so that JSON never shows null for them.
-func NewReport(agent, stage string) Report {
-	return Report{Agent: agent, Stage: stage, Verdict: Pass, Metrics: map[string]float64{}, Findings: []Finding{}}
-}
-
-// Bool is 1 for true and 0 for false, for flat boolean metrics.
-func Bool(b bool) float64 {
-	if b {
-		return 1
-	}
-	return 0
-}
 
 // WriteArtifact saves b under the task's work folder, when it has one,
 // and returns its reference with the digest of what was written.
@@ -40,12 +28,12 @@ func WriteArtifact(task Task, name, media string, b []byte) (*ArtifactRef, error
 	return &ArtifactRef{Name: name, Path: path, SHA256: hex.EncodeToString(sum[:]), Size: int64(len(b)), MediaType: media}, nil
 }
 
-// MustJSON encodes v for Report.Details. Only NaN or ±Inf can fail, and
-// agents emit finite numbers; a failure still yields valid JSON naming it.
-func MustJSON(v any) json.RawMessage {
-	b, err := json.Marshal(v)
-	if err != nil {
-		return json.RawMessage(fmt.Sprintf(`{"error":%q}`, err.Error()))
-	}
-	return b
-}
+// NewReport returns an empty passing report of one agent's stage, with
+// the maps and slices allocated so that JSON never shows null for them.
+func NewReport(agent, stage string) Report { return pipeline.NewReport(agent, stage) }
+
+// Bool is 1 for true and 0 for false, for flat boolean metrics.
+func Bool(b bool) float64 { return pipeline.Bool(b) }
+
+// MustJSON encodes v for Report.Details (pipeline.MustJSON).
+func MustJSON(v any) json.RawMessage { return pipeline.MustJSON(v) }

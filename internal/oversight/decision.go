@@ -4,22 +4,22 @@ import (
 	"context"
 	"time"
 
-	"github.com/modelgate/modelgate/agents"
 	"github.com/modelgate/modelgate/internal/auth"
+	"github.com/modelgate/modelgate/internal/pipeline"
 )
 
 // Input is the whole evidence a promotion policy sees, as input to
 // data.modelgate.promotion.decision.
 type Input struct {
-	Run         RunInfo                  `json:"run"`
-	Model       string                   `json:"model"`
-	Environment string                   `json:"environment"`
-	Task        string                   `json:"task"`
-	Candidate   agents.Candidate         `json:"candidate"`
-	Production  *agents.Production       `json:"production"` // null for the first model of a name
-	Reports     map[string]agents.Report `json:"reports"`    // by stage: validate, test, scan, evaluate
-	Deploy      DeployInfo               `json:"deploy"`
-	Requester   auth.Principal           `json:"requester"`
+	Run         RunInfo                    `json:"run"`
+	Model       string                     `json:"model"`
+	Environment string                     `json:"environment"`
+	Task        string                     `json:"task"`
+	Candidate   pipeline.Candidate         `json:"candidate"`
+	Production  *pipeline.Production       `json:"production"` // null for the first model of a name
+	Reports     map[string]pipeline.Report `json:"reports"`    // by stage: validate, test, scan, evaluate
+	Deploy      DeployInfo                 `json:"deploy"`
+	Requester   auth.Principal             `json:"requester"`
 }
 
 // RunInfo is the part of the run a policy may reason about.

@@ -11,7 +11,7 @@ import (
 	"sync"
 	"unicode/utf8"
 
-	"github.com/modelgate/modelgate/agents"
+	"github.com/modelgate/modelgate/internal/pipeline"
 )
 
 // InputDigest is "sha256:" and the hex SHA-256 of the input's JSON
@@ -129,7 +129,7 @@ func appendInputJSON(b []byte, in Input) ([]byte, error) {
 	return b, nil
 }
 
-func appendReportJSON(b []byte, r agents.Report) ([]byte, error) {
+func appendReportJSON(b []byte, r pipeline.Report) ([]byte, error) {
 	var err error
 	b = append(b, `{"agent":`...)
 	b = appendJSONString(b, r.Agent)

@@ -11,11 +11,11 @@ import (
 
 	"github.com/stretchr/testify/require"
 
-	"github.com/modelgate/modelgate/agents"
 	"github.com/modelgate/modelgate/internal/audit"
 	"github.com/modelgate/modelgate/internal/audit/audittest"
 	"github.com/modelgate/modelgate/internal/auth"
 	"github.com/modelgate/modelgate/internal/oversight"
+	"github.com/modelgate/modelgate/internal/pipeline"
 )
 
 // memRecorder keeps audit events so tests can assert them; it stands in
@@ -39,10 +39,10 @@ func realisticInput() oversight.Input {
 	metrics["candidate.brier"] = 0.06
 	metrics["production.brier"] = 0.065
 	metrics["delta.brier"] = -0.005
-	var findings []agents.Finding
+	var findings []pipeline.Finding
 	for i := range 50 {
-		findings = append(findings, agents.Finding{
-			ID: fmt.Sprintf("f%d", i), Severity: []agents.Severity{agents.Info, agents.Low, agents.Medium}[i%3],
+		findings = append(findings, pipeline.Finding{
+			ID: fmt.Sprintf("f%d", i), Severity: []pipeline.Severity{pipeline.Info, pipeline.Low, pipeline.Medium}[i%3],
 			Code: "drift.column", Message: fmt.Sprintf("column c%d moved a little", i), Subject: fmt.Sprintf("c%d", i),
 		})
 	}
@@ -51,13 +51,13 @@ func realisticInput() oversight.Input {
 		Model:       "fraud-detector",
 		Environment: "production",
 		Task:        "binary",
-		Candidate:   agents.Candidate{Version: "v2", Digest: digest},
-		Production:  &agents.Production{Version: "v1", Digest: "sha256:" + strings.Repeat("2", 64)},
-		Reports: map[string]agents.Report{
-			"validate": {Agent: "testing", Verdict: agents.Warn, Metrics: map[string]float64{"drift.share": 0.2, "rows": 5000}, Findings: findings[:40], Summary: "minor drift"},
-			"test":     {Agent: "testing", Verdict: agents.Pass, Metrics: map[string]float64{}, Findings: findings[40:45], Summary: "behaviour ok"},
-			"scan":     {Agent: "security", Verdict: agents.Pass, Metrics: map[string]float64{"files": 1}, Findings: findings[45:], Summary: "safe"},
-			"evaluate": {Agent: "evaluation", Verdict: agents.Pass, Metrics: metrics, Findings: []agents.Finding{}, Summary: "better"},
+		Candidate:   pipeline.Candidate{Version: "v2", Digest: digest},
+		Production:  &pipeline.Production{Version: "v1", Digest: "sha256:" + strings.Repeat("2", 64)},
+		Reports: map[string]pipeline.Report{
+			"validate": {Agent: "testing", Verdict: pipeline.Warn, Metrics: map[string]float64{"drift.share": 0.2, "rows": 5000}, Findings: findings[:40], Summary: "minor drift"},
+			"test":     {Agent: "testing", Verdict: pipeline.Pass, Metrics: map[string]float64{}, Findings: findings[40:45], Summary: "behaviour ok"},
+			"scan":     {Agent: "security", Verdict: pipeline.Pass, Metrics: map[string]float64{"files": 1}, Findings: findings[45:], Summary: "safe"},
+			"evaluate": {Agent: "evaluation", Verdict: pipeline.Pass, Metrics: metrics, Findings: []pipeline.Finding{}, Summary: "better"},
 		},
 		Deploy:    oversight.DeployInfo{Strategy: "canary", MaxTrafficShare: 1, Shadow: true},
 		Requester: auth.Principal{Subject: "ci-bot", Roles: []string{"ci"}},
@@ -99,7 +99,7 @@ func TestEngineDefaultBundle(t *testing.T) {
 		}, allow: true, risk: "critical", approval: true, min: 2},
 		{name: "critical pickle finding denies", mutate: func(in *oversight.Input) {
 			r := in.Reports["scan"]
-			r.Findings = []agents.Finding{{Severity: agents.Critical, Code: "scan.pickle.global", Message: "REDUCE calls posix.system", Subject: "model.pkl"}}
+			r.Findings = []pipeline.Finding{{Severity: pipeline.Critical, Code: "scan.pickle.global", Message: "REDUCE calls posix.system", Subject: "model.pkl"}}
 			in.Reports["scan"] = r
 		}, allow: false, risk: "high", code: "security.critical"},
 		{name: "regression denies", mutate: func(in *oversight.Input) {

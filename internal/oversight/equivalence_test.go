@@ -23,8 +23,8 @@ import (
 	"github.com/open-policy-agent/opa/v1/storage/inmem"
 	"github.com/stretchr/testify/require"
 
-	"github.com/modelgate/modelgate/agents"
 	"github.com/modelgate/modelgate/internal/auth"
+	"github.com/modelgate/modelgate/internal/pipeline"
 	"github.com/modelgate/modelgate/policies"
 )
 
@@ -52,7 +52,7 @@ func policyView(t testing.TB, in Input) ast.Value {
 
 func inputs(seed uint64, n int) []Input {
 	r := rand.New(rand.NewPCG(seed, 7))
-	out := []Input{{}, {Reports: map[string]agents.Report{}}}
+	out := []Input{{}, {Reports: map[string]pipeline.Report{}}}
 	for range n {
 		out = append(out, genInput(r))
 	}
@@ -66,13 +66,13 @@ func TestInputValueMatchesJSON(t *testing.T) {
 	extra := Input{
 		Run:   RunInfo{ID: "r", Trigger: "api", CommitAuthor: "a", Labels: map[string]string{"team": "fraud"}},
 		Model: "m", Environment: "production", Task: "binary",
-		Candidate:  agents.Candidate{Version: "v2", Digest: "sha256:ab", ArtifactPath: "/x", Endpoint: "http://e"},
-		Production: &agents.Production{Version: "v1", Digest: "sha256:cd", ArtifactPath: "/p", Endpoint: "http://p"},
-		Reports: map[string]agents.Report{
-			"scan": {Agent: "security", Stage: "scan", Verdict: agents.Fail, Metrics: map[string]float64{"files": 2, "x.y": 0.125, "neg": -1e-9},
-				Findings: []agents.Finding{{ID: "1", Severity: agents.Critical, Code: "c", Message: "m", Subject: "s", Evidence: map[string]any{"k": []any{"v", 1.5}}}},
-				Summary:  "bad", Artifacts: []agents.ArtifactRef{{Name: "report", Path: "/r.html"}}, Details: json.RawMessage(`{"a": 1}`)},
-			"evaluate": {Verdict: agents.Pass},
+		Candidate:  pipeline.Candidate{Version: "v2", Digest: "sha256:ab", ArtifactPath: "/x", Endpoint: "http://e"},
+		Production: &pipeline.Production{Version: "v1", Digest: "sha256:cd", ArtifactPath: "/p", Endpoint: "http://p"},
+		Reports: map[string]pipeline.Report{
+			"scan": {Agent: "security", Stage: "scan", Verdict: pipeline.Fail, Metrics: map[string]float64{"files": 2, "x.y": 0.125, "neg": -1e-9},
+				Findings: []pipeline.Finding{{ID: "1", Severity: pipeline.Critical, Code: "c", Message: "m", Subject: "s", Evidence: map[string]any{"k": []any{"v", 1.5}}}},
+				Summary:  "bad", Artifacts: []pipeline.ArtifactRef{{Name: "report", Path: "/r.html"}}, Details: json.RawMessage(`{"a": 1}`)},
+			"evaluate": {Verdict: pipeline.Pass},
 		},
 		Deploy:    DeployInfo{Strategy: "canary", MaxTrafficShare: 0.25, Shadow: true},
 		Requester: auth.Principal{Subject: "s", Roles: []string{"ci"}, Groups: []string{"g"}},
@@ -119,13 +119,13 @@ func TestInputDigestMatchesMarshal(t *testing.T) {
 		in.Requester.Groups = []string{s, "g"}
 		in.Deploy.MaxTrafficShare = floats[i%len(floats)]
 		if in.Reports == nil {
-			in.Reports = map[string]agents.Report{}
+			in.Reports = map[string]pipeline.Report{}
 		}
-		in.Reports[s] = agents.Report{
-			Agent: s, Stage: s, Verdict: agents.Verdict(s), Summary: s,
+		in.Reports[s] = pipeline.Report{
+			Agent: s, Stage: s, Verdict: pipeline.Verdict(s), Summary: s,
 			Metrics:   map[string]float64{s: floats[(i+5)%len(floats)], "z": floats[(i+7)%len(floats)]},
-			Findings:  []agents.Finding{{ID: s, Severity: agents.Severity(s), Code: s, Message: s, Subject: s, Evidence: map[string]any{"html": "<b>", "n": 1.5}}},
-			Artifacts: []agents.ArtifactRef{{Name: s, Path: "/a<b>"}},
+			Findings:  []pipeline.Finding{{ID: s, Severity: pipeline.Severity(s), Code: s, Message: s, Subject: s, Evidence: map[string]any{"html": "<b>", "n": 1.5}}},
+			Artifacts: []pipeline.ArtifactRef{{Name: s, Path: "/a<b>"}},
 			Details:   json.RawMessage(`{ "spaced" : [1, 2, "<x>"] }`),
 		}
 		cases = append(cases, in)
@@ -145,10 +145,10 @@ func TestInputDigestMatchesMarshal(t *testing.T) {
 func TestInputDigestRefusesWhatJSONCannotHold(t *testing.T) {
 	t.Parallel()
 	for name, in := range map[string]Input{
-		"NaN metric":        {Reports: map[string]agents.Report{"evaluate": {Metrics: map[string]float64{"candidate.f1": math.NaN()}}}},
+		"NaN metric":        {Reports: map[string]pipeline.Report{"evaluate": {Metrics: map[string]float64{"candidate.f1": math.NaN()}}}},
 		"infinite share":    {Deploy: DeployInfo{MaxTrafficShare: math.Inf(1)}},
-		"NaN evidence":      {Reports: map[string]agents.Report{"scan": {Findings: []agents.Finding{{Evidence: map[string]any{"x": math.NaN()}}}}}},
-		"malformed details": {Reports: map[string]agents.Report{"scan": {Details: json.RawMessage(`{"a":`)}}},
+		"NaN evidence":      {Reports: map[string]pipeline.Report{"scan": {Findings: []pipeline.Finding{{Evidence: map[string]any{"x": math.NaN()}}}}}},
+		"malformed details": {Reports: map[string]pipeline.Report{"scan": {Details: json.RawMessage(`{"a":`)}}},
 	} {
 		_, jerr := json.Marshal(in)
 		require.Error(t, jerr, name)

@@ -6,7 +6,7 @@ import (
 
 	"github.com/open-policy-agent/opa/v1/ast"
 
-	"github.com/modelgate/modelgate/agents"
+	"github.com/modelgate/modelgate/internal/pipeline"
 )
 
 // FactsVersion is the version of input.facts this engine writes; the
@@ -71,17 +71,17 @@ func factsValue(in Input) ast.Value {
 		st := ast.StringTerm(stage)
 		present = append(present, st)
 		switch r.Verdict {
-		case agents.Fail:
+		case pipeline.Fail:
 			failed = append(failed, st)
-		case agents.Pass, agents.Warn:
+		case pipeline.Pass, pipeline.Warn:
 		default:
 			invalidReports = append(invalidReports, st)
 		}
 		for i, f := range r.Findings {
 			switch f.Severity {
-			case agents.Critical:
+			case pipeline.Critical:
 				critical = append(critical, findingFact(st, i, f))
-			case agents.High:
+			case pipeline.High:
 				high = append(high, findingFact(st, i, f))
 			}
 		}
@@ -155,7 +155,7 @@ func set(ts []*ast.Term) *ast.Term {
 
 var emptySet = ast.SetTerm()
 
-func findingFact(stage *ast.Term, i int, f agents.Finding) *ast.Term {
+func findingFact(stage *ast.Term, i int, f pipeline.Finding) *ast.Term {
 	subject := f.Subject
 	if strings.TrimSpace(subject) == "" {
 		subject = "-"

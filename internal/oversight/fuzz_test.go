@@ -7,8 +7,8 @@ import (
 	"encoding/json"
 	"testing"
 
-	"github.com/modelgate/modelgate/agents"
 	"github.com/modelgate/modelgate/internal/auth"
+	"github.com/modelgate/modelgate/internal/pipeline"
 )
 
 // FuzzParseDecision: a policy's answer is outside input as far as the
@@ -51,12 +51,12 @@ func FuzzInputDigest(f *testing.F) {
 			Run:         RunInfo{ID: a, Trigger: b, CommitAuthor: c, Labels: map[string]string{a: b, c: d}},
 			Model:       a,
 			Environment: b,
-			Candidate:   agents.Candidate{Version: c, Digest: d},
-			Production:  &agents.Production{Version: d, Endpoint: a},
-			Reports: map[string]agents.Report{
-				a: {Agent: b, Stage: c, Verdict: agents.Verdict(d), Summary: a, Metrics: map[string]float64{b: x, c: y},
-					Findings: []agents.Finding{{ID: a, Severity: agents.Severity(b), Code: c, Message: d, Subject: a}}},
-				b: {Metrics: map[string]float64{}, Findings: []agents.Finding{}},
+			Candidate:   pipeline.Candidate{Version: c, Digest: d},
+			Production:  &pipeline.Production{Version: d, Endpoint: a},
+			Reports: map[string]pipeline.Report{
+				a: {Agent: b, Stage: c, Verdict: pipeline.Verdict(d), Summary: a, Metrics: map[string]float64{b: x, c: y},
+					Findings: []pipeline.Finding{{ID: a, Severity: pipeline.Severity(b), Code: c, Message: d, Subject: a}}},
+				b: {Metrics: map[string]float64{}, Findings: []pipeline.Finding{}},
 			},
 			Deploy:    DeployInfo{Strategy: d, MaxTrafficShare: x},
 			Requester: auth.Principal{Subject: c, Roles: []string{a}, Groups: []string{b, d}},

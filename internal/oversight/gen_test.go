@@ -6,8 +6,8 @@ import (
 	"math/rand/v2"
 	"strings"
 
-	"github.com/modelgate/modelgate/agents"
 	"github.com/modelgate/modelgate/internal/auth"
+	"github.com/modelgate/modelgate/internal/pipeline"
 )
 
 // genInput makes a random policy input that exercises every path of the
@@ -31,7 +31,7 @@ func genInput(r *rand.Rand) Input {
 		Model:       rarely(20, pick("fraud", "reco"), "", "  "),
 		Environment: rarely(20, pick("production", "prod", "staging", "staging"), "", " "),
 		Task:        pick("binary", "regression"),
-		Candidate:   agents.Candidate{Version: "v2", Digest: rarely(15, validTestDigest, "", "md5:abc", strings.ToUpper(validTestDigest), validTestDigest+"0")},
+		Candidate:   pipeline.Candidate{Version: "v2", Digest: rarely(15, validTestDigest, "", "md5:abc", strings.ToUpper(validTestDigest), validTestDigest+"0")},
 		Deploy:      DeployInfo{Strategy: pick("canary", "shadow", "blue_green"), MaxTrafficShare: []float64{0.05, 0.25, 0.5, 0.51, 1, 0, 7, -0.5}[r.IntN(8)], Shadow: r.IntN(2) == 0},
 		Requester:   auth.Principal{Subject: rarely(20, "ci-bot", "", " "), Roles: []string{"ci"}},
 	}
@@ -39,19 +39,19 @@ func genInput(r *rand.Rand) Input {
 		in.Run.CommitAuthor = pick("dana", "lee")
 	}
 	if r.IntN(4) > 0 {
-		in.Production = &agents.Production{Version: "v1", Digest: validTestDigest}
+		in.Production = &pipeline.Production{Version: "v1", Digest: validTestDigest}
 	}
 	if r.IntN(20) == 0 {
 		return in // no reports at all
 	}
-	in.Reports = map[string]agents.Report{}
+	in.Reports = map[string]pipeline.Report{}
 	for _, stage := range []string{"validate", "test", "scan", "evaluate", "extra"} {
 		if r.IntN(25) == 0 || stage == "extra" && r.IntN(2) == 0 {
 			continue
 		}
-		rep := agents.Report{
+		rep := pipeline.Report{
 			Agent:   stage + "-agent",
-			Verdict: agents.Verdict(rarely(12, pick("pass", "pass", "warn"), "fail", "fail", "", "PASS")),
+			Verdict: pipeline.Verdict(rarely(12, pick("pass", "pass", "warn"), "fail", "fail", "", "PASS")),
 			Summary: pick("ok", "", "  ", "it went wrong"),
 		}
 		if r.IntN(30) > 0 {
@@ -67,11 +67,11 @@ func genInput(r *rand.Rand) Input {
 			genMetrics(r, rep.Metrics)
 		}
 		if r.IntN(30) > 0 {
-			rep.Findings = []agents.Finding{}
+			rep.Findings = []pipeline.Finding{}
 			for i := range r.IntN(6) {
-				rep.Findings = append(rep.Findings, agents.Finding{
+				rep.Findings = append(rep.Findings, pipeline.Finding{
 					ID:       fmt.Sprintf("f%d", i),
-					Severity: agents.Severity(rarely(6, pick("info", "low", "medium"), "high", "high", "critical", "CRITICAL")),
+					Severity: pipeline.Severity(rarely(6, pick("info", "low", "medium"), "high", "high", "critical", "CRITICAL")),
 					Code:     rarely(3, "drift.column", "drift.dataset", "scan.pickle.global", "validate.missing_column", "test.invariance", ""),
 					Message:  pick("something happened", "", "token=abc123 leaked"),
 					Subject:  pick("amount", "", " ", "model.pkl"),

@@ -3,7 +3,7 @@ package oversight
 import (
 	"github.com/open-policy-agent/opa/v1/ast"
 
-	"github.com/modelgate/modelgate/agents"
+	"github.com/modelgate/modelgate/internal/pipeline"
 )
 
 // inputValue builds the policy input: the JSON shape of Input (same names,
@@ -89,7 +89,7 @@ func runMap(r RunInfo) map[string]any {
 	return m
 }
 
-func candidateMap(c agents.Candidate) map[string]any {
+func candidateMap(c pipeline.Candidate) map[string]any {
 	m := make(map[string]any, 4)
 	optString(m, "version", c.Version)
 	optString(m, "artifact_path", c.ArtifactPath)
@@ -102,7 +102,7 @@ func candidateMap(c agents.Candidate) map[string]any {
 // not policy material; they stay out of the input but are covered by the
 // input digest. Metrics and findings are Go values that OPA converts (by
 // way of JSON) only if the policy reads them.
-func reportMap(r agents.Report) map[string]any {
+func reportMap(r pipeline.Report) map[string]any {
 	m := make(map[string]any, 6)
 	m["agent"] = r.Agent
 	m["verdict"] = string(r.Verdict)

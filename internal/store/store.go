@@ -5,6 +5,8 @@ import (
 	"encoding/json"
 	"errors"
 	"time"
+
+	"github.com/modelgate/modelgate/internal/pipeline"
 )
 
 // Sentinels every driver maps its own errors to.
@@ -151,13 +153,9 @@ func (s RunState) Terminal() bool {
 // AllRunStates lists every state, in lifecycle order.
 var AllRunStates = []RunState{RunQueued, RunRunning, RunAwaitingApproval, RunDeploying, RunSucceeded, RunFailed, RunRolledBack, RunCancelled}
 
-// Candidate is the model version a run is about.
-type Candidate struct {
-	Version      string `json:"version,omitempty"`
-	ArtifactPath string `json:"artifact_path,omitempty"`
-	Digest       string `json:"digest,omitempty"`
-	Endpoint     string `json:"endpoint,omitempty"`
-}
+// Candidate is the model version a run is about: the pipeline
+// vocabulary's own type, stored as it is.
+type Candidate = pipeline.Candidate
 
 // Run is one pipeline execution for one candidate.
 type Run struct {

@@ -8,7 +8,7 @@ import (
 	"os"
 	"path/filepath"
 
-	"github.com/modelgate/modelgate/agents"
+	"github.com/modelgate/modelgate/internal/pipeline"
 )
 
 // reportFiles are the per-run HTML reports the page links to: the
@@ -16,7 +16,7 @@ import (
 var reportFiles = map[string]bool{"evaluation.html": true, "drift.html": true}
 
 // htmlReports lists a stage's HTML reports that the page serves.
-func htmlReports(rep *agents.Report) []string {
+func htmlReports(rep *pipeline.Report) []string {
 	if rep == nil {
 		return nil
 	}
@@ -54,7 +54,7 @@ func (s *server) reportFile(w http.ResponseWriter, r *http.Request, sess session
 		if st.Name != r.PathValue("stage") || len(st.Report) == 0 {
 			continue
 		}
-		var rep agents.Report
+		var rep pipeline.Report
 		if err := json.Unmarshal(st.Report, &rep); err != nil {
 			continue
 		}

@@ -11,7 +11,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 
-	"github.com/modelgate/modelgate/agents"
+	"github.com/modelgate/modelgate/internal/pipeline"
 	"github.com/modelgate/modelgate/internal/store"
 )
 
@@ -28,12 +28,12 @@ func TestReportFilesServeOnlyWhatWasRecorded(t *testing.T) {
 	path := filepath.Join(dir, "evaluation.html")
 	require.NoError(t, os.WriteFile(path, page, 0o644))
 	sum := sha256.Sum256(page)
-	put := func(a agents.ArtifactRef) {
-		rep, err := json.Marshal(agents.Report{Agent: "evaluation", Verdict: agents.Pass, Summary: "ok", Artifacts: []agents.ArtifactRef{a}})
+	put := func(a pipeline.ArtifactRef) {
+		rep, err := json.Marshal(pipeline.Report{Agent: "evaluation", Verdict: pipeline.Pass, Summary: "ok", Artifacts: []pipeline.ArtifactRef{a}})
 		require.NoError(t, err)
 		require.NoError(t, f.st.StagePut(ctx, store.Stage{RunID: f.run.ID, Name: "evaluate", State: store.StageSucceeded, Attempt: 1, Verdict: "pass", Report: rep}))
 	}
-	put(agents.ArtifactRef{Name: "evaluation report", Path: path, SHA256: hex.EncodeToString(sum[:]), MediaType: "text/html"})
+	put(pipeline.ArtifactRef{Name: "evaluation report", Path: path, SHA256: hex.EncodeToString(sum[:]), MediaType: "text/html"})
 
 	c := client(t)
 	base := f.srv.URL + "/ui/runs/" + f.run.ID + "/reports/"
@@ -65,7 +65,7 @@ func TestReportFilesServeOnlyWhatWasRecorded(t *testing.T) {
 		status int
 	}{
 		{"changed on disk since", func() { require.NoError(t, os.WriteFile(path, []byte("<h1>other</h1>"), 0o644)) }, 409},
-		{"recorded without a digest", func() { put(agents.ArtifactRef{Path: path, MediaType: "text/html"}) }, 409},
+		{"recorded without a digest", func() { put(pipeline.ArtifactRef{Path: path, MediaType: "text/html"}) }, 409},
 		{"gone from the server", func() { require.NoError(t, os.Remove(path)) }, 410},
 	} {
 		step.change()

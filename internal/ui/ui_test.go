@@ -18,10 +18,10 @@ import (
 
 	"github.com/stretchr/testify/require"
 
-	"github.com/modelgate/modelgate/agents"
 	"github.com/modelgate/modelgate/internal/approval"
 	"github.com/modelgate/modelgate/internal/auth"
 	"github.com/modelgate/modelgate/internal/oversight"
+	"github.com/modelgate/modelgate/internal/pipeline"
 	"github.com/modelgate/modelgate/internal/store"
 	"github.com/modelgate/modelgate/internal/store/sqlite"
 	"github.com/modelgate/modelgate/internal/ui"
@@ -126,15 +126,15 @@ func setupWith(t *testing.T, ids identities) *fixture {
 			store.RunAwaitingApproval: "risk high: 1 approval(s) from ml-reviewers required"}[s]})
 		require.NoError(t, err)
 	}
-	reports := map[string]agents.Report{
-		"validate": {Agent: "testing", Verdict: agents.Warn, Summary: "1 of 3 columns drifted", Metrics: map[string]float64{
+	reports := map[string]pipeline.Report{
+		"validate": {Agent: "testing", Verdict: pipeline.Warn, Summary: "1 of 3 columns drifted", Metrics: map[string]float64{
 			"drift.share": 1.0 / 3, "drift.amount.ks_statistic": 0.21, "drift.amount.ks_pvalue": 0.0004, "drift.amount.psi": 0.31,
 			"drift.age.ks_statistic": 0.02, "drift.age.ks_pvalue": 0.9, "drift.age.psi": 0.01, "rows": 5000,
-		}, Findings: []agents.Finding{
-			{Severity: agents.Low, Code: "validate.nulls", Message: "age has 2% nulls", Subject: "age"},
-			{Severity: agents.High, Code: "drift.column", Message: "amount drifted <script>alert(1)</script>", Subject: "amount"},
+		}, Findings: []pipeline.Finding{
+			{Severity: pipeline.Low, Code: "validate.nulls", Message: "age has 2% nulls", Subject: "age"},
+			{Severity: pipeline.High, Code: "drift.column", Message: "amount drifted <script>alert(1)</script>", Subject: "amount"},
 		}},
-		"evaluate": {Agent: "evaluation", Verdict: agents.Pass, Summary: "roc_auc improved", Metrics: map[string]float64{
+		"evaluate": {Agent: "evaluation", Verdict: pipeline.Pass, Summary: "roc_auc improved", Metrics: map[string]float64{
 			"candidate.roc_auc": 0.962, "production.roc_auc": 0.951, "delta.roc_auc": 0.011, "delta.roc_auc.ci_low": 0.002, "delta.roc_auc.ci_high": 0.019,
 			"delta.roc_auc.p_value": 0.013, "candidate.log_loss": 0.12, "production.log_loss": 0.15, "delta.log_loss": -0.03,
 			"delta.log_loss.ci_low": -0.05, "delta.log_loss.ci_high": -0.01,
@@ -142,8 +142,8 @@ func setupWith(t *testing.T, ids identities) *fixture {
 	}
 	in := oversight.Input{
 		Run: oversight.RunInfo{ID: run.ID, Trigger: run.Trigger, CommitAuthor: run.CommitAuthor}, Model: run.Model, Environment: run.Environment, Task: "binary",
-		Candidate: agents.Candidate{Version: "v7", Digest: digest}, Production: &agents.Production{Version: "v6"},
-		Reports: map[string]agents.Report{"validate": reports["validate"], "scan": {Verdict: agents.Pass}, "evaluate": reports["evaluate"]},
+		Candidate: pipeline.Candidate{Version: "v7", Digest: digest}, Production: &pipeline.Production{Version: "v6"},
+		Reports: map[string]pipeline.Report{"validate": reports["validate"], "scan": {Verdict: pipeline.Pass}, "evaluate": reports["evaluate"]},
 		Deploy:  oversight.DeployInfo{Strategy: "canary", MaxTrafficShare: 1}, Requester: auth.Principal{Subject: "ci-bot"},
 	}
 	d, err := eng.Decide(ctx, in)

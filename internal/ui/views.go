@@ -12,10 +12,10 @@ import (
 	"strings"
 	"time"
 
-	"github.com/modelgate/modelgate/agents"
 	"github.com/modelgate/modelgate/agents/assistant"
 	"github.com/modelgate/modelgate/internal/llm"
 	"github.com/modelgate/modelgate/internal/oversight"
+	"github.com/modelgate/modelgate/internal/pipeline"
 	"github.com/modelgate/modelgate/internal/store"
 )
 
@@ -93,12 +93,12 @@ func (s *server) approvalViews(ctx context.Context, sess session, as []store.App
 // stageView is one stage with its report laid out for people.
 type stageView struct {
 	store.Stage
-	Report      *agents.Report
+	Report      *pipeline.Report
 	ReportError string
 	Comparison  []metricRow
 	Drift       driftTable
 	Other       []kv
-	Findings    []agents.Finding
+	Findings    []pipeline.Finding
 	HTMLReports []string // evaluation.html, drift.html: linked, served by reportFile
 }
 
@@ -131,14 +131,14 @@ type driftRow struct {
 	Values []*float64 // aligned with driftTable.Stats
 }
 
-var severityRank = map[agents.Severity]int{agents.Critical: 0, agents.High: 1, agents.Medium: 2, agents.Low: 3, agents.Info: 4}
+var severityRank = map[pipeline.Severity]int{pipeline.Critical: 0, pipeline.High: 1, pipeline.Medium: 2, pipeline.Low: 3, pipeline.Info: 4}
 
 func newStageView(st store.Stage) stageView {
 	v := stageView{Stage: st}
 	if len(st.Report) == 0 {
 		return v
 	}
-	var rep agents.Report
+	var rep pipeline.Report
 	if err := json.Unmarshal(st.Report, &rep); err != nil {
 		v.ReportError = "the stored report cannot be read: " + err.Error()
 		return v
@@ -146,7 +146,7 @@ func newStageView(st store.Stage) stageView {
 	v.Report = &rep
 	v.Comparison, v.Drift, v.Other = layoutMetrics(rep.Metrics)
 	v.HTMLReports = htmlReports(&rep)
-	v.Findings = append([]agents.Finding(nil), rep.Findings...)
+	v.Findings = append([]pipeline.Finding(nil), rep.Findings...)
 	sort.SliceStable(v.Findings, func(i, j int) bool {
 		ri, ok := severityRank[v.Findings[i].Severity]
 		if !ok {
