@@ -53,7 +53,13 @@ func (s *Server) buildChatOps(o Options) (map[string]http.Handler, error) {
 	s.closers = append([]func() error{chat.Close}, s.closers...)
 	settings := triggers.Handler(triggers.HandlerOptions{Store: s.Store, Blobs: s.Blobs, Auth: s.Auth, Authorize: authorize,
 		Recorder: s.Trail, Logger: o.Logger})
+	hook, err := triggers.NewGitHubHook(triggers.GitHubOptions{Secret: o.ChatOps.GitHubWebhookSecret, Store: s.Store,
+		Starter: s.Starter, Identities: s.Auth, Recorder: s.Trail, Logger: o.Logger.WithPrefix("github")})
+	if err != nil {
+		return nil, err
+	}
 	return map[string]http.Handler{
+		"POST /webhooks/github":          hook,
 		"POST /slack/commands":           chat,
 		"POST /slack/interactions":       chat,
 		"GET /v1/models/{name}/settings": settings,

@@ -178,10 +178,17 @@ func (s *Settings) Validate(ctx context.Context, model string, blobs Blobs) erro
 		for j, p := range g.Paths {
 			if err := blob.CheckName(strings.TrimSuffix(p, "/")); err != nil {
 				add(fmt.Sprintf("github.paths[%d]", j), "%q %v", clip(p), err)
+			} else if err := checkGlob(strings.TrimSuffix(p, "/")); err != nil {
+				add(fmt.Sprintf("github.paths[%d]", j), "%q is not a valid glob: %v", clip(p), err)
+			}
+		}
+		for j, b := range g.Branches {
+			if _, err := path.Match(b, ""); err != nil || b == "" {
+				add(fmt.Sprintf("github.branches[%d]", j), "%q is not a branch name or glob", clip(b))
 			}
 		}
 		for _, e := range g.Events {
-			if e != "push" && e != "workflow_run" && e != "release" {
+			if e != GitHubPush && e != GitHubWorkflowRun && e != GitHubRelease {
 				add("github.events", "unknown event %q (push, workflow_run, release)", clip(e))
 			}
 		}
@@ -194,9 +201,6 @@ func (s *Settings) Validate(ctx context.Context, model string, blobs Blobs) erro
 	// happens.
 	if s.Schedule != nil {
 		add("schedule", "schedules are not built yet in this version of modelgate; refused rather than silently ignored")
-	}
-	if s.GitHub != nil {
-		add("github", "the GitHub webhook is not built yet in this version of modelgate; refused rather than silently ignored")
 	}
 	return errors.Join(errs...)
 }
@@ -273,22 +277,67 @@ func (w Webhook) WantsEvent(event string) bool {
 	return len(w.Events) == 0 || slices.Contains(w.Events, event)
 }
 
-// WantsEvent reports whether g reacts to a GitHub event.
+// WantsEvent reports whether g reacts to a GitHub event. With no events
+// listed, pushes and workflow runs count; a release names no changed
+// files, so it starts runs only when listed.
 func (g GitHub) WantsEvent(event string) bool {
-	return len(g.Events) == 0 || slices.Contains(g.Events, event)
+	if len(g.Events) == 0 {
+		return event == "push" || event == "workflow_run"
+	}
+	return slices.Contains(g.Events, event)
 }
 
 // Matches reports whether a changed repository file is training code of
-// the model: the file itself or one under a registered folder.
+// the model: a registered path or glob (path.Match per segment, ** for
+// any number of folders) names the file itself or a folder it is in.
 func (g GitHub) Matches(file string) bool {
 	file = path.Clean(strings.TrimPrefix(file, "/"))
+	parts := strings.Split(file, "/")
 	for _, p := range g.Paths {
-		p = path.Clean(strings.TrimSuffix(p, "/"))
-		if file == p || strings.HasPrefix(file, p+"/") {
-			return true
+		pat := strings.Split(path.Clean(strings.TrimSuffix(p, "/")), "/")
+		for n := len(parts); n > 0; n-- { // the file, then each folder it is in
+			if globMatch(pat, parts[:n]) {
+				return true
+			}
 		}
 	}
 	return false
+}
+
+// globMatch matches path segments against pattern segments; "**" stands
+// for zero or more segments.
+func globMatch(pat, parts []string) bool {
+	for len(pat) > 0 {
+		if pat[0] == "**" {
+			for i := 0; i <= len(parts); i++ {
+				if globMatch(pat[1:], parts[i:]) {
+					return true
+				}
+			}
+			return false
+		}
+		if len(parts) == 0 {
+			return false
+		}
+		if ok, err := path.Match(pat[0], parts[0]); err != nil || !ok {
+			return false
+		}
+		pat, parts = pat[1:], parts[1:]
+	}
+	return len(parts) == 0
+}
+
+// checkGlob reports a pattern path.Match cannot read.
+func checkGlob(p string) error {
+	for _, seg := range strings.Split(p, "/") {
+		if seg == "**" {
+			continue
+		}
+		if _, err := path.Match(seg, ""); err != nil {
+			return fmt.Errorf("segment %q: %w", clip(seg), err)
+		}
+	}
+	return nil
 }
 
 // Load reads a model's settings; store.ErrNotFound when it has none.

@@ -17,7 +17,7 @@ func TestSettingsRefuseWhatIsNotBuilt(t *testing.T) {
 		want []string
 	}{
 		"schedule": {s: Settings{Schedule: &Schedule{Cron: "@daily"}}, want: []string{"schedule: schedules are not built yet", "schedule: needs pipeline"}},
-		"github":   {s: Settings{GitHub: &GitHub{Repository: "acme/fraud", Paths: []string{"train/"}}}, want: []string{"github: the GitHub webhook is not built yet"}},
+		"github":   {s: Settings{GitHub: &GitHub{Repository: "acme/fraud", Paths: []string{"train/"}}}, want: []string{"github: needs pipeline"}},
 		"webhook":  {s: Settings{Webhooks: []Webhook{{URL: "ftp://x", Secret: "short"}}}, want: []string{"webhooks[0].url", "webhooks[0].secret"}},
 		"model":    {s: Settings{Model: "other"}, want: []string{"does not match the model in the path"}},
 	}
