@@ -14,6 +14,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/charmbracelet/log"
 	"github.com/stretchr/testify/require"
 
 	"github.com/modelgate/modelgate/coordinator"
@@ -71,7 +72,7 @@ func hookSetup(t *testing.T, secret string) *hookBundle {
 	ids, err := auth.New(hookPeople)
 	require.NoError(t, err)
 	starter := &triggers.Starter{Store: st, Blobs: blobs, Submit: coord, InputsDir: filepath.Join(dir, "inputs")}
-	h, err := triggers.NewGitHubHook(triggers.GitHubOptions{Secret: secret, Store: st, Starter: starter, Identities: ids, Recorder: rec})
+	h, err := triggers.NewGitHubHook(triggers.GitHubOptions{Secret: secret, Store: st, Starter: starter, Identities: ids, Recorder: rec, Logger: log.New(io.Discard)})
 	require.NoError(t, err)
 	srv := httptest.NewServer(h)
 	t.Cleanup(srv.Close)

@@ -199,9 +199,6 @@ func (s *Settings) Validate(ctx context.Context, model string, blobs Blobs) erro
 	// Parsed and checked above so the format is fixed, but nothing starts
 	// these runs yet: accepting them would promise retraining that never
 	// happens.
-	if s.Schedule != nil {
-		add("schedule", "schedules are not built yet in this version of modelgate; refused rather than silently ignored")
-	}
 	return errors.Join(errs...)
 }
 
