@@ -32,6 +32,7 @@ type Settings struct {
 	Webhooks []Webhook `json:"webhooks,omitempty"`
 	Schedule *Schedule `json:"schedule,omitempty"`
 	GitHub   *GitHub   `json:"github,omitempty"`
+	Monitor  *Monitor  `json:"monitor,omitempty"` // the production monitor (monitor_settings.go)
 
 	UpdatedBy string    `json:"updated_by,omitempty"`
 	UpdatedAt time.Time `json:"updated_at,omitzero"`
@@ -168,6 +169,7 @@ func (s *Settings) Validate(ctx context.Context, model string, blobs Blobs) erro
 			add("schedule", "needs pipeline: it is what a scheduled run runs")
 		}
 	}
+	s.validateMonitor(add)
 	if g := s.GitHub; g != nil {
 		if !repoName.MatchString(g.Repository) {
 			add("github.repository", "want owner/name")
