@@ -33,7 +33,7 @@ type clock struct {
 
 func newClock() *clock { return &clock{now: time.Now().UTC().Truncate(time.Hour).Add(2 * time.Hour)} }
 
-func (c *clock) Now() time.Time { c.mu.Lock(); defer c.mu.Unlock(); return c.now }
+func (c *clock) Now() time.Time  { c.mu.Lock(); defer c.mu.Unlock(); return c.now }
 func (c *clock) Set(t time.Time) { c.mu.Lock(); c.now = t; c.mu.Unlock() }
 
 // process is one modelgate process's scheduler over a shared store.
