@@ -237,3 +237,36 @@ func (ts *trigServer) approvalFor(t *testing.T, run api.RunView) store.Approval 
 	require.NoError(t, err)
 	return a
 }
+
+// TestScheduleRetrainsThroughTheServer: a cron schedule registered
+// through the API starts a retraining run at its tick on the real server
+// (the run trains and reaches the approval), once per tick.
+func TestScheduleRetrainsThroughTheServer(t *testing.T) {
+	t.Parallel()
+	ts := newTrigServer(t)
+	ctx := context.Background()
+	ts.register(t, map[string]any{"schedule": map[string]any{"cron": "* * * * *"}})
+
+	out, err := ts.s.Scheduler.Tick(ctx) // the clock stands on a minute: a tick, on time
+	require.NoError(t, err)
+	require.Len(t, out, 1)
+	require.Equal(t, "started", out[0].Action, out[0].Error)
+	run := ts.waitRun(t, out[0].RunID)
+	require.Equal(t, store.RunAwaitingApproval, run.State, run.Error)
+	require.Equal(t, "schedule", run.Trigger)
+	require.Equal(t, ts.clock.Now().Format(time.RFC3339), run.Labels["schedule.tick"])
+
+	again, err := ts.s.Scheduler.Tick(ctx)
+	require.NoError(t, err)
+	require.Empty(t, again, "the same tick twice")
+	ts.clock.Advance(time.Minute)
+	next, err := ts.s.Scheduler.Tick(ctx)
+	require.NoError(t, err)
+	require.Len(t, next, 1)
+	require.Len(t, ts.runsBy(t, "schedule"), 2)
+
+	// Both starts are in the audit trail, with their ticks.
+	entries, err := ts.s.Store.AuditList(ctx, store.AuditListParams{Type: triggers.EventScheduleStarted})
+	require.NoError(t, err)
+	require.Len(t, entries, 2)
+}
