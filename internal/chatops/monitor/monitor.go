@@ -363,7 +363,14 @@ func (m *Monitor) inputDrift(ctx context.Context, prod store.Production, sample 
 		c.Notes = append(c.Notes, fmt.Sprintf("input drift: %d sampled rows, %d needed", len(sample.Rows), cfg.MinSamples))
 		return
 	}
-	ref, err := m.reference(ctx, prod.RunID)
+	runID := prod.RunID
+	if runID == "" {
+		// A rollback records no run: the registry knows which run built the version.
+		if v, err := m.o.Store.ModelVersionGet(ctx, prod.Model, prod.Version); err == nil {
+			runID = v.RunID
+		}
+	}
+	ref, err := m.reference(ctx, runID)
 	if err != nil {
 		c.Notes = append(c.Notes, "input drift: "+err.Error())
 		return
