@@ -96,43 +96,10 @@ func (ts *trigServer) traffic(t *testing.T, features []string, rows [][]float64,
 // gateway's routes and the answers to the next requests.
 func TestMonitorRollsBackADriftingModel(t *testing.T) {
 	t.Parallel()
-	ts := newTrigServer(t)
+	ts, d := newMonitored(t, map[string]any{"every": "1m", "consecutive": 2, "min_samples": 50, "action": "rollback"})
 	ctx := context.Background()
-
-	// Production: v1 then v2, both built by a run whose reference data
-	// (train.csv) the monitor compares the live inputs with.
-	files, _, err := ts.admin.Upload(ctx, client.UploadParams{Root: ts.example, Paths: []string{"train.csv", "holdout.csv", "model-candidate.json"}})
-	require.NoError(t, err)
-	var run api.RunView
-	_, err = ts.admin.Do(ctx, "POST", "/v1/runs", api.RunRequest{Config: retrainConfig, Files: files}, &run)
-	require.NoError(t, err)
-	ts.waitRun(t, run.ID)
-	v1 := modelServer(t, filepath.Join(ts.example, "model-production.json"))
-	v2 := modelServer(t, filepath.Join(ts.example, "model-candidate.json"))
-	for _, v := range []store.ModelVersion{{Model: "cancer", Version: "v1", Endpoint: v1.URL, RunID: run.ID}, {Model: "cancer", Version: "v2", Endpoint: v2.URL, RunID: run.ID}} {
-		_, _, err := release.Promote(ctx, ts.s.Store, release.PromoteParams{Version: v, Environment: "production", Reason: "test"})
-		require.NoError(t, err)
-	}
-	hold, err := dataset.Read(filepath.Join(ts.example, "holdout.csv"), dataset.Options{})
-	require.NoError(t, err)
-	features := model.FeatureColumns(hold, "target")
-	batch, err := model.BatchFromFrame(hold, features)
-	require.NoError(t, err)
-	rows := make([][]float64, batch.Rows)
-	for i := range rows {
-		rows[i] = batch.Row(i)
-	}
-	require.NoError(t, ts.s.Gateway.SetRoutes(ctx, "cancer", gateway.RouteTable{Model: "cancer", Mode: gateway.ModeStable,
-		Stable: gateway.Backend{Version: "v2", URL: v2.URL}, Features: features}))
-
-	sink := &hookSink{}
-	hooks := httptest.NewServer(sink)
-	defer hooks.Close()
-	const hookSecret = "monitor-hook-secret-0123"
-	ts.register(t, map[string]any{
-		"monitor":  map[string]any{"every": "1m", "consecutive": 2, "min_samples": 50, "action": "rollback"},
-		"webhooks": []map[string]any{{"url": hooks.URL, "secret": hookSecret, "events": []string{"drift.alert"}}},
-	})
+	features, rows, sink := d.features, d.rows, d.sink
+	const hookSecret = monitorHookSecret
 
 	check := func(scale float64, start int) *monitor.Check {
 		t.Helper()
@@ -227,4 +194,96 @@ func deref(p *float64) any {
 		return nil
 	}
 	return *p
+}
+
+const monitorHookSecret = "monitor-hook-secret-0123"
+
+type monitored struct {
+	features []string
+	rows     [][]float64
+	sink     *hookSink
+}
+
+// newMonitored is a server with v1 then v2 of cancer in production, both
+// built by a run whose reference data (train.csv) the monitor compares
+// the live inputs with, v2 serving through the gateway, and monitor
+// settings mon with a webhook for drift alerts.
+func newMonitored(t *testing.T, mon map[string]any) (*trigServer, monitored) {
+	t.Helper()
+	ts := newTrigServer(t)
+	ctx := context.Background()
+
+	files, _, err := ts.admin.Upload(ctx, client.UploadParams{Root: ts.example, Paths: []string{"train.csv", "holdout.csv", "model-candidate.json"}})
+	require.NoError(t, err)
+	var run api.RunView
+	_, err = ts.admin.Do(ctx, "POST", "/v1/runs", api.RunRequest{Config: retrainConfig, Files: files}, &run)
+	require.NoError(t, err)
+	ts.waitRun(t, run.ID)
+	v1 := modelServer(t, filepath.Join(ts.example, "model-production.json"))
+	v2 := modelServer(t, filepath.Join(ts.example, "model-candidate.json"))
+	for _, v := range []store.ModelVersion{{Model: "cancer", Version: "v1", Endpoint: v1.URL, RunID: run.ID}, {Model: "cancer", Version: "v2", Endpoint: v2.URL, RunID: run.ID}} {
+		_, _, err := release.Promote(ctx, ts.s.Store, release.PromoteParams{Version: v, Environment: "production", Reason: "test"})
+		require.NoError(t, err)
+	}
+	hold, err := dataset.Read(filepath.Join(ts.example, "holdout.csv"), dataset.Options{})
+	require.NoError(t, err)
+	features := model.FeatureColumns(hold, "target")
+	batch, err := model.BatchFromFrame(hold, features)
+	require.NoError(t, err)
+	rows := make([][]float64, batch.Rows)
+	for i := range rows {
+		rows[i] = batch.Row(i)
+	}
+	require.NoError(t, ts.s.Gateway.SetRoutes(ctx, "cancer", gateway.RouteTable{Model: "cancer", Mode: gateway.ModeStable,
+		Stable: gateway.Backend{Version: "v2", URL: v2.URL}, Features: features}))
+	sink := &hookSink{}
+	hooks := httptest.NewServer(sink)
+	t.Cleanup(hooks.Close)
+	const hookSecret = monitorHookSecret
+	ts.register(t, map[string]any{
+		"monitor":  mon,
+		"webhooks": []map[string]any{{"url": hooks.URL, "secret": hookSecret, "events": []string{"drift.alert"}}},
+	})
+
+	return ts, monitored{features: features, rows: rows, sink: sink}
+}
+
+// TestMonitorActions: with action retrain the alert starts a retraining
+// run of the registered pipeline on the real server (trigger "drift"),
+// which trains; with notify it only notifies; production stays on v2.
+func TestMonitorActions(t *testing.T) {
+	t.Parallel()
+	for _, action := range []string{"retrain", "notify"} {
+		t.Run(action, func(t *testing.T) {
+			t.Parallel()
+			ts, d := newMonitored(t, map[string]any{"every": "30s", "consecutive": 1, "min_samples": 50, "action": action})
+			ctx := context.Background()
+			out, err := ts.s.Monitor.Tick(ctx)
+			require.NoError(t, err)
+			require.Empty(t, out)
+			for i, scale := range []float64{1, 3} {
+				ts.traffic(t, d.features, d.rows, 60, 10, scale, 0)
+				ts.clock.Advance(30 * time.Second)
+				out, err = ts.s.Monitor.Tick(ctx)
+				require.NoError(t, err)
+				require.Len(t, out, 1)
+				require.Equal(t, i == 1, out[0].Alert, "check %d: %+v", i, out[0])
+			}
+			prod, err := ts.s.Store.ProductionGet(ctx, "cancer", "production")
+			require.NoError(t, err)
+			require.Equal(t, "v2", prod.Version)
+			drift := ts.runsBy(t, "drift")
+			if action == "notify" {
+				require.Equal(t, "notified", out[0].Result)
+				require.Empty(t, drift)
+			} else {
+				require.Len(t, drift, 1, out[0].Result)
+				require.Equal(t, "retraining run "+drift[0].ID+" started", out[0].Result)
+				run := ts.waitRun(t, drift[0].ID)
+				require.Equal(t, store.RunAwaitingApproval, run.State, run.Error)
+				require.Equal(t, "v2", run.Labels["drift.version"])
+			}
+			require.Eventually(t, func() bool { return len(d.sink.events()) == 1 }, 10*time.Second, 20*time.Millisecond)
+		})
+	}
 }
