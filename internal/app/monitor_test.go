@@ -9,8 +9,11 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"net/http/cookiejar"
 	"net/http/httptest"
+	"net/url"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"sync"
 	"testing"
@@ -178,6 +181,13 @@ func TestMonitorRollsBackADriftingModel(t *testing.T) {
 	require.Contains(t, string(metrics), `modelgate_monitor_consecutive_over{environment="production",model="cancer"} 2`)
 	require.Contains(t, string(metrics), `modelgate_monitor_alerts_total{action="rollback",environment="production",model="cancer"} 1`)
 
+	// The reviewers' page, signed in as the viewer.
+	page := uiPage(t, ts.api.URL, trigViewer, "/ui/monitor")
+	require.Contains(t, page, `id="monitor-cancer"`)
+	require.Contains(t, page, "alert: rollback")
+	require.Contains(t, page, "rolled back from v2 to v1")
+	require.Contains(t, page, "Streak: 2 over")
+
 	// The next check meets v1: a new version, a new window, no alert.
 	ts.clock.Advance(time.Minute)
 	out, err = ts.s.Monitor.Tick(ctx)
@@ -286,4 +296,26 @@ func TestMonitorActions(t *testing.T) {
 			require.Eventually(t, func() bool { return len(d.sink.events()) == 1 }, 10*time.Second, 20*time.Millisecond)
 		})
 	}
+}
+
+var csrfField = regexp.MustCompile(`name="csrf" value="([0-9a-f]+)"`)
+
+// uiPage signs in to the reviewers' page with token and returns path.
+func uiPage(t *testing.T, base, token, path string) string {
+	t.Helper()
+	jar, err := cookiejar.New(nil)
+	require.NoError(t, err)
+	c := &http.Client{Jar: jar, Timeout: 10 * time.Second}
+	read := func(resp *http.Response, err error) string {
+		t.Helper()
+		require.NoError(t, err)
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		require.Equal(t, http.StatusOK, resp.StatusCode, string(b))
+		return string(b)
+	}
+	m := csrfField.FindStringSubmatch(read(c.Get(base + "/ui/login")))
+	require.NotNil(t, m)
+	read(c.PostForm(base+"/ui/login", url.Values{"csrf": {m[1]}, "token": {token}, "next": {path}}))
+	return read(c.Get(base + path))
 }
