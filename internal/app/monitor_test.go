@@ -103,6 +103,10 @@ func TestMonitorRollsBackADriftingModel(t *testing.T) {
 	ctx := context.Background()
 	features, rows, sink := d.features, d.rows, d.sink
 	const hookSecret = monitorHookSecret
+	// This route names its features, as an operator's may.
+	named, _ := ts.s.Gateway.Routes("cancer")
+	named.Features = features
+	require.NoError(t, ts.s.Gateway.SetRoutes(ctx, "cancer", named))
 
 	check := func(scale float64, start int) *monitor.Check {
 		t.Helper()
@@ -244,8 +248,10 @@ func newMonitored(t *testing.T, mon map[string]any) (*trigServer, monitored) {
 	for i := range rows {
 		rows[i] = batch.Row(i)
 	}
+	// As the deployment agent writes it: no feature names (the monitor
+	// matches the columns by position).
 	require.NoError(t, ts.s.Gateway.SetRoutes(ctx, "cancer", gateway.RouteTable{Model: "cancer", Mode: gateway.ModeStable,
-		Stable: gateway.Backend{Version: "v2", URL: v2.URL}, Features: features}))
+		Stable: gateway.Backend{Version: "v2", URL: v2.URL}}))
 	sink := &hookSink{}
 	hooks := httptest.NewServer(sink)
 	t.Cleanup(hooks.Close)
@@ -278,6 +284,7 @@ func TestMonitorActions(t *testing.T) {
 				require.NoError(t, err)
 				require.Len(t, out, 1)
 				require.Equal(t, i == 1, out[0].Alert, "check %d: %+v", i, out[0])
+				require.NotNil(t, out[0].DriftShare, "input drift measured with columns matched by position: %v", out[0].Notes)
 			}
 			prod, err := ts.s.Store.ProductionGet(ctx, "cancer", "production")
 			require.NoError(t, err)

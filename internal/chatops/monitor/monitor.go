@@ -123,7 +123,14 @@ type Monitor struct {
 	o   Options
 	m   *metrics
 	mu  sync.Mutex
-	ref map[string]*dataset.Frame // run id → reference data
+	ref map[string]reference // run id → reference data
+}
+
+// reference is a run's reference data and the columns a model reads
+// (all but the label), in file order.
+type reference struct {
+	frame    *dataset.Frame
+	features []string
 }
 
 // New builds a monitor; Run or Tick drives it.
@@ -147,7 +154,7 @@ func New(o Options) (*Monitor, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &Monitor{o: o, m: m, ref: map[string]*dataset.Frame{}}, nil
+	return &Monitor{o: o, m: m, ref: map[string]reference{}}, nil
 }
 
 // Run checks what is due every Every until ctx ends.
@@ -370,10 +377,18 @@ func (m *Monitor) inputDrift(ctx context.Context, prod store.Production, sample 
 			runID = v.RunID
 		}
 	}
-	ref, err := m.reference(ctx, runID)
+	rf, err := m.reference(ctx, runID)
 	if err != nil {
 		c.Notes = append(c.Notes, "input drift: "+err.Error())
 		return
+	}
+	ref := rf.frame
+	if !slices.ContainsFunc(sample.Features, func(f string) bool { _, ok := ref.Col(f); return ok }) && len(sample.Features) == len(rf.features) {
+		// A route without feature names samples columns f0, f1...: V2
+		// clients send a model's features in its training order, which
+		// is the reference file's order without the label.
+		sample.Features = rf.features
+		c.Notes = append(c.Notes, "input columns matched to the reference by position (the route names no features)")
 	}
 	cur, err := frameOf(sample)
 	if err != nil {
@@ -405,39 +420,45 @@ func (m *Monitor) inputDrift(ctx context.Context, prod store.Production, sample 
 
 // reference reads (once per run) the reference data named by the config
 // of the run that promoted the version, from that run's input folder.
-func (m *Monitor) reference(ctx context.Context, runID string) (*dataset.Frame, error) {
+func (m *Monitor) reference(ctx context.Context, runID string) (reference, error) {
 	if runID == "" {
-		return nil, errors.New("the production version names no run, so there is no reference data")
+		return reference{}, errors.New("the production version names no run, so there is no reference data")
 	}
 	m.mu.Lock()
-	f, ok := m.ref[runID]
+	r, ok := m.ref[runID]
 	m.mu.Unlock()
 	if ok {
-		return f, nil
+		return r, nil
 	}
 	run, err := m.o.Store.RunGet(ctx, runID)
 	if err != nil {
-		return nil, fmt.Errorf("run %s: %w", runID, err)
+		return reference{}, fmt.Errorf("run %s: %w", runID, err)
 	}
 	cfg, err := config.Parse("run "+runID, run.Config)
 	if err != nil {
-		return nil, fmt.Errorf("config of run %s: %w", runID, err)
+		return reference{}, fmt.Errorf("config of run %s: %w", runID, err)
 	}
 	if cfg.Data.Reference == "" || run.BaseDir == "" {
-		return nil, fmt.Errorf("run %s names no reference data", runID)
+		return reference{}, fmt.Errorf("run %s names no reference data", runID)
 	}
 	o := dataset.Options{}
 	if cfg.Data.Delimiter != "" {
 		o.Delimiter = []rune(cfg.Data.Delimiter)[0]
 	}
-	f, err = dataset.Read(config.Resolve(run.BaseDir, cfg.Data.Reference), o)
+	f, err := dataset.Read(config.Resolve(run.BaseDir, cfg.Data.Reference), o)
 	if err != nil {
-		return nil, fmt.Errorf("reference data of run %s (%s): %w", runID, filepath.Base(cfg.Data.Reference), err)
+		return reference{}, fmt.Errorf("reference data of run %s (%s): %w", runID, filepath.Base(cfg.Data.Reference), err)
+	}
+	r = reference{frame: f}
+	for _, name := range f.Names() {
+		if name != cfg.Label {
+			r.features = append(r.features, name)
+		}
 	}
 	m.mu.Lock()
-	m.ref[runID] = f
+	m.ref[runID] = r
 	m.mu.Unlock()
-	return f, nil
+	return r, nil
 }
 
 // frameOf turns the sampled rows into a dataset frame.
