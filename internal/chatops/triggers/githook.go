@@ -210,10 +210,15 @@ func (h *GitHubHook) start(ctx context.Context, w http.ResponseWriter, e GitHubE
 	}
 	requester, author := h.people(e)
 	for _, m := range models {
+		labels := map[string]string{"commit.author": e.Author(), "github.event": e.Kind,
+			"github.repository": e.Repository, "github.ref": e.Ref, "github.delivery": delivery}
+		if shaPattern.MatchString(e.SHA) {
+			labels["commit.sha"] = e.SHA
+		} else if e.SHA != "" {
+			labels["commit.ref"] = clip(e.SHA) // a release's target_commitish may be a branch
+		}
 		p := StartParams{Model: m, Kind: KindRetrain, Trigger: "github", Requester: requester, CommitAuthor: author,
-			Labels: map[string]string{"commit.sha": e.SHA, "commit.author": e.Author(), "github.event": e.Kind,
-				"github.repository": e.Repository, "github.ref": e.Ref, "github.delivery": delivery},
-			IdempotencyKey: "github:" + delivery + ":" + m}
+			Labels: labels, IdempotencyKey: "github:" + delivery + ":" + m}
 		plan, err := h.o.Starter.Plan(ctx, p)
 		var run store.Run
 		if err == nil {

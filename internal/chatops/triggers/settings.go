@@ -157,8 +157,10 @@ func (s *Settings) Validate(ctx context.Context, model string, blobs Blobs) erro
 		}
 	}
 	if s.Schedule != nil {
-		if _, err := ParseCron(s.Schedule.Cron); err != nil {
+		if sch, err := ParseCron(s.Schedule.Cron); err != nil {
 			add("schedule.cron", "%v", err)
+		} else if gap := minGap(sch); gap < time.Minute {
+			add("schedule.cron", "ticks %s apart; a schedule may start at most one run a minute", gap)
 		}
 		switch s.Schedule.Missed {
 		case "", MissedSkip, MissedRunOnce:
@@ -258,6 +260,21 @@ func ParseCron(expr string) (cron.Schedule, error) {
 		return nil, fmt.Errorf("%q: %w", clip(expr), err)
 	}
 	return sch, nil
+}
+
+// minGap is the shortest gap between the next few ticks of a schedule.
+func minGap(sch cron.Schedule) time.Duration {
+	t := sch.Next(time.Date(2030, 1, 1, 0, 0, 0, 0, time.UTC))
+	gap := time.Duration(1<<63 - 1)
+	for range 8 {
+		n := sch.Next(t)
+		if n.IsZero() {
+			break
+		}
+		gap = min(gap, n.Sub(t))
+		t = n
+	}
+	return gap
 }
 
 // Redacted is s with the webhook secrets hidden, for GET.

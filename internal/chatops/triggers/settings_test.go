@@ -18,6 +18,7 @@ func TestSettingsNameWhatIsWrong(t *testing.T) {
 	}{
 		"schedule": {s: Settings{Schedule: &Schedule{Cron: "@daily"}}, want: []string{"schedule: needs pipeline"}},
 		"github":   {s: Settings{GitHub: &GitHub{Repository: "acme/fraud", Paths: []string{"train/"}}}, want: []string{"github: needs pipeline"}},
+		"often":    {s: Settings{Schedule: &Schedule{Cron: "@every 10s"}}, want: []string{"schedule.cron: ticks 10s apart"}},
 		"webhook":  {s: Settings{Webhooks: []Webhook{{URL: "ftp://x", Secret: "short"}}}, want: []string{"webhooks[0].url", "webhooks[0].secret"}},
 		"model":    {s: Settings{Model: "other"}, want: []string{"does not match the model in the path"}},
 	}
