@@ -36,7 +36,7 @@ type ChatOps struct {
 	// Now is the clock of the schedules and the monitor (tests); nil = time.Now.
 	Now func() time.Time
 	// TriggerEvery is how often the schedules and the monitor look for
-	// work; 0 = 15 s.
+	// work; 0 = 15 s; negative = never by themselves (tests call Tick).
 	TriggerEvery time.Duration
 }
 
@@ -89,6 +89,9 @@ func (s *Server) startChatOps(ctx context.Context) {
 	if s.Chat != nil {
 		go s.Chat.WatchRuns(ctx, s.Coordinator)
 	}
+	if s.o.ChatOps.TriggerEvery < 0 {
+		return
+	}
 	if s.Scheduler != nil {
 		go s.Scheduler.Run(ctx)
 	}
@@ -102,12 +105,12 @@ func (s *Server) buildLoops(o Options) error {
 	c := o.ChatOps
 	var err error
 	s.Scheduler, err = triggers.NewScheduler(triggers.SchedulerOptions{Store: s.Store, Starter: s.Starter, Recorder: s.Trail,
-		Logger: o.Logger.WithPrefix("schedule"), Now: c.Now, Leader: c.Leader, Every: c.TriggerEvery})
+		Logger: o.Logger.WithPrefix("schedule"), Now: c.Now, Leader: c.Leader, Every: max(c.TriggerEvery, 0)})
 	if err != nil {
 		return err
 	}
 	mo := monitor.Options{Store: s.Store, Gateway: s.Gateway, Starter: s.Starter, Recorder: s.Trail,
-		Logger: o.Logger.WithPrefix("monitor"), Now: c.Now, Leader: c.Leader, Every: c.TriggerEvery, Registerer: s.Registry,
+		Logger: o.Logger.WithPrefix("monitor"), Now: c.Now, Leader: c.Leader, Every: max(c.TriggerEvery, 0), Registerer: s.Registry,
 		Notify: func(ctx context.Context, a monitor.Alert) {
 			if s.Chat == nil {
 				return

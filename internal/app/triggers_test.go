@@ -78,7 +78,7 @@ func newTrigServer(t *testing.T) *trigServer {
 	s, err := app.Build(ctx, app.Options{DataDir: filepath.Join(dir, "data"), TokensFile: tokens, UnsafeTrainWithoutSandbox: true,
 		Logger: log.NewWithOptions(io.Discard, log.Options{}),
 		// The loops tick only when the test says so.
-		ChatOps: app.ChatOps{GitHubWebhookSecret: ghSecret, Now: clk.Now, TriggerEvery: time.Hour}})
+		ChatOps: app.ChatOps{GitHubWebhookSecret: ghSecret, Now: clk.Now, TriggerEvery: -1}})
 	require.NoError(t, err)
 	require.NoError(t, s.Start(ctx))
 	t.Cleanup(func() { _ = s.Close() })
