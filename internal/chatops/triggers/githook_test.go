@@ -282,3 +282,17 @@ func TestGitHubPathGlobs(t *testing.T) {
 	require.ErrorContains(t, err, "github.paths[0]")
 	require.ErrorContains(t, err, "github.branches[0]")
 }
+
+// TestGitHubHookAcceptsThePublishedVector: over HTTP, GitHub's example
+// signature gets past the signature check (the body is then refused as
+// no push payload), and one changed hex digit does not.
+func TestGitHubHookAcceptsThePublishedVector(t *testing.T) {
+	t.Parallel()
+	b := hookSetup(t, "It's a Secret to Everybody")
+	const sig = "sha256=757107ea0eb2509fc211221cce984b8a37570b6d7586c22c46f4379c8b043e17"
+	status, out := b.deliver(t, map[string]string{"X-GitHub-Event": "push", "X-GitHub-Delivery": "v-1", "X-Hub-Signature-256": sig}, []byte("Hello, World!"))
+	require.Equal(t, http.StatusBadRequest, status, out)
+	require.Contains(t, out, "bad_payload")
+	status, out = b.deliver(t, map[string]string{"X-GitHub-Event": "push", "X-GitHub-Delivery": "v-2", "X-Hub-Signature-256": sig[:len(sig)-1] + "f"}, []byte("Hello, World!"))
+	require.Equal(t, http.StatusUnauthorized, status, out)
+}
