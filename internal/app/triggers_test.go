@@ -57,6 +57,7 @@ type trigServer struct {
 	clock   *fakeClock
 	admin   *client.Client
 	example string
+	opts    app.Options // to build the same server again on its data folder
 }
 
 func newTrigServer(t *testing.T) *trigServer {
@@ -75,10 +76,11 @@ func newTrigServer(t *testing.T) *trigServer {
 	require.NoError(t, os.WriteFile(tokens, b, 0o600))
 	// The clock starts near the real time: the store expires claims by its own.
 	clk := &fakeClock{now: time.Now().UTC().Truncate(time.Minute).Add(time.Minute)}
-	s, err := app.Build(ctx, app.Options{DataDir: filepath.Join(dir, "data"), TokensFile: tokens, UnsafeTrainWithoutSandbox: true,
+	opts := app.Options{DataDir: filepath.Join(dir, "data"), TokensFile: tokens, UnsafeTrainWithoutSandbox: true,
 		Logger: log.NewWithOptions(io.Discard, log.Options{}),
 		// The loops tick only when the test says so.
-		ChatOps: app.ChatOps{GitHubWebhookSecret: ghSecret, Now: clk.Now, TriggerEvery: -1}})
+		ChatOps: app.ChatOps{GitHubWebhookSecret: ghSecret, Now: clk.Now, TriggerEvery: -1}}
+	s, err := app.Build(ctx, opts)
 	require.NoError(t, err)
 	require.NoError(t, s.Start(ctx))
 	t.Cleanup(func() { _ = s.Close() })
@@ -88,7 +90,7 @@ func newTrigServer(t *testing.T) *trigServer {
 	t.Cleanup(gw.Close)
 	example, err := filepath.Abs("demo/example")
 	require.NoError(t, err)
-	return &trigServer{s: s, api: web, gw: gw, clock: clk, admin: client.New(web.URL, trigAdmin), example: example}
+	return &trigServer{s: s, api: web, gw: gw, clock: clk, admin: client.New(web.URL, trigAdmin), example: example, opts: opts}
 }
 
 // retrainConfig trains by copying the example's candidate model: a real
@@ -269,4 +271,19 @@ func TestScheduleRetrainsThroughTheServer(t *testing.T) {
 	entries, err := ts.s.Store.AuditList(ctx, store.AuditListParams{Type: triggers.EventScheduleStarted})
 	require.NoError(t, err)
 	require.Len(t, entries, 2)
+
+	// The server restarts within the same minute: the tick is claimed in
+	// its store, so the new process starts nothing for it.
+	ts.api.Close()
+	require.NoError(t, ts.s.Close())
+	again2, err := app.Build(ctx, ts.opts)
+	require.NoError(t, err)
+	defer again2.Close()
+	require.NoError(t, again2.Start(ctx))
+	out, err = again2.Scheduler.Tick(ctx)
+	require.NoError(t, err)
+	require.Empty(t, out, "a restarted server started the same tick again")
+	runs, err := again2.Store.RunList(ctx, store.RunListParams{Model: "cancer"})
+	require.NoError(t, err)
+	require.Len(t, runs, 2)
 }
