@@ -30,6 +30,7 @@ import (
 	"github.com/modelgate/modelgate/internal/auth"
 	"github.com/modelgate/modelgate/internal/blob"
 	"github.com/modelgate/modelgate/internal/chatops"
+	"github.com/modelgate/modelgate/internal/chatops/monitor"
 	"github.com/modelgate/modelgate/internal/chatops/triggers"
 	"github.com/modelgate/modelgate/internal/config"
 	"github.com/modelgate/modelgate/internal/egress"
@@ -123,6 +124,10 @@ type Server struct {
 	Assistant  *assistant.Service
 	Chat       *chatops.Handler  // Slack commands, buttons and notifications
 	Starter    *triggers.Starter // runs started from registered settings
+
+	// The cron schedules and the production monitor (chatops.go).
+	Scheduler *triggers.Scheduler
+	Monitor   *monitor.Monitor
 
 	o       Options
 	log     *log.Logger

@@ -98,6 +98,7 @@ func New(o Options) (http.Handler, error) {
 	s.mux.HandleFunc("GET "+b+"/runs/{id}", s.authed(s.run))
 	s.mux.HandleFunc("GET "+b+"/runs/{id}/reports/{stage}/{file}", s.authed(s.reportFile))
 	s.mux.HandleFunc("GET "+b+"/approvals", s.authed(s.approvals))
+	s.mux.HandleFunc("GET "+b+"/monitor", s.authed(s.monitorPage))
 	s.mux.HandleFunc("POST "+b+"/approvals/{id}/{action}", s.authed(s.decide))
 	return s, nil
 }

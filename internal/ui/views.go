@@ -37,6 +37,7 @@ type page struct {
 	RunView *runView
 	Pending []approvalView
 	Recent  []approvalView
+	Monitor []monitorView // monitor.go
 }
 
 type runView struct {
@@ -303,7 +304,7 @@ var funcs = template.FuncMap{
 	},
 }
 
-var pages = []string{"login", "runs", "run", "approvals", "error"}
+var pages = []string{"login", "runs", "run", "approvals", "error", "monitor"}
 
 func parseTemplates(base string) (map[string]*template.Template, error) {
 	out := map[string]*template.Template{}

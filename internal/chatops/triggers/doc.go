@@ -10,4 +10,10 @@
 // same shape as POST /v1/runs), laid out read-only in a folder the server
 // chooses. A deploy swaps in the registry version's artifact blob as the
 // candidate; no trigger can name a server path.
+//
+// Two triggers live here: GitHubHook (POST /webhooks/github: signature →
+// delivery claimed once → event → models whose training-code paths
+// changed → retraining runs), and Scheduler (each model's cron; every
+// tick claimed in the store before its run starts, missed ticks run once
+// or skipped). The production monitor, the third, is package monitor.
 package triggers

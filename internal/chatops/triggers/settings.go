@@ -32,6 +32,7 @@ type Settings struct {
 	Webhooks []Webhook `json:"webhooks,omitempty"`
 	Schedule *Schedule `json:"schedule,omitempty"`
 	GitHub   *GitHub   `json:"github,omitempty"`
+	Monitor  *Monitor  `json:"monitor,omitempty"` // the production monitor (monitor_settings.go)
 
 	UpdatedBy string    `json:"updated_by,omitempty"`
 	UpdatedAt time.Time `json:"updated_at,omitzero"`
@@ -156,8 +157,10 @@ func (s *Settings) Validate(ctx context.Context, model string, blobs Blobs) erro
 		}
 	}
 	if s.Schedule != nil {
-		if _, err := ParseCron(s.Schedule.Cron); err != nil {
+		if sch, err := ParseCron(s.Schedule.Cron); err != nil {
 			add("schedule.cron", "%v", err)
+		} else if gap := minGap(sch); gap < time.Minute {
+			add("schedule.cron", "ticks %s apart; a schedule may start at most one run a minute", gap)
 		}
 		switch s.Schedule.Missed {
 		case "", MissedSkip, MissedRunOnce:
@@ -168,6 +171,7 @@ func (s *Settings) Validate(ctx context.Context, model string, blobs Blobs) erro
 			add("schedule", "needs pipeline: it is what a scheduled run runs")
 		}
 	}
+	s.validateMonitor(add)
 	if g := s.GitHub; g != nil {
 		if !repoName.MatchString(g.Repository) {
 			add("github.repository", "want owner/name")
@@ -178,10 +182,17 @@ func (s *Settings) Validate(ctx context.Context, model string, blobs Blobs) erro
 		for j, p := range g.Paths {
 			if err := blob.CheckName(strings.TrimSuffix(p, "/")); err != nil {
 				add(fmt.Sprintf("github.paths[%d]", j), "%q %v", clip(p), err)
+			} else if err := checkGlob(strings.TrimSuffix(p, "/")); err != nil {
+				add(fmt.Sprintf("github.paths[%d]", j), "%q is not a valid glob: %v", clip(p), err)
+			}
+		}
+		for j, b := range g.Branches {
+			if _, err := path.Match(b, ""); err != nil || b == "" {
+				add(fmt.Sprintf("github.branches[%d]", j), "%q is not a branch name or glob", clip(b))
 			}
 		}
 		for _, e := range g.Events {
-			if e != "push" && e != "workflow_run" && e != "release" {
+			if e != GitHubPush && e != GitHubWorkflowRun && e != GitHubRelease {
 				add("github.events", "unknown event %q (push, workflow_run, release)", clip(e))
 			}
 		}
@@ -192,12 +203,6 @@ func (s *Settings) Validate(ctx context.Context, model string, blobs Blobs) erro
 	// Parsed and checked above so the format is fixed, but nothing starts
 	// these runs yet: accepting them would promise retraining that never
 	// happens.
-	if s.Schedule != nil {
-		add("schedule", "schedules are not built yet in this version of modelgate; refused rather than silently ignored")
-	}
-	if s.GitHub != nil {
-		add("github", "the GitHub webhook is not built yet in this version of modelgate; refused rather than silently ignored")
-	}
 	return errors.Join(errs...)
 }
 
@@ -257,6 +262,21 @@ func ParseCron(expr string) (cron.Schedule, error) {
 	return sch, nil
 }
 
+// minGap is the shortest gap between the next few ticks of a schedule.
+func minGap(sch cron.Schedule) time.Duration {
+	t := sch.Next(time.Date(2030, 1, 1, 0, 0, 0, 0, time.UTC))
+	gap := time.Duration(1<<63 - 1)
+	for range 8 {
+		n := sch.Next(t)
+		if n.IsZero() {
+			break
+		}
+		gap = min(gap, n.Sub(t))
+		t = n
+	}
+	return gap
+}
+
 // Redacted is s with the webhook secrets hidden, for GET.
 func (s Settings) Redacted() Settings {
 	s.Webhooks = slices.Clone(s.Webhooks)
@@ -273,22 +293,67 @@ func (w Webhook) WantsEvent(event string) bool {
 	return len(w.Events) == 0 || slices.Contains(w.Events, event)
 }
 
-// WantsEvent reports whether g reacts to a GitHub event.
+// WantsEvent reports whether g reacts to a GitHub event. With no events
+// listed, pushes and workflow runs count; a release names no changed
+// files, so it starts runs only when listed.
 func (g GitHub) WantsEvent(event string) bool {
-	return len(g.Events) == 0 || slices.Contains(g.Events, event)
+	if len(g.Events) == 0 {
+		return event == "push" || event == "workflow_run"
+	}
+	return slices.Contains(g.Events, event)
 }
 
 // Matches reports whether a changed repository file is training code of
-// the model: the file itself or one under a registered folder.
+// the model: a registered path or glob (path.Match per segment, ** for
+// any number of folders) names the file itself or a folder it is in.
 func (g GitHub) Matches(file string) bool {
 	file = path.Clean(strings.TrimPrefix(file, "/"))
+	parts := strings.Split(file, "/")
 	for _, p := range g.Paths {
-		p = path.Clean(strings.TrimSuffix(p, "/"))
-		if file == p || strings.HasPrefix(file, p+"/") {
-			return true
+		pat := strings.Split(path.Clean(strings.TrimSuffix(p, "/")), "/")
+		for n := len(parts); n > 0; n-- { // the file, then each folder it is in
+			if globMatch(pat, parts[:n]) {
+				return true
+			}
 		}
 	}
 	return false
+}
+
+// globMatch matches path segments against pattern segments; "**" stands
+// for zero or more segments.
+func globMatch(pat, parts []string) bool {
+	for len(pat) > 0 {
+		if pat[0] == "**" {
+			for i := 0; i <= len(parts); i++ {
+				if globMatch(pat[1:], parts[i:]) {
+					return true
+				}
+			}
+			return false
+		}
+		if len(parts) == 0 {
+			return false
+		}
+		if ok, err := path.Match(pat[0], parts[0]); err != nil || !ok {
+			return false
+		}
+		pat, parts = pat[1:], parts[1:]
+	}
+	return len(parts) == 0
+}
+
+// checkGlob reports a pattern path.Match cannot read.
+func checkGlob(p string) error {
+	for _, seg := range strings.Split(p, "/") {
+		if seg == "**" {
+			continue
+		}
+		if _, err := path.Match(seg, ""); err != nil {
+			return fmt.Errorf("segment %q: %w", clip(seg), err)
+		}
+	}
+	return nil
 }
 
 // Load reads a model's settings; store.ErrNotFound when it has none.

@@ -7,17 +7,18 @@ import (
 	"github.com/stretchr/testify/require"
 )
 
-// TestSettingsRefuseWhatIsNotBuilt: a schedule or a GitHub trigger that
-// nothing acts on is refused with its field named, never stored as if it
-// would start runs; bad webhooks are named too.
-func TestSettingsRefuseWhatIsNotBuilt(t *testing.T) {
+// TestSettingsNameWhatIsWrong: a schedule or a GitHub trigger without a
+// pipeline to run is refused with its field named; bad webhooks are named
+// too.
+func TestSettingsNameWhatIsWrong(t *testing.T) {
 	t.Parallel()
 	cases := map[string]struct {
 		s    Settings
 		want []string
 	}{
-		"schedule": {s: Settings{Schedule: &Schedule{Cron: "@daily"}}, want: []string{"schedule: schedules are not built yet", "schedule: needs pipeline"}},
-		"github":   {s: Settings{GitHub: &GitHub{Repository: "acme/fraud", Paths: []string{"train/"}}}, want: []string{"github: the GitHub webhook is not built yet"}},
+		"schedule": {s: Settings{Schedule: &Schedule{Cron: "@daily"}}, want: []string{"schedule: needs pipeline"}},
+		"github":   {s: Settings{GitHub: &GitHub{Repository: "acme/fraud", Paths: []string{"train/"}}}, want: []string{"github: needs pipeline"}},
+		"often":    {s: Settings{Schedule: &Schedule{Cron: "@every 10s"}}, want: []string{"schedule.cron: ticks 10s apart"}},
 		"webhook":  {s: Settings{Webhooks: []Webhook{{URL: "ftp://x", Secret: "short"}}}, want: []string{"webhooks[0].url", "webhooks[0].secret"}},
 		"model":    {s: Settings{Model: "other"}, want: []string{"does not match the model in the path"}},
 	}
