@@ -206,6 +206,7 @@ func Build(ctx context.Context, o Options) (*Server, error) {
 	as[coordinator.StageEvaluate] = evaluation.New(evaluation.Options{})
 	if !o.NoDeploy {
 		s.Deployer = deployment.New(deployment.Options{Store: st, Gateway: s.Gateway, Recorder: s.Trail,
+			Measurements: deployment.Shared{Local: s.Gateway, Windows: st}, // standalone gateways publish their windows to the store
 			Tick: o.DeployTick, Logger: o.Logger.WithPrefix("deploy"), ServeBinary: o.ServeBinary,
 			ServeDir: filepath.Join(o.DataDir, "serve")})
 		as[coordinator.StageDeploy] = s.Deployer
