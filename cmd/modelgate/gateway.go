@@ -44,7 +44,9 @@ func newGatewayCmd() *cobra.Command {
 		Long: "Routes Open Inference Protocol V2 (/v2/models/{model}/infer) and OpenAI chat\n" +
 			"completions (/v1/chat/completions) to model versions by the route tables the\n" +
 			"deployment agent writes to the store, re-reading them every --reload. Prometheus\n" +
-			"metrics are on /metrics. Prints \"listening on http://ADDR\" once it accepts\n" +
+			"metrics are on /metrics. Every --publish it writes its measurement windows\n" +
+			"(counts, latency histograms, recent scores) to the store, where the server's\n" +
+			"deployment agent merges them with every other gateway's. Prints \"listening on http://ADDR\" once it accepts\n" +
 			"connections. Exit 2 when the store cannot be opened or the address is taken.",
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error { return runGateway(cmd, f) },

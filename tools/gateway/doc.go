@@ -31,6 +31,13 @@
 // restart. A reservoir keeps a uniform sample of request rows for drift
 // monitoring, parsing only the requests that may enter it.
 //
-// Stats are per gateway process. With several gateway replicas each has
-// its own; the deployment agent reads the one it runs beside.
+// Stats are per gateway process. To judge a rollout on several replicas,
+// each publishes a Window (Publish, into a WindowStore): exact counters,
+// a log-linear latency Histogram (16 buckets per power of two, so within
+// 6.25 %) and its most recent scores, all cumulative since it started.
+// Windows of one gateway subtract to the traffic between them; windows of
+// several gateways merge (MergeVersion, MergeShadow) by summing counts and
+// histograms and pooling samples, never by averaging per-gateway figures.
+// The request path only adds to a fixed array under the lock it already
+// holds: publishing costs the request path no allocation.
 package gateway
