@@ -206,9 +206,10 @@ func Build(ctx context.Context, o Options) (*Server, error) {
 	as[coordinator.StageEvaluate] = evaluation.New(evaluation.Options{})
 	if !o.NoDeploy {
 		s.Deployer = deployment.New(deployment.Options{Store: st, Gateway: s.Gateway, Recorder: s.Trail,
-			Measurements: deployment.Shared{Local: s.Gateway, Windows: st}, // standalone gateways publish their windows to the store
 			Tick: o.DeployTick, Logger: o.Logger.WithPrefix("deploy"), ServeBinary: o.ServeBinary,
-			ServeDir: filepath.Join(o.DataDir, "serve")})
+			ServeDir: filepath.Join(o.DataDir, "serve"),
+			// standalone gateways publish their windows to the store
+			Measurements: deployment.Shared{Local: s.Gateway, Windows: st}})
 		as[coordinator.StageDeploy] = s.Deployer
 		s.closers = append([]func() error{s.Deployer.Close}, s.closers...)
 	}
