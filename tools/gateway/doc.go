@@ -1,9 +1,10 @@
-// Package gateway is modelgate's data plane: an HTTP proxy in front of
-// model servers that splits each model's traffic between a stable and a
-// candidate version, mirrors a share of it to the candidate, and measures
-// every version so that the deployment agent can judge a rollout.
+// Package gateway is modelgate's data plane, an HTTP proxy in front of model servers that splits, mirrors and measures each model's traffic.
 //
-// It speaks the Open Inference Protocol V2 (/v2/models/{model}/infer) and
+// # Routing
+//
+// It splits each model's traffic between a stable and a candidate
+// version, mirrors a share of it to the candidate, and measures every
+// version so that the deployment agent can judge a rollout. It speaks the Open Inference Protocol V2 (/v2/models/{model}/infer) and
 // OpenAI-compatible chat completions (/v1/chat/completions, routed by the
 // body's "model"). Each model has an immutable RouteTable — stable and
 // candidate backends, candidate weight, shadow share, mode — persisted in
@@ -23,6 +24,8 @@
 // mirror is even queued, and a full queue drops the mirror (counted)
 // rather than wait. Each pair is compared: same class per row (score ≥
 // threshold for one output, argmax for several), |Δscore|, both latencies.
+//
+// # Measurements
 //
 // Measurements are kept per version as exact counters plus the most
 // recent 32,768 latencies and scores. A Mark is a point in those counters
