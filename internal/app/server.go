@@ -31,7 +31,6 @@ import (
 	"github.com/modelgate/modelgate/internal/blob"
 	"github.com/modelgate/modelgate/internal/chatops"
 	"github.com/modelgate/modelgate/internal/chatops/triggers"
-	"github.com/modelgate/modelgate/internal/config"
 	"github.com/modelgate/modelgate/internal/llm"
 	"github.com/modelgate/modelgate/internal/oversight"
 	"github.com/modelgate/modelgate/internal/sandbox"
@@ -450,23 +449,6 @@ func loadOrCreateKey(path string) ([]byte, error) {
 		return nil, fmt.Errorf("write session key: %w", err)
 	}
 	return b, nil
-}
-
-// PipelineFromFile reads a pipeline file and returns its bytes and folder.
-func PipelineFromFile(path string) ([]byte, string, *config.Pipeline, error) {
-	data, err := os.ReadFile(path)
-	if err != nil {
-		return nil, "", nil, fmt.Errorf("read pipeline config: %w", err)
-	}
-	cfg, err := config.Parse(path, data)
-	if err != nil {
-		return nil, "", nil, err
-	}
-	abs, err := filepath.Abs(filepath.Dir(path))
-	if err != nil {
-		return nil, "", nil, err
-	}
-	return data, abs, cfg, nil
 }
 
 // trainingAgent picks how training commands run: directly for run
