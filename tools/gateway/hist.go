@@ -29,7 +29,7 @@ const (
 // histIndex is v's bucket: 0 below 2⁻¹⁰ (and for NaN or negatives), the
 // last one at or above 2²⁰.
 func histIndex(v float64) int {
-	if !(v >= math.Ldexp(1, histMinExp)) {
+	if !(v >= 0x1p-10) { // 2^histMinExp
 		return 0
 	}
 	bits := math.Float64bits(v)
