@@ -172,3 +172,12 @@ deploy:
 	require.NoError(t, err)
 	require.Len(t, windows, 1, "the process published one window")
 }
+
+func TestGatewayPublishIntervalMustBePositive(t *testing.T) {
+	t.Parallel()
+	for _, v := range []string{"0s", "-1s"} {
+		var stdout, stderr strings.Builder
+		require.Equal(t, 2, execute([]string{"gateway", "--publish", v, "--data-dir", t.TempDir()}, &stdout, &stderr), v)
+		require.Contains(t, stderr.String(), "--publish must be positive")
+	}
+}
