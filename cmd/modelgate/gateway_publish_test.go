@@ -4,11 +4,14 @@ import (
 	"bufio"
 	"bytes"
 	"context"
+	"encoding/json"
 	"io"
+	"maps"
 	"net/http/httptest"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -180,4 +183,28 @@ func TestGatewayPublishIntervalMustBePositive(t *testing.T) {
 		require.Equal(t, 2, execute([]string{"gateway", "--publish", v, "--data-dir", t.TempDir()}, &stdout, &stderr), v)
 		require.Contains(t, stderr.String(), "--publish must be positive")
 	}
+}
+
+// Windows of gateways that stopped publishing a day ago are pruned; this
+// gateway's own, a recent one and one that does not decode are kept.
+func TestPruneWindowsOfDeadGateways(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	st, err := sqlite.Open(ctx, sqlite.Options{Path: filepath.Join(t.TempDir(), sqlite.FileName)})
+	require.NoError(t, err)
+	t.Cleanup(func() { st.Close() })
+	now := time.Now().UTC()
+	put := func(g string, at time.Time) {
+		raw, err := json.Marshal(gateway.Window{Gateway: g, Model: "m", At: at})
+		require.NoError(t, err)
+		require.NoError(t, st.WindowPut(ctx, "m", g, raw))
+	}
+	put("self", now.Add(-48*time.Hour))
+	put("dead", now.Add(-48*time.Hour))
+	put("alive", now.Add(-time.Minute))
+	require.NoError(t, st.WindowPut(ctx, "m", "garbled", json.RawMessage(`{"gateway":"garbled","model":"other"}`)))
+	require.NoError(t, pruneWindows(ctx, st, "self", []string{"m"}, now.Add(-windowTTL)))
+	all, err := st.WindowList(ctx, "m")
+	require.NoError(t, err)
+	require.ElementsMatch(t, []string{"self", "alive", "garbled"}, slices.Collect(maps.Keys(all)))
 }
