@@ -140,6 +140,10 @@ type SubmitParams struct {
 	// server chose, different on every request, so it is left out of the
 	// idempotency comparison).
 	InputsDigest string
+	// Parsed is Config as the caller already parsed it (the API parses a
+	// submitted config once, to authorise it); Submit parses Config only
+	// when it is nil.
+	Parsed *config.Pipeline
 }
 
 // ErrIdempotencyMismatch is returned when an idempotency key is reused
@@ -151,9 +155,12 @@ var ErrIdempotencyMismatch = errors.New("idempotency key was already used with a
 // it. With an idempotency key, a repeat of the same request returns the
 // first run (created=false).
 func (c *Coordinator) Submit(ctx context.Context, p SubmitParams) (store.Run, bool, error) {
-	cfg, err := config.Parse(p.File, p.Config)
-	if err != nil {
-		return store.Run{}, false, err
+	cfg := p.Parsed
+	if cfg == nil {
+		var err error
+		if cfg, err = config.Parse(p.File, p.Config); err != nil {
+			return store.Run{}, false, err
+		}
 	}
 	if p.Trigger == "" {
 		p.Trigger = "api"

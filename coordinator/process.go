@@ -114,32 +114,25 @@ func (c *Coordinator) runStages(ctx context.Context, run store.Run, lg *log.Logg
 	if err != nil {
 		return false, err
 	}
-	reports := reportsOf(done)
-	task := func(stage string, r store.Run) agents.Task {
-		return agents.Task{
-			RunID: r.ID, Stage: stage, Model: r.Model, Environment: r.Environment,
-			Config: cfg, BaseDir: r.BaseDir, WorkDir: c.runDir(r.ID),
-			Candidate: candidateOf(r), Production: prod,
-			Logger: lg.With("stage", stage), Reports: reports,
-		}
-	}
+	p := c.newPass(run, cfg, done, prod, lg)
 
 	// 1. validate the data before anything is trained or scored on it.
-	if err := c.stage(ctx, run, done, StageValidate, cfg, task(StageValidate, run)); err != nil {
+	if err := c.stage(ctx, run, done, StageValidate, cfg, p.task(StageValidate)); err != nil {
 		return false, err
 	}
-	reports = reportsOf(done)
+	p.refresh()
 	// 2. obtain the candidate: train it, or hash the artifact given.
-	if run, err = c.obtainCandidate(ctx, run, cfg, done, task(StageTrain, run)); err != nil {
+	if run, err = c.obtainCandidate(ctx, run, cfg, done, p.task(StageTrain)); err != nil {
 		return false, err
 	}
+	p.run = run
 	// 3. test, scan and evaluate in parallel.
-	if err := c.parallel(ctx, run, done, cfg, func(s string) agents.Task { return task(s, run) }); err != nil {
+	if err := c.parallel(ctx, run, done, cfg, p.task); err != nil {
 		return false, err
 	}
-	reports = reportsOf(done)
+	p.refresh()
 	// 4. decide.
-	return c.decide(ctx, run, cfg, prod, reports, done)
+	return c.decide(ctx, run, cfg, prod, p.reports, done)
 }
 
 func reportsOf(done map[string]store.Stage) map[string]agents.Report {
@@ -467,9 +460,7 @@ func (c *Coordinator) deploy(ctx context.Context, run store.Run, lg *log.Logger)
 	if err != nil {
 		return false, err
 	}
-	t := agents.Task{RunID: run.ID, Stage: StageDeploy, Model: run.Model, Environment: run.Environment, Config: cfg,
-		BaseDir: run.BaseDir, WorkDir: c.runDir(run.ID), Candidate: candidateOf(run), Production: prod,
-		Logger: lg.With("stage", StageDeploy), Reports: reportsOf(done)}
+	t := c.newPass(run, cfg, done, prod, lg).task(StageDeploy)
 	rep, err := c.runAgent(ctx, run, StageDeploy, agent, t, 0, done[StageDeploy].Attempt)
 	if err != nil {
 		return false, err

@@ -31,15 +31,19 @@ func (realClock) After(d time.Duration) <-chan time.Time { return time.After(d) 
 
 // Options configures the agent.
 type Options struct {
-	Store       store.Store
-	Gateway     *gateway.Gateway
-	Recorder    audit.Recorder // nil: transitions are only logged
-	Tick        time.Duration  // overrides deploy.tick when set
-	Clock       Clock          // default: the wall clock
-	Logger      *log.Logger
-	ServeBinary string // modelgate binary for local targets; default os.Executable()
-	ServeDir    string // where verified copies of served artifacts go; default TMPDIR/modelgate-serve
-	Actor       string // who automatic transitions are attributed to; default "modelgate"
+	Store   store.Store
+	Gateway *gateway.Gateway
+	// Measurements is where rollouts read their traffic; default: the
+	// Gateway's own statistics (Local). Shared adds every gateway that
+	// publishes its windows to the store.
+	Measurements Measurements
+	Recorder     audit.Recorder // nil: transitions are only logged
+	Tick         time.Duration  // overrides deploy.tick when set
+	Clock        Clock          // default: the wall clock
+	Logger       *log.Logger
+	ServeBinary  string // modelgate binary for local targets; default os.Executable()
+	ServeDir     string // where verified copies of served artifacts go; default TMPDIR/modelgate-serve
+	Actor        string // who automatic transitions are attributed to; default "modelgate"
 }
 
 // Agent rolls candidates out through the gateway: smoke test, shadow,

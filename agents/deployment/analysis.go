@@ -9,6 +9,7 @@ import (
 
 	"github.com/modelgate/modelgate/internal/config"
 	"github.com/modelgate/modelgate/tools/gateway"
+	"github.com/modelgate/modelgate/tools/stats"
 )
 
 // Phase is the outcome of a check, ranked as Argo Rollouts ranks analysis
@@ -189,7 +190,8 @@ func AnalyzeCanary(p CanaryParams) Analysis {
 		a.add(m)
 	}
 	if ck.ScoreKS.Set() {
-		d, pv := KS(s.Scores, c.Scores)
+		ks, _ := stats.KS2Samp(s.Scores, c.Scores) // both samples are non-empty here
+		d, pv := ks.Statistic, ks.PValue
 		m := bound("score_ks", d, nil, ck.ScoreKS)
 		m.Message += fmt.Sprintf(" (p=%.3g)", pv)
 		if m.Phase == Failed && ck.ScoreKS.Max != nil {
@@ -200,14 +202,14 @@ func AnalyzeCanary(p CanaryParams) Analysis {
 		a.add(m)
 	}
 	if mw := ck.MannWhitney; mw != nil {
-		r := MannWhitneyU(c.Scores, s.Scores)
+		r := stats.MannWhitneyU(c.Scores, s.Scores)
 		m := Measurement{Check: "mann_whitney_effect", Value: math.Abs(r.Effect),
 			Limit: fmt.Sprintf("p >= %g or |effect| <= %g", mw.Alpha, mw.MaxEffect)}
-		if r.P < mw.Alpha && math.Abs(r.Effect) > mw.MaxEffect {
+		if r.PValue < mw.Alpha && math.Abs(r.Effect) > mw.MaxEffect {
 			m.Phase = Failed
-			m.Message = fmt.Sprintf("candidate scores differ from stable's: Mann-Whitney p=%.3g < %g with effect size %.3f > %g", r.P, mw.Alpha, math.Abs(r.Effect), mw.MaxEffect)
+			m.Message = fmt.Sprintf("candidate scores differ from stable's: Mann-Whitney p=%.3g < %g with effect size %.3f > %g", r.PValue, mw.Alpha, math.Abs(r.Effect), mw.MaxEffect)
 		} else {
-			m.Message = fmt.Sprintf("Mann-Whitney p=%.3g, effect size %.3f", r.P, math.Abs(r.Effect))
+			m.Message = fmt.Sprintf("Mann-Whitney p=%.3g, effect size %.3f", r.PValue, math.Abs(r.Effect))
 		}
 		a.add(m)
 	}
@@ -320,164 +322,7 @@ func nonFinite(v []float64) int {
 	return n
 }
 
-// psiEmpty stands in for an empty bin's share so that the logarithm is
-// finite, as Evidently does.
-const psiEmpty = 1e-4
-
-// PSI is the population stability index of actual against expected, as
-// Evidently computes it: ten equal-width bins over the range of both
-// samples together (numpy's histogram_bin_edges; the last bin closed),
-// empty bins' shares replaced by 0.0001, Σ (e−a)·ln(e/a). Equal-width bins
-// over the joint range, unlike deciles of the baseline, stay meaningful
-// when the baseline's scores take few distinct values, as a small tree
-// ensemble's do.
-func PSI(expected, actual []float64) float64 {
-	if len(expected) == 0 || len(actual) == 0 {
-		return math.NaN()
-	}
-	lo, hi := math.Inf(1), math.Inf(-1)
-	for _, v := range [][]float64{expected, actual} {
-		for _, x := range v {
-			lo, hi = math.Min(lo, x), math.Max(hi, x)
-		}
-	}
-	if lo == hi {
-		lo, hi = lo-0.5, hi+0.5
-	}
-	const bins = 10
-	shares := func(v []float64) []float64 {
-		c := make([]float64, bins)
-		for _, x := range v {
-			j := int((x - lo) / (hi - lo) * bins)
-			if j >= bins {
-				j = bins - 1
-			}
-			if j < 0 {
-				j = 0
-			}
-			c[j]++
-		}
-		for i := range c {
-			c[i] /= float64(len(v))
-			if c[i] == 0 {
-				c[i] = psiEmpty
-			}
-		}
-		return c
-	}
-	ce, ca := shares(expected), shares(actual)
-	psi := 0.0
-	for i := range ce {
-		psi += (ce[i] - ca[i]) * math.Log(ce[i]/ca[i])
-	}
-	return psi
-}
-
-// KS is the two-sample Kolmogorov-Smirnov statistic (scipy's ks_2samp
-// statistic exactly) and an asymptotic two-sided p-value from the
-// Kolmogorov distribution with Stephens' small-sample correction.
-func KS(a, b []float64) (d, p float64) {
-	if len(a) == 0 || len(b) == 0 {
-		return math.NaN(), math.NaN()
-	}
-	x, y := slices.Clone(a), slices.Clone(b)
-	slices.Sort(x)
-	slices.Sort(y)
-	i, j := 0, 0
-	n, m := float64(len(x)), float64(len(y))
-	for i < len(x) && j < len(y) {
-		v := math.Min(x[i], y[j])
-		for i < len(x) && x[i] == v {
-			i++
-		}
-		for j < len(y) && y[j] == v {
-			j++
-		}
-		d = math.Max(d, math.Abs(float64(i)/n-float64(j)/m))
-	}
-	en := math.Sqrt(n * m / (n + m))
-	return d, kolmogorovQ((en + 0.12 + 0.11/en) * d)
-}
-
-// kolmogorovQ is P(K > x) for the Kolmogorov distribution.
-func kolmogorovQ(x float64) float64 {
-	if x < 0.2 {
-		return 1
-	}
-	sum, sign := 0.0, 1.0
-	for k := 1; k <= 100; k++ {
-		t := sign * math.Exp(-2*float64(k*k)*x*x)
-		sum += t
-		if math.Abs(t) < 1e-12 {
-			break
-		}
-		sign = -sign
-	}
-	return math.Min(1, math.Max(0, 2*sum))
-}
-
-// MannWhitney is a two-sided Mann-Whitney U test of x against y.
-type MannWhitney struct {
-	U      float64 `json:"u"`      // U statistic of x (scipy's mannwhitneyu statistic)
-	P      float64 `json:"p"`      // asymptotic, tie-corrected, continuity-corrected
-	Effect float64 `json:"effect"` // rank-biserial correlation 2U/(n·m) − 1: 0 none, ±1 complete separation
-}
-
-// MannWhitneyU matches scipy.stats.mannwhitneyu(x, y, alternative=
-// "two-sided", method="asymptotic", use_continuity=True).
-func MannWhitneyU(x, y []float64) MannWhitney {
-	n1, n2 := len(x), len(y)
-	if n1 == 0 || n2 == 0 {
-		return MannWhitney{U: math.NaN(), P: math.NaN(), Effect: math.NaN()}
-	}
-	type obs struct {
-		v   float64
-		inX bool
-	}
-	all := make([]obs, 0, n1+n2)
-	for _, v := range x {
-		all = append(all, obs{v, true})
-	}
-	for _, v := range y {
-		all = append(all, obs{v, false})
-	}
-	slices.SortFunc(all, func(a, b obs) int {
-		switch {
-		case a.v < b.v:
-			return -1
-		case a.v > b.v:
-			return 1
-		}
-		return 0
-	})
-	n := float64(n1 + n2)
-	r1, ties := 0.0, 0.0
-	for i := 0; i < len(all); {
-		j := i
-		for j < len(all) && all[j].v == all[i].v {
-			j++
-		}
-		rank := float64(i+j+1) / 2 // average of ranks i+1..j
-		for k := i; k < j; k++ {
-			if all[k].inX {
-				r1 += rank
-			}
-		}
-		t := float64(j - i)
-		ties += t*t*t - t
-		i = j
-	}
-	fn1, fn2 := float64(n1), float64(n2)
-	u1 := r1 - fn1*(fn1+1)/2
-	u2 := fn1*fn2 - u1
-	mu := fn1 * fn2 / 2
-	sigma := math.Sqrt(fn1 * fn2 / 12 * ((n + 1) - ties/(n*(n-1))))
-	res := MannWhitney{U: u1, Effect: 2*u1/(fn1*fn2) - 1}
-	if sigma == 0 {
-		res.P = 1
-		return res
-	}
-	z := (math.Max(u1, u2) - mu - 0.5) / sigma
-	res.P = math.Min(1, 2*0.5*math.Erfc(z/math.Sqrt2))
-	return res
-}
+// PSI is the rollout's population stability index of actual against
+// expected: tools/stats' equal-width PSI with Evidently's ten bins over
+// both samples' joint range.
+func PSI(expected, actual []float64) float64 { return stats.PSIEqualWidth(expected, actual, 10) }

@@ -10,6 +10,7 @@ import (
 
 	"github.com/modelgate/modelgate/internal/config"
 	"github.com/modelgate/modelgate/tools/gateway"
+	"github.com/modelgate/modelgate/tools/stats"
 )
 
 type oracleCase struct {
@@ -18,6 +19,7 @@ type oracleCase struct {
 	Candidate   []float64 `json:"candidate"`
 	KSStatistic float64   `json:"ks_statistic"`
 	KSPValue    float64   `json:"ks_pvalue"`
+	KSPAuto     float64   `json:"ks_pvalue_auto"`
 	MWU         float64   `json:"mw_u"`
 	MWPValue    float64   `json:"mw_pvalue"`
 	PSI         float64   `json:"psi"`
@@ -34,21 +36,15 @@ func TestStatsAgainstScipy(t *testing.T) {
 	for _, c := range o.Cases {
 		t.Run(c.Name, func(t *testing.T) {
 			t.Parallel()
-			d, p := KS(c.Stable, c.Candidate)
-			require.InDelta(t, c.KSStatistic, d, 1e-12)
-			// scipy's asymptotic p uses the exact one-sample distribution
-			// at n = round(nm/(n+m)); ours is Stephens' approximation, within
-			// 19 % of it on these cases (p from 0.5 down to 1e-15), so a
-			// relative bound; where scipy's underflows to 0, ours must be
-			// vanishingly small too.
-			if c.KSPValue == 0 {
-				require.Less(t, p, 1e-50)
-			} else {
-				require.InEpsilon(t, c.KSPValue, p, 0.25)
-			}
-			mw := MannWhitneyU(c.Candidate, c.Stable)
+			// The rollout's KS is drift's: tools/stats.KS2Samp, scipy's
+			// method="auto" (exact at these sizes) to scipy's last digits.
+			ks, err := stats.KS2Samp(c.Stable, c.Candidate)
+			require.NoError(t, err)
+			require.InDelta(t, c.KSStatistic, ks.Statistic, 1e-12)
+			require.InEpsilon(t, c.KSPAuto, ks.PValue, 1e-6)
+			mw := stats.MannWhitneyU(c.Candidate, c.Stable)
 			require.InDelta(t, c.MWU, mw.U, 1e-9)
-			require.InEpsilon(t, c.MWPValue, mw.P, 1e-6)
+			require.InEpsilon(t, c.MWPValue, mw.PValue, 1e-6)
 			require.InDelta(t, c.PSI, PSI(c.Stable, c.Candidate), 1e-9)
 		})
 	}
@@ -56,7 +52,7 @@ func TestStatsAgainstScipy(t *testing.T) {
 
 func f(v float64) *float64 { return &v }
 
-func stats(req, errs uint64, p99 float64, scores []float64) gateway.VersionStats {
+func versionStats(req, errs uint64, p99 float64, scores []float64) gateway.VersionStats {
 	s := gateway.VersionStats{Requests: req, Errors: errs, LatencyP99Ms: p99, Scores: scores}
 	if req > 0 {
 		s.ErrorRate = float64(errs) / float64(req)
@@ -89,21 +85,21 @@ func TestAnalyzeCanary(t *testing.T) {
 		phase     Phase
 		failed    []string
 	}{
-		{"healthy", stats(200, 0, 10, good), stats(1800, 0, 9, good), true, Successful, nil},
-		{"no data", stats(5, 0, 10, good[:5]), stats(1800, 0, 9, good), true, Inconclusive, nil},
-		{"errors", stats(200, 20, 10, good), stats(1800, 0, 9, good), true, Failed, []string{"error_rate"}},
-		{"slow absolute", stats(200, 0, 80, good), stats(1800, 0, 60, good), true, Failed, []string{"latency_p99_ms"}},
-		{"slow ratio", stats(200, 0, 30, good), stats(1800, 0, 10, good), true, Failed, []string{"latency_p99_ms"}},
+		{"healthy", versionStats(200, 0, 10, good), versionStats(1800, 0, 9, good), true, Successful, nil},
+		{"no data", versionStats(5, 0, 10, good[:5]), versionStats(1800, 0, 9, good), true, Inconclusive, nil},
+		{"errors", versionStats(200, 20, 10, good), versionStats(1800, 0, 9, good), true, Failed, []string{"error_rate"}},
+		{"slow absolute", versionStats(200, 0, 80, good), versionStats(1800, 0, 60, good), true, Failed, []string{"latency_p99_ms"}},
+		{"slow ratio", versionStats(200, 0, 30, good), versionStats(1800, 0, 10, good), true, Failed, []string{"latency_p99_ms"}},
 		// zero baseline: stable's p99 of 0 makes the ratio undefined; absolute bound decides
-		{"zero baseline latency", stats(200, 0, 30, good), stats(1800, 0, 0, good), true, Successful, nil},
-		{"garbage scores", stats(200, 0, 10, spread(200, 0.9, 1)), stats(1800, 0, 9, good), true, Failed,
+		{"zero baseline latency", versionStats(200, 0, 30, good), versionStats(1800, 0, 0, good), true, Successful, nil},
+		{"garbage scores", versionStats(200, 0, 10, spread(200, 0.9, 1)), versionStats(1800, 0, 9, good), true, Failed,
 			[]string{"score_psi", "score_ks", "mann_whitney_effect"}},
-		{"nan scores", stats(200, 0, 10, append(spread(199, 0, 1), math.NaN())), stats(1800, 0, 9, good), true, Failed, []string{"score_finite"}},
+		{"nan scores", versionStats(200, 0, 10, append(spread(199, 0, 1), math.NaN())), versionStats(1800, 0, 9, good), true, Failed, []string{"score_finite"}},
 		// no stable traffic: absolute checks still run, distributions are inconclusive
-		{"no baseline", stats(200, 0, 10, good), stats(3, 0, 9, good[:3]), true, Inconclusive, nil},
+		{"no baseline", versionStats(200, 0, 10, good), versionStats(3, 0, 9, good[:3]), true, Inconclusive, nil},
 		// at 100% stable serves nothing: absolute checks only, garbage scores not compared
-		{"full weight", stats(200, 0, 10, spread(200, 0.9, 1)), stats(0, 0, 0, nil), false, Successful, nil},
-		{"no baseline but errors", stats(200, 50, 10, good), stats(3, 0, 9, good[:3]), true, Failed, []string{"error_rate"}},
+		{"full weight", versionStats(200, 0, 10, spread(200, 0.9, 1)), versionStats(0, 0, 0, nil), false, Successful, nil},
+		{"no baseline but errors", versionStats(200, 50, 10, good), versionStats(3, 0, 9, good[:3]), true, Failed, []string{"error_rate"}},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -156,6 +152,4 @@ func TestPSIEdgeCases(t *testing.T) {
 	require.InDelta(t, 0, PSI(spread(100, 0, 1), spread(100, 0, 1)), 1e-12)
 	// a constant baseline still bins (one cut point, two bins)
 	require.Greater(t, PSI([]float64{0.5, 0.5, 0.5}, []float64{0.9, 0.9}), 1.0)
-	mw := MannWhitneyU([]float64{1, 1}, []float64{1, 1})
-	require.Equal(t, 1.0, mw.P)
 }

@@ -42,7 +42,7 @@ func TestIdenticalCandidatesNeverFail(t *testing.T) {
 			if PSI(st, cand) > 0.2 {
 				naive++
 			}
-			a := AnalyzeCanary(CanaryParams{Checks: checks, MinRequests: 20, Candidate: stats(uint64(n), 0, 10, cand), Stable: stats(uint64(n), 0, 10, st), HasStable: true})
+			a := AnalyzeCanary(CanaryParams{Checks: checks, MinRequests: 20, Candidate: versionStats(uint64(n), 0, 10, cand), Stable: versionStats(uint64(n), 0, 10, st), HasStable: true})
 			if a.Phase == Failed {
 				failed++
 				t.Logf("n=%d failed: %+v", n, a.Failures())
@@ -65,7 +65,7 @@ func TestDifferentCandidatesStillFail(t *testing.T) {
 		for i := range cand {
 			cand[i] = 0.5 + 0.5*rng.Float64() // a broken model: everything positive-ish
 		}
-		a := AnalyzeCanary(CanaryParams{Checks: checks, MinRequests: 20, Candidate: stats(uint64(n), 0, 10, cand), Stable: stats(uint64(n), 0, 10, st), HasStable: true})
+		a := AnalyzeCanary(CanaryParams{Checks: checks, MinRequests: 20, Candidate: versionStats(uint64(n), 0, 10, cand), Stable: versionStats(uint64(n), 0, 10, st), HasStable: true})
 		require.Equal(t, Failed, a.Phase, "n=%d: %+v", n, a.Measurements)
 	}
 	// And at a handful of scores, the same broken model is inconclusive

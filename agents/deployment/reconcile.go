@@ -236,8 +236,11 @@ func (r *rollout) openWindow(ctx context.Context) (bool, error) {
 	if !st.WindowStart.IsZero() {
 		return false, nil
 	}
-	st.WindowStart = r.now()
-	st.Mark = r.a.opts.Gateway.Mark(st.Model)
+	mark, err := r.a.measure().Mark(ctx, st.Model)
+	if err != nil {
+		return false, fmt.Errorf("mark the analysis window of %s: %w", st.Model, err)
+	}
+	st.WindowStart, st.Mark = r.now(), mark
 	return true, nil
 }
 
@@ -258,7 +261,10 @@ func (r *rollout) reconcileShadow(ctx context.Context) (bool, error) {
 	if !r.windowDue(r.cfg.Shadow.Duration.Duration) {
 		return false, nil
 	}
-	sum := r.a.opts.Gateway.ShadowStats(st.Model, st.Mark)
+	sum, err := r.a.measure().ShadowStats(ctx, st.Model, st.Mark)
+	if err != nil {
+		return false, fmt.Errorf("read the shadow window of %s: %w", st.Model, err)
+	}
 	an := AnalyzeShadow(ShadowParams{Checks: r.cfg.Shadow.Checks, MinRequests: r.cfg.MinReqs, Summary: sum})
 	res := StepResult{Phase: PhaseShadow, At: r.now(), Analysis: an, Shadow: &sum}
 	st.addHistory(res)
@@ -323,7 +329,10 @@ func (r *rollout) reconcileCanary(ctx context.Context) (bool, error) {
 	if !r.windowDue(r.cfg.Canary.Interval.Duration) {
 		return false, nil
 	}
-	an := r.analyze(r.cfg.Canary.Checks, st.Weight < 100)
+	an, err := r.analyze(ctx, r.cfg.Canary.Checks, st.Weight < 100)
+	if err != nil {
+		return false, err
+	}
 	res := StepResult{Phase: PhaseCanary, Step: st.Step + 1, Weight: st.Weight, At: r.now(), Analysis: an}
 	st.addHistory(res)
 	if err := r.recordWindow(ctx, res); err != nil {
@@ -355,15 +364,20 @@ func (r *rollout) reconcileCanary(ctx context.Context) (bool, error) {
 	}
 }
 
-func (r *rollout) analyze(checks config.CanaryChecks, hasStable bool) Analysis {
+func (r *rollout) analyze(ctx context.Context, checks config.CanaryChecks, hasStable bool) (Analysis, error) {
 	st := r.st()
-	gw := r.a.opts.Gateway
-	p := CanaryParams{Checks: checks, MinRequests: r.cfg.MinReqs, HasStable: hasStable,
-		Candidate: gw.Stats(st.Model, st.Candidate.Version, st.Mark)}
-	if st.Stable != nil {
-		p.Stable = gw.Stats(st.Model, st.Stable.Version, st.Mark)
+	m := r.a.measure()
+	cand, err := m.Stats(ctx, st.Model, st.Candidate.Version, st.Mark)
+	if err != nil {
+		return Analysis{}, fmt.Errorf("read the candidate's window of %s: %w", st.Model, err)
 	}
-	return AnalyzeCanary(p)
+	p := CanaryParams{Checks: checks, MinRequests: r.cfg.MinReqs, HasStable: hasStable, Candidate: cand}
+	if st.Stable != nil {
+		if p.Stable, err = m.Stats(ctx, st.Model, st.Stable.Version, st.Mark); err != nil {
+			return Analysis{}, fmt.Errorf("read the stable version's window of %s: %w", st.Model, err)
+		}
+	}
+	return AnalyzeCanary(p), nil
 }
 
 // reconcileBlueGreen switches all traffic to green at once (blue stays
@@ -396,7 +410,10 @@ func (r *rollout) reconcileBlueGreen(ctx context.Context) (bool, error) {
 	}
 	// Blue gets no traffic after the switch, so green is judged on
 	// absolute bounds; the comparison with blue was the shadow phase's job.
-	an := r.analyze(r.cfg.BlueGreen.Checks, false)
+	an, err := r.analyze(ctx, r.cfg.BlueGreen.Checks, false)
+	if err != nil {
+		return false, err
+	}
 	res := StepResult{Phase: PhaseSwitch, Weight: 100, At: r.now(), Analysis: an}
 	st.addHistory(res)
 	if err := r.recordWindow(ctx, res); err != nil {

@@ -33,6 +33,7 @@ type gatewayFlags struct {
 	shadowQueue  int
 	stickyHeader string
 	reload       time.Duration
+	publish      time.Duration
 }
 
 func newGatewayCmd() *cobra.Command {
@@ -43,7 +44,9 @@ func newGatewayCmd() *cobra.Command {
 		Long: "Routes Open Inference Protocol V2 (/v2/models/{model}/infer) and OpenAI chat\n" +
 			"completions (/v1/chat/completions) to model versions by the route tables the\n" +
 			"deployment agent writes to the store, re-reading them every --reload. Prometheus\n" +
-			"metrics are on /metrics. Prints \"listening on http://ADDR\" once it accepts\n" +
+			"metrics are on /metrics. Every --publish it writes its measurement windows\n" +
+			"(counts, latency histograms, recent scores) to the store, where the server's\n" +
+			"deployment agent merges them with every other gateway's. Prints \"listening on http://ADDR\" once it accepts\n" +
 			"connections. Exit 2 when the store cannot be opened or the address is taken.",
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error { return runGateway(cmd, f) },
@@ -57,12 +60,13 @@ func newGatewayCmd() *cobra.Command {
 	fl.IntVar(&f.shadowQueue, "shadow-queue", 1024, "shadow requests waiting before new ones are dropped")
 	fl.StringVar(&f.stickyHeader, "sticky-header", "", "request header pinning a client to one version (e.g. X-Customer-Id); random split when empty")
 	fl.DurationVar(&f.reload, "reload", 2*time.Second, "how often to re-read the route tables from the store")
+	fl.DurationVar(&f.publish, "publish", time.Second, "how often to publish this gateway's measurement windows to the store, where rollouts read them")
 	return cmd
 }
 
 func runGateway(cmd *cobra.Command, f gatewayFlags) error {
-	if f.maxBody <= 0 || f.timeout <= 0 || f.shadowQueue <= 0 || f.reload <= 0 {
-		return usageErr(errors.New("--max-body, --timeout, --shadow-queue and --reload must be positive"))
+	if f.maxBody <= 0 || f.timeout <= 0 || f.shadowQueue <= 0 || f.reload <= 0 || f.publish <= 0 {
+		return usageErr(errors.New("--max-body, --timeout, --shadow-queue, --reload and --publish must be positive"))
 	}
 	if os.Getenv("GOGC") == "" {
 		// A proxy's heap is small and short-lived; collecting less often
@@ -100,6 +104,7 @@ func runGateway(cmd *cobra.Command, f gatewayFlags) error {
 		return usageErr(fmt.Errorf("listen on %s: %w", f.addr, err))
 	}
 	fmt.Fprintf(cmd.OutOrStdout(), "listening on http://%s\n", ln.Addr())
+	go publishWindows(ctx, gw, st, f.publish)
 	go func() {
 		t := time.NewTicker(f.reload)
 		defer t.Stop()

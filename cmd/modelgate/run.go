@@ -51,10 +51,11 @@ at once, missing files and label columns included, before any stage runs),
 			if f.file == "" {
 				return usageErr(errors.New("-f modelgate.yaml is required"))
 			}
-			data, base, cfg, err := app.PipelineFromFile(f.file)
+			file, err := config.ReadFile(f.file)
 			if err != nil {
 				return usageErr(err)
 			}
+			data, base, cfg := file.Data, file.Dir, file.Pipeline
 			// Found before anything is uploaded or run: a missing file or
 			// label column is bad input (exit 2), not a failed stage after
 			// its retries. With --base-dir the files are on the server.

@@ -102,7 +102,7 @@ func (s *Server) runCreate(w http.ResponseWriter, r *http.Request, p auth.Princi
 	run, created, err := s.o.Coordinator.Submit(r.Context(), coordinator.SubmitParams{
 		Config: []byte(req.Config), File: "config", BaseDir: baseDir, Trigger: trigger,
 		Requester: p.Subject, CommitAuthor: req.CommitAuthor, Labels: req.Labels,
-		IdempotencyKey: r.Header.Get("Idempotency-Key"), InputsDigest: inputs,
+		IdempotencyKey: r.Header.Get("Idempotency-Key"), InputsDigest: inputs, Parsed: cfg,
 	})
 	if inputs != "" && (err != nil || !created) {
 		_ = os.RemoveAll(baseDir) // the replayed run has its own inputs

@@ -32,7 +32,6 @@ import (
 	"github.com/modelgate/modelgate/internal/chatops"
 	"github.com/modelgate/modelgate/internal/chatops/monitor"
 	"github.com/modelgate/modelgate/internal/chatops/triggers"
-	"github.com/modelgate/modelgate/internal/config"
 	"github.com/modelgate/modelgate/internal/egress"
 	"github.com/modelgate/modelgate/internal/llm"
 	"github.com/modelgate/modelgate/internal/oversight"
@@ -220,7 +219,9 @@ func Build(ctx context.Context, o Options) (*Server, error) {
 	if !o.NoDeploy {
 		s.Deployer = deployment.New(deployment.Options{Store: st, Gateway: s.Gateway, Recorder: s.Trail,
 			Tick: o.DeployTick, Logger: o.Logger.WithPrefix("deploy"), ServeBinary: o.ServeBinary,
-			ServeDir: filepath.Join(o.DataDir, "serve")})
+			ServeDir: filepath.Join(o.DataDir, "serve"),
+			// standalone gateways publish their windows to the store
+			Measurements: deployment.Shared{Local: s.Gateway, Windows: st}})
 		as[coordinator.StageDeploy] = s.Deployer
 		s.closers = append([]func() error{s.Deployer.Close}, s.closers...)
 	}
@@ -464,23 +465,6 @@ func loadOrCreateKey(path string) ([]byte, error) {
 		return nil, fmt.Errorf("write session key: %w", err)
 	}
 	return b, nil
-}
-
-// PipelineFromFile reads a pipeline file and returns its bytes and folder.
-func PipelineFromFile(path string) ([]byte, string, *config.Pipeline, error) {
-	data, err := os.ReadFile(path)
-	if err != nil {
-		return nil, "", nil, fmt.Errorf("read pipeline config: %w", err)
-	}
-	cfg, err := config.Parse(path, data)
-	if err != nil {
-		return nil, "", nil, err
-	}
-	abs, err := filepath.Abs(filepath.Dir(path))
-	if err != nil {
-		return nil, "", nil, err
-	}
-	return data, abs, cfg, nil
 }
 
 // trainingAgent picks how training commands run: directly for run

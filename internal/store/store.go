@@ -108,6 +108,8 @@ type Store interface {
 	ModelSettingsGet(ctx context.Context, model string) (json.RawMessage, error) // ErrNotFound when none
 	ModelSettingsList(ctx context.Context) (map[string]json.RawMessage, error)
 
+	WindowStore // gateways' published measurement windows (windows.go)
+
 	Ping(ctx context.Context) error
 	Close() error
 }

@@ -23,6 +23,9 @@ def psi(expected, actual):
 
 def case(name, stable, cand):
     ks = stats.ks_2samp(stable, cand, method="asymp")
+    # the rollout checks call tools/stats.KS2Samp, scipy's method="auto"
+    # (exact at these sizes), the same p-value method as drift detection
+    ks_auto = stats.ks_2samp(stable, cand, method="auto")
     mw = stats.mannwhitneyu(cand, stable, alternative="two-sided", method="asymptotic", use_continuity=True)
     cases.append({
         "name": name,
@@ -30,6 +33,7 @@ def case(name, stable, cand):
         "candidate": [float(x) for x in cand],
         "ks_statistic": float(ks.statistic),
         "ks_pvalue": float(ks.pvalue),
+        "ks_pvalue_auto": float(ks_auto.pvalue),
         "mw_u": float(mw.statistic),
         "mw_pvalue": float(mw.pvalue),
         "psi": psi(np.array(stable), np.array(cand)),

@@ -1,9 +1,10 @@
-// Package gateway is modelgate's data plane: an HTTP proxy in front of
-// model servers that splits each model's traffic between a stable and a
-// candidate version, mirrors a share of it to the candidate, and measures
-// every version so that the deployment agent can judge a rollout.
+// Package gateway is modelgate's data plane, an HTTP proxy in front of model servers that splits, mirrors and measures each model's traffic.
 //
-// It speaks the Open Inference Protocol V2 (/v2/models/{model}/infer) and
+// # Routing
+//
+// It splits each model's traffic between a stable and a candidate
+// version, mirrors a share of it to the candidate, and measures every
+// version so that the deployment agent can judge a rollout. It speaks the Open Inference Protocol V2 (/v2/models/{model}/infer) and
 // OpenAI-compatible chat completions (/v1/chat/completions, routed by the
 // body's "model"). Each model has an immutable RouteTable — stable and
 // candidate backends, candidate weight, shadow share, mode — persisted in
@@ -24,6 +25,8 @@
 // rather than wait. Each pair is compared: same class per row (score ≥
 // threshold for one output, argmax for several), |Δscore|, both latencies.
 //
+// # Measurements
+//
 // Measurements are kept per version as exact counters plus the most
 // recent 32,768 latencies and scores. A Mark is a point in those counters
 // as plain data; Stats(model, version, mark) measures from it, which is
@@ -31,6 +34,13 @@
 // restart. A reservoir keeps a uniform sample of request rows for drift
 // monitoring, parsing only the requests that may enter it.
 //
-// Stats are per gateway process. With several gateway replicas each has
-// its own; the deployment agent reads the one it runs beside.
+// Stats are per gateway process. To judge a rollout on several replicas,
+// each publishes a Window (Publish, into a WindowStore): exact counters,
+// a log-linear latency Histogram (16 buckets per power of two, so within
+// 6.25 %) and its most recent scores, all cumulative since it started.
+// Windows of one gateway subtract to the traffic between them; windows of
+// several gateways merge (MergeVersion, MergeShadow) by summing counts and
+// histograms and pooling samples, never by averaging per-gateway figures.
+// The request path only adds to a fixed array under the lock it already
+// holds: publishing costs the request path no allocation.
 package gateway

@@ -291,9 +291,10 @@ func (g *Gateway) Load(ctx context.Context) error {
 // after a restart, measure from where it stood (a mark from another
 // gateway instance measures from that instance's start).
 type Mark struct {
-	Epoch    string         `json:"epoch"`
-	Versions map[string]Pos `json:"versions"`
-	Shadow   ShadowPos      `json:"shadow"`
+	Epoch    string            `json:"epoch"`
+	Versions map[string]Pos    `json:"versions"`
+	Shadow   ShadowPos         `json:"shadow"`
+	Windows  map[string]Window `json:"windows,omitempty"` // every gateway's published position (agents/deployment's shared measurements)
 }
 
 // Mark records where model's counters stand now.

@@ -53,6 +53,7 @@ type series struct {
 	fallbacks uint64 // candidate failures answered by stable instead
 	latency   ring   // ms
 	scores    ring
+	latHist   Histogram // every latency since start, for merging with other gateways
 }
 
 func (s *series) record(latencyMs float64, outcome int, out *Outputs) {
@@ -65,6 +66,7 @@ func (s *series) record(latencyMs float64, outcome int, out *Outputs) {
 		s.clientErr++
 	}
 	s.latency.add(latencyMs)
+	s.latHist.Add(latencyMs)
 	if out != nil {
 		for i := 0; i < out.Rows; i++ {
 			s.scores.add(out.Score(i))
@@ -189,6 +191,8 @@ type shadowSeries struct {
 	primary   ring // ms
 	shadow    ring // ms
 	deltas    ring // |Δscore| per row
+	// every latency since start, for merging with other gateways
+	primaryHist, shadowHist Histogram
 }
 
 // ShadowPos is where the shadow counters stood at a Mark.
@@ -287,12 +291,14 @@ func (s *shadowSeries) compare(primary, shadow *Outputs, primaryMs, shadowMs flo
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.primary.add(primaryMs)
+	s.primaryHist.Add(primaryMs)
 	if shadowFailed {
 		s.errors++
 		return
 	}
 	s.compared++
 	s.shadow.add(shadowMs)
+	s.shadowHist.Add(shadowMs)
 	if primary == nil || shadow == nil {
 		return // not a V2 tensor answer (chat completions): latency and errors only
 	}

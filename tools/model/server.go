@@ -282,7 +282,7 @@ func (s *server) serveInfer(w http.ResponseWriter, r *http.Request, name string)
 	if msg := unknownOutputs(&req, p.Info()); msg != "" {
 		return writeError(w, http.StatusBadRequest, msg)
 	}
-	b, err := req.Batch(p.Info().Features, numFeatures(p))
+	b, err := requestBatch(&req, p.Info().Features, numFeatures(p))
 	if err != nil {
 		return writeError(w, http.StatusBadRequest, err.Error())
 	}

@@ -15,6 +15,8 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/modelgate/modelgate/tools/oip"
 )
 
 // V2ClientOptions configures a client of a V2 inference endpoint.
@@ -363,10 +365,10 @@ func parseInferResponse(body []byte, rows int, info Info) (Predictions, error) {
 			t = &resp.Outputs[i]
 		}
 	}
-	if !numericTypes[t.Datatype] {
+	if !oip.Numeric(t.Datatype) {
 		return Predictions{}, fmt.Errorf("output %q: datatype %q is not numeric", t.Name, t.Datatype)
 	}
-	if err := checkTensor(t); err != nil {
+	if err := oip.CheckTensor(t); err != nil {
 		return Predictions{}, fmt.Errorf("answer %w", err)
 	}
 	if len(t.Shape) == 0 || t.Shape[0] != int64(rows) {
@@ -380,7 +382,7 @@ func parseInferResponse(body []byte, rows int, info Info) (Predictions, error) {
 	default:
 		return Predictions{}, fmt.Errorf("output %q has shape %v: want [N] or [N, K]", t.Name, t.Shape)
 	}
-	vals, err := parseNumbers(t.Data, rows*int(width))
+	vals, err := oip.Numbers(t.Data, rows*int(width))
 	if err != nil {
 		return Predictions{}, fmt.Errorf("output %q: %w", t.Name, err)
 	}

@@ -162,7 +162,7 @@ func (s *Starter) Start(ctx context.Context, p StartParams, plan Plan) (store.Ru
 	run, created, err := s.Submit.Submit(ctx, coordinator.SubmitParams{
 		Config: []byte(plan.Text), File: "config", BaseDir: dir, Trigger: p.Trigger,
 		Requester: p.Requester, CommitAuthor: p.CommitAuthor, Labels: labels,
-		IdempotencyKey: p.IdempotencyKey, InputsDigest: filesDigest(plan.Files),
+		IdempotencyKey: p.IdempotencyKey, InputsDigest: filesDigest(plan.Files), Parsed: plan.Config,
 	})
 	if err != nil || !created {
 		_ = os.RemoveAll(dir) // a replay keeps the first run's inputs

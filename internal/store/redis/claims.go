@@ -43,11 +43,8 @@ func (s *Store) ClaimTake(ctx context.Context, p store.ClaimTakeParams) (bool, e
 
 // ModelSettingsSet replaces a model's settings document.
 func (s *Store) ModelSettingsSet(ctx context.Context, model string, doc json.RawMessage) error {
-	if model == "" {
-		return errors.New("set model settings: model is required")
-	}
-	if !json.Valid(doc) {
-		return fmt.Errorf("set settings of %s: not valid JSON", model)
+	if err := store.CheckModelSettings(model, doc); err != nil {
+		return err
 	}
 	if err := s.c.HSet(ctx, s.key("model_settings"), model, string(doc)).Err(); err != nil {
 		return fmt.Errorf("set settings of %s: %w", model, err)

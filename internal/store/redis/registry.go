@@ -3,7 +3,6 @@ package redis
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"sort"
 	"strconv"
@@ -181,11 +180,8 @@ func (s *Store) ProductionList(ctx context.Context, model string) ([]store.Produ
 
 // RouteSet replaces a model's gateway route table.
 func (s *Store) RouteSet(ctx context.Context, model string, table json.RawMessage) error {
-	if model == "" {
-		return errors.New("set routes: model is required")
-	}
-	if !json.Valid(table) {
-		return fmt.Errorf("set routes of %s: table is not valid JSON", model)
+	if err := store.CheckRoutes(model, table); err != nil {
+		return err
 	}
 	if err := s.c.HSet(ctx, s.key("routes"), model, string(table)).Err(); err != nil {
 		return fmt.Errorf("set routes of %s: %w", model, err)
@@ -247,11 +243,8 @@ return 1
 // RolloutSave writes r if r.Version is the stored version (0 = new) and
 // returns it with the bumped version.
 func (s *Store) RolloutSave(ctx context.Context, r store.Rollout) (store.Rollout, error) {
-	if r.RunID == "" {
-		return store.Rollout{}, errors.New("save rollout: run id is required")
-	}
-	if r.Data != nil && !json.Valid(r.Data) {
-		return store.Rollout{}, fmt.Errorf("save rollout of run %s: data is not valid JSON", r.RunID)
+	if err := store.CheckRollout(r); err != nil {
+		return store.Rollout{}, err
 	}
 	now := s.now().UTC().Round(0)
 	err := rolloutSaveScript.Run(ctx, s.c, []string{s.key("rollout", r.RunID)},

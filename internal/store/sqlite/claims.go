@@ -42,11 +42,8 @@ func (s *Store) ClaimTake(ctx context.Context, p store.ClaimTakeParams) (bool, e
 
 // ModelSettingsSet replaces a model's settings document.
 func (s *Store) ModelSettingsSet(ctx context.Context, model string, doc json.RawMessage) error {
-	if model == "" {
-		return errors.New("set model settings: model is required")
-	}
-	if !json.Valid(doc) {
-		return fmt.Errorf("set settings of %s: not valid JSON", model)
+	if err := store.CheckModelSettings(model, doc); err != nil {
+		return err
 	}
 	return s.tx(ctx, func(tx *sql.Tx) error {
 		if _, err := s.txExec(ctx, tx, `INSERT INTO model_settings (model, doc) VALUES (?, ?) ON CONFLICT (model) DO UPDATE SET doc = excluded.doc`,

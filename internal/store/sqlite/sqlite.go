@@ -298,6 +298,14 @@ CREATE TABLE model_settings (
 	doc   TEXT NOT NULL
 ) WITHOUT ROWID;
 `,
+	`
+CREATE TABLE gateway_windows (
+	model   TEXT NOT NULL,
+	gateway TEXT NOT NULL,
+	doc     TEXT NOT NULL,
+	PRIMARY KEY (model, gateway)
+) WITHOUT ROWID;
+`,
 }
 
 func (s *Store) migrate(ctx context.Context) error {
