@@ -1,6 +1,8 @@
 package chart
 
 import (
+	"crypto/sha256"
+	"encoding/hex"
 	"fmt"
 	"html"
 	"html/template"
@@ -95,6 +97,15 @@ func safeID(s string) string {
 		return "chart"
 	}
 	return b.String()
+}
+
+// IDFor is an element id for a chart of a named thing (a column): the
+// name's safe characters and a digest of the whole name, so that two
+// names that differ only in characters an id cannot hold ("a b", "a-b")
+// still get two ids.
+func IDFor(prefix, name string) string {
+	sum := sha256.Sum256([]byte(name))
+	return safeID(prefix + "-" + shorten(name, 24) + "-" + hex.EncodeToString(sum[:4]))
 }
 
 // shorten cuts a label to n runes for drawing; the full text stays in
