@@ -4,7 +4,9 @@ import (
 	"encoding/json"
 	"fmt"
 	"html/template"
+	"maps"
 	"math"
+	"slices"
 	"sort"
 
 	"github.com/modelgate/modelgate/agents"
@@ -135,7 +137,9 @@ func (ev *evidenceView) addDrift(raw json.RawMessage) {
 	if current == "" {
 		current = "current"
 	}
-	for _, name := range det.Drift.Order {
+	// The stored result has no column order (Order is not in its JSON):
+	// the columns go by name, so the page is the same on every load.
+	for _, name := range slices.Sorted(maps.Keys(det.Drift.Columns)) {
 		c := det.Drift.Columns[name]
 		if c == nil || !c.Drifted {
 			continue
