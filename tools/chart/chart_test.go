@@ -292,5 +292,6 @@ func FuzzRender(f *testing.F) {
 		checkSVG(t, Reliability(ReliabilityParams{ID: name, Title: name, Series: []ReliabilitySeries{{Name: name, Bins: bins}}}))
 		checkSVG(t, Histogram(HistogramParams{ID: name, Title: name, Labels: labels, Reference: v, Current: v[min(1, len(v)):], ReferenceName: name}))
 		checkSVG(t, Counts(CountsParams{ID: name, Title: name, Items: counts}))
+		checkSVG(t, Histogram(HistogramParams{ID: IDFor(name, name), Title: name, Labels: labels, Reference: v, Current: v}))
 	})
 }
