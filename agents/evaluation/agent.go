@@ -279,7 +279,18 @@ func BuildReport(out *Outcome, baseVersion string) agents.Report {
 		rep.Verdict = agents.Pass
 	}
 	rep.Summary = summary(r, baseVersion)
-	rep.Details, _ = json.Marshal(r)
+	det := details{Result: r}
+	if r.Task == "binary" {
+		var base []float64
+		if out.Baseline != nil {
+			base = out.Baseline.Values
+		}
+		det.Curves = NewCurves(out.Labels, out.Candidate.Values, base)
+	}
+	var err error
+	if rep.Details, err = json.Marshal(det); err != nil {
+		rep.Details, _ = json.Marshal(r) // the comparison without its curves rather than nothing
+	}
 	return rep
 }
 

@@ -51,7 +51,7 @@ func TestHTMLReportRendersInChromium(t *testing.T) {
 	require.Contains(t, verdict, string(out.Result.Verdict))
 	svgs, err := chromedp.Run(ctx, chromedp.Evaluate[int]("document.querySelectorAll('svg').length"))
 	require.NoError(t, err)
-	require.Equal(t, 4, svgs, "ROC, PR, reliability, slices")
+	require.Equal(t, 5, svgs, "deltas, ROC, PR, reliability, slices")
 	lines, err := chromedp.Run(ctx, chromedp.Evaluate[int]("document.querySelectorAll('#curves polyline').length"))
 	require.NoError(t, err)
 	require.Equal(t, 6, lines, "two models in each of three plots")

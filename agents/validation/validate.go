@@ -123,9 +123,7 @@ func (a *Agent) runValidate(ctx context.Context, task agents.Task) (agents.Repor
 			} else if ref != nil {
 				rep.Artifacts = append(rep.Artifacts, *ref)
 			}
-			for _, c := range res.Columns {
-				c.Histogram = nil // kept in the HTML artifact, not in Details
-			}
+			keepDriftedHistograms(res)
 		}
 	}
 	rep.Details = agents.MustJSON(det)

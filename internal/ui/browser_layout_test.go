@@ -29,6 +29,9 @@ func TestBrowserWideTablesScrollInTheirCard(t *testing.T) {
 		{"narrow screen", chromedp.EmulateViewport(360, 800)},
 		{"token", chromedp.SendKeys(chromedp.ID("token"), "reviewer-token")},
 		{"sign in", chromedp.Click(chromedp.ID("login"))},
+		{"charts", chromedp.WaitVisible(chromedp.ID("chart-deltas"))},
+		// the long tables are folded below the charts; a reviewer opens one
+		{"unfold", chromedp.Click(chromedp.CSS(`#fold-metrics-evaluate > summary`))},
 		{"metrics", chromedp.WaitVisible(chromedp.ID("metrics-evaluate"))},
 	}
 	for _, s := range steps {

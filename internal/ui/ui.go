@@ -321,6 +321,7 @@ func (s *server) run(w http.ResponseWriter, r *http.Request, sess session) {
 	for _, st := range assistant.WithoutRecord(stages) {
 		view.Stages = append(view.Stages, newStageView(st))
 	}
+	view.Evidence = newEvidence(view.Stages)
 	if view.Brief, view.Triage, view.Usage, err = assistant.View(r.Context(), s.o.Store, run); err != nil {
 		s.o.Logger.Error("ui: brief", "run", run.ID, "err", err) // the page still shows the run
 	}

@@ -49,6 +49,7 @@ type runView struct {
 	Brief         *assistant.Brief  // assist.html
 	Triage        *assistant.Triage // failed and rolled-back runs
 	Usage         *llm.Usage
+	Evidence      *evidenceView // the charts at the top of the page (evidence.go)
 }
 
 // Failed reports whether the run ended without succeeding: only then is

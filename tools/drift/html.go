@@ -5,7 +5,8 @@ import (
 	"html/template"
 	"io"
 	"math"
-	"strings"
+
+	"github.com/modelgate/modelgate/tools/chart"
 )
 
 // ReportMeta names the datasets in a report.
@@ -46,7 +47,7 @@ tr.d td{background:#fff5f5} .tag{display:inline-block;padding:0 .5rem;border-rad
 {{range .Drifted}}<div class="card"><h3>{{.Name}}</h3>
 <div>{{.C.Test}} = {{num .C.Statistic}}{{if .C.PValue}}, p = {{pval .C.PValue}}{{end}} (threshold {{num .C.Threshold}}) · missing {{pct .C.NullFractionReference}} → {{pct .C.NullFractionCurrent}}</div>
 <div class="legend"><span style="background:#4c78a8"></span>reference<span style="background:#f58518"></span>current</div>
-{{chart .C.Histogram}}</div>{{end}}{{end}}
+{{chart .Name .C.Histogram}}</div>{{end}}{{end}}
 <h2>All columns</h2>
 <table><tr><th>column</th><th>type</th><th>test</th><th>statistic</th><th>p-value</th><th>threshold</th><th>drift</th><th>KS</th><th>Wasserstein</th><th>PSI</th><th>missing ref</th><th>missing cur</th></tr>
 {{range .All}}<tr{{if .C.Drifted}} class="d"{{end}}><td>{{.Name}}</td><td>{{.C.Type}}</td><td>{{.C.Test}}</td><td class="n">{{num .C.Statistic}}</td><td class="n">{{pval .C.PValue}}</td><td class="n">{{num .C.Threshold}}</td>
@@ -96,44 +97,12 @@ func formatNum(v float64) string {
 	return fmt.Sprintf("%.4f", v)
 }
 
-// histogramSVG draws grouped bars, reference and current side by side.
-func histogramSVG(h *Histogram) template.HTML {
+// histogramSVG draws reference and current side by side with
+// tools/chart, the same chart as the reviewers' page.
+func histogramSVG(name string, h *Histogram) template.HTML {
 	if h == nil || len(h.Labels) == 0 {
 		return template.HTML("<p><i>no histogram (run with histograms enabled)</i></p>")
 	}
-	const W, H, pad, bottom = 1000.0, 220.0, 30.0, 40.0
-	maxv := 0.0
-	for i := range h.Labels {
-		maxv = math.Max(maxv, math.Max(h.Reference[i], h.Current[i]))
-	}
-	if maxv == 0 {
-		maxv = 1
-	}
-	n := float64(len(h.Labels))
-	slot := (W - 2*pad) / n
-	bw := slot * 0.4
-	var b strings.Builder
-	fmt.Fprintf(&b, `<svg viewBox="0 0 %g %g" width="100%%" role="img">`, W, H+bottom)
-	fmt.Fprintf(&b, `<line x1="%g" y1="%g" x2="%g" y2="%g" stroke="#999"/>`, pad, H, W-pad, H)
-	for i, label := range h.Labels {
-		x := pad + float64(i)*slot + slot*0.1
-		for k, v := range []float64{h.Reference[i], h.Current[i]} {
-			hh := v / maxv * (H - 20)
-			color := "#4c78a8"
-			if k == 1 {
-				color = "#f58518"
-			}
-			fmt.Fprintf(&b, `<rect x="%.1f" y="%.1f" width="%.1f" height="%.1f" fill="%s"><title>%s: %s %.2f%%</title></rect>`,
-				x+float64(k)*bw, H-hh, bw, hh, color, template.HTMLEscapeString(label), []string{"reference", "current"}[k], v*100)
-		}
-		if len(h.Labels) <= 25 {
-			short := label
-			if len(short) > 12 {
-				short = short[:11] + "…"
-			}
-			fmt.Fprintf(&b, `<text x="%.1f" y="%g" font-size="11" text-anchor="middle" fill="#555">%s</text>`, x+bw, H+16, template.HTMLEscapeString(short))
-		}
-	}
-	b.WriteString(`</svg>`)
-	return template.HTML(b.String())
+	return chart.Histogram(chart.HistogramParams{ID: chart.IDFor("histogram", name), Title: name + ": reference vs current",
+		Labels: h.Labels, Reference: h.Reference, Current: h.Current})
 }
