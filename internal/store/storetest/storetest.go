@@ -39,6 +39,7 @@ func Exercise(t *testing.T, newStore func(t *testing.T) store.Store) {
 		{"short ids", shortIDTests},
 		{"claims", claimTests},
 		{"model settings", modelSettingsTests},
+		{"leases", leaseTests}, // leases.go
 	}
 	for _, g := range groups {
 		t.Run(g.name, func(t *testing.T) {
