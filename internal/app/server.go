@@ -32,6 +32,7 @@ import (
 	"github.com/modelgate/modelgate/internal/chatops"
 	"github.com/modelgate/modelgate/internal/chatops/triggers"
 	"github.com/modelgate/modelgate/internal/config"
+	"github.com/modelgate/modelgate/internal/lease"
 	"github.com/modelgate/modelgate/internal/llm"
 	"github.com/modelgate/modelgate/internal/oversight"
 	"github.com/modelgate/modelgate/internal/sandbox"
@@ -115,6 +116,7 @@ type Server struct {
 	Assistant   *assistant.Service
 	Chat        *chatops.Handler  // Slack commands, buttons and notifications
 	Starter     *triggers.Starter // runs started from registered settings
+	Leader      *lease.Leader     // scheduler leader among replicas (scaleout.go)
 
 	o       Options
 	log     *log.Logger
@@ -236,11 +238,15 @@ func Build(ctx context.Context, o Options) (*Server, error) {
 			return err
 		},
 		Workers: o.Workers, DataDir: o.DataDir, Logger: o.Logger, Registerer: s.Registry, Blobs: s.Blobs,
+		Ownership: ownership(o),
 	})
 	if err != nil {
 		return nil, err
 	}
 	s.Coordinator = coord
+	if err := buildLeader(s, st); err != nil {
+		return nil, err
+	}
 	if s.Assistant, err = buildAssistant(o, st, s.Registry); err != nil {
 		return nil, err
 	}
@@ -304,6 +310,7 @@ func (s *Server) Start(ctx context.Context) error {
 	if err := s.Coordinator.Start(ctx); err != nil {
 		return err
 	}
+	s.startLeader(ctx)
 	s.startAssistant(ctx)
 	if s.o.PolicyWatch > 0 && s.o.PolicyDir != "" {
 		go s.Engine.Watch(ctx, s.o.PolicyWatch)
