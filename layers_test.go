@@ -22,7 +22,7 @@ var layers = [][]string{
 	{"internal/config", "internal/blob", "internal/workspace", "internal/sandbox"},
 	{"agents"}, // the pipeline vocabulary: Agent, Task, Report, Finding, Verdict
 	{"internal/store"},
-	{"internal/audit", "internal/auth", "internal/lease"},
+	{"internal/audit", "internal/auth", "internal/lease", "internal/taskq"},
 	{"internal/oversight", "internal/approval", "internal/release", "internal/llm"},
 	{"agents/"},
 	{"coordinator"},
