@@ -56,3 +56,55 @@ func (s *Server) startLeader(ctx context.Context) {
 
 // IsLeader reports whether this server is the scheduler leader now.
 func (s *Server) IsLeader() bool { return s.Leader != nil && s.Leader.IsLeader() }
+
+// routeAnnouncer is a store that announces route changes (Redis).
+type routeAnnouncer interface {
+	RouteChanges(ctx context.Context) <-chan string
+}
+
+// SyncRoutes keeps a gateway's tables in step with the store: at once on
+// every announced change, and every reconcile interval whatever happens
+// (an announcement can be missed during a reconnect). On a store that
+// announces nothing (SQLite: one process) only the timer runs, and only
+// when reconcile is positive.
+func SyncRoutes(ctx context.Context, st store.Store, load func(context.Context) error, reconcile time.Duration, lg interface {
+	Warn(msg any, kv ...any)
+}) {
+	var changes <-chan string
+	if a, ok := st.(routeAnnouncer); ok {
+		changes = a.RouteChanges(ctx)
+	}
+	if changes == nil && reconcile <= 0 {
+		return
+	}
+	var tick <-chan time.Time
+	if reconcile > 0 {
+		t := time.NewTicker(reconcile)
+		defer t.Stop()
+		tick = t.C
+	}
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case _, ok := <-changes:
+			if !ok {
+				changes = nil
+				continue
+			}
+		case <-tick:
+		}
+		if err := load(ctx); err != nil && ctx.Err() == nil {
+			lg.Warn("reload routes", "err", err)
+		}
+	}
+}
+
+// startRouteSync keeps this server's own gateway in step with route
+// changes other replicas' deployments make.
+func (s *Server) startRouteSync(ctx context.Context) {
+	if !sharedStore(s.o.StoreURL) {
+		return // one process: its gateway installs every change itself
+	}
+	go SyncRoutes(ctx, s.Store, s.Gateway.Load, 2*time.Second, s.log)
+}

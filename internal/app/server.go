@@ -311,6 +311,7 @@ func (s *Server) Start(ctx context.Context) error {
 		return err
 	}
 	s.startLeader(ctx)
+	s.startRouteSync(ctx)
 	s.startAssistant(ctx)
 	if s.o.PolicyWatch > 0 && s.o.PolicyDir != "" {
 		go s.Engine.Watch(ctx, s.o.PolicyWatch)
