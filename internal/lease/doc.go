@@ -12,13 +12,13 @@
 //
 // Leader states:
 //
-//	        start
-//	          │
-//	          ▼
-//	   ┌─► follower ── acquire ok ──► leader
-//	   │      ▲  │                      │
-//	   │      └──┘ acquire refused      │ renew refused, or not renewed
-//	   │         (every TTL/3)          │ before the TTL (store unreachable)
-//	   └────────────────────────────────┘
-//	     (Lost fires; the leader's context is cancelled)
+//	     start
+//	       │
+//	       ▼
+//	┌─► follower ── acquire ok ──► leader
+//	│      ▲  │                      │
+//	│      └──┘ acquire refused      │ renew refused, or not renewed
+//	│         (every TTL/3)          │ before the TTL (store unreachable)
+//	└────────────────────────────────┘
+//	  (Lost fires; the leader's context is cancelled)
 package lease

@@ -31,7 +31,11 @@ func setup(t *testing.T, o taskq.Options) *bundle {
 	}
 	b := &bundle{}
 	o.URL, o.Prefix = u, "mgtest:"+uuid.NewString()+":"
-	o.Alert = func(_ context.Context, d taskq.DeadLetter) { b.mu.Lock(); b.alerts = append(b.alerts, d); b.mu.Unlock() }
+	o.Alert = func(_ context.Context, d taskq.DeadLetter) {
+		b.mu.Lock()
+		b.alerts = append(b.alerts, d)
+		b.mu.Unlock()
+	}
 	q, err := taskq.Open(context.Background(), o)
 	require.NoError(t, err)
 	t.Cleanup(func() { _ = q.DeleteAll(context.Background(), "test", "scan", "evaluate"); _ = q.Close() })
