@@ -20,5 +20,5 @@
 //	│      └──┘ acquire refused      │ renew refused, or not renewed
 //	│         (every TTL/3)          │ before the TTL (store unreachable)
 //	└────────────────────────────────┘
-//	  (Lost fires; the leader's context is cancelled)
+//	  (Changes delivers false; the leader Context ends)
 package lease
