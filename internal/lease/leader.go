@@ -56,7 +56,9 @@ func (l *Leader) IsLeader() bool {
 	l.mu.Lock()
 	h := l.hold
 	l.mu.Unlock()
-	return h != nil && h.Context().Err() == nil
+	// Until, not only the renewer's verdict: between two renewal ticks a
+	// lease can run out while the store is unreachable.
+	return h != nil && h.Context().Err() == nil && time.Now().Before(h.Lease().Until)
 }
 
 // Context ends when this server is not (or stops being) the leader.
