@@ -21,7 +21,7 @@ var layers = [][]string{
 	{"tools/", "policies", "prompts", "internal/browsertest"},
 	{"internal/pipeline", "internal/config", "internal/blob", "internal/workspace", "internal/egress", "internal/sandbox"},
 	{"internal/store"},
-	{"internal/audit", "internal/auth"},
+	{"internal/audit", "internal/auth", "internal/lease", "internal/taskq"},
 	{"internal/oversight", "internal/approval", "internal/release", "internal/llm"},
 	{"agents"}, // what a stage is: Agent and Task (the vocabulary itself is internal/pipeline)
 	{"agents/"},

@@ -20,6 +20,7 @@ import (
 	"github.com/modelgate/modelgate/internal/audit"
 	"github.com/modelgate/modelgate/internal/blob"
 	"github.com/modelgate/modelgate/internal/config"
+	"github.com/modelgate/modelgate/internal/lease"
 	"github.com/modelgate/modelgate/internal/oversight"
 	"github.com/modelgate/modelgate/internal/store"
 	"github.com/modelgate/modelgate/tools/redact"
@@ -67,6 +68,9 @@ type Options struct {
 	// Registerer receives the coordinator's Prometheus metrics; nil = none.
 	Registerer prometheus.Registerer
 	Now        func() time.Time
+	// Ownership (ownership.go): runs are driven under a lease so that
+	// several servers on one store never drive the same run.
+	Ownership OwnershipOptions
 }
 
 // Coordinator runs pipelines. It is safe for concurrent use.
@@ -83,6 +87,7 @@ type Coordinator struct {
 	active  map[string]context.CancelFunc
 	pending map[string]bool          // woken while active: process again after
 	deploys map[string]chan struct{} // per model+environment deploy locks
+	holds   map[string]*lease.Hold   // run leases held here, by run id
 	wg      sync.WaitGroup
 	started bool
 	ctx     context.Context
@@ -106,6 +111,7 @@ func New(o Options) (*Coordinator, error) {
 	if o.DataDir == "" {
 		o.DataDir = "modelgate-data"
 	}
+	o.Ownership = o.Ownership.withDefaults(o.DataDir)
 	o.Agents = maps.Clone(o.Agents)
 	if o.Agents == nil {
 		o.Agents = map[string]agents.Agent{}
@@ -123,6 +129,7 @@ func New(o Options) (*Coordinator, error) {
 		queue:   make(chan string, 1<<16),
 		active:  map[string]context.CancelFunc{},
 		pending: map[string]bool{},
+		holds:   map[string]*lease.Hold{},
 	}, nil
 }
 
@@ -236,6 +243,7 @@ func (c *Coordinator) Start(ctx context.Context) error {
 		c.log.Info("resuming run", "run", r.ID, "state", r.State, "model", r.Model)
 		c.Wake(r.ID)
 	}
+	c.startOrphanScan()
 	return nil
 }
 
@@ -295,7 +303,7 @@ func (c *Coordinator) drive(id string) {
 	c.active[id] = cancel
 	c.mu.Unlock()
 
-	err := c.process(ctx, id)
+	err := c.owned(ctx, id, c.process)
 	cancel()
 
 	c.mu.Lock()

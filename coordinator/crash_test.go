@@ -109,6 +109,13 @@ func loadSnapshot(dir string) (snapshot, error) {
 		return s, err
 	}
 	defer st.Close()
+	return snapshotOf(st)
+}
+
+// snapshotOf reads what a store holds (failover_test.go reads Redis).
+func snapshotOf(st store.Store) (snapshot, error) {
+	s := snapshot{stagesDone: map[string]bool{}, stepsDone: map[string]int{}}
+	var err error
 	ctx := context.Background()
 	if s.runs, err = st.RunList(ctx, store.RunListParams{Limit: 1000}); err != nil {
 		return s, err

@@ -34,4 +34,11 @@
 // the oversight decision over all their reports. Each agent attempt has a
 // timeout; errors the agent marks retriable are retried with exponential
 // backoff; everything else fails the stage and the run.
+//
+// Several coordinators may share one store (ownership.go): each run is
+// driven only under its lease "run/<id>", and every transition and stage
+// write carries the lease's fencing token, which the store checks in the
+// same atomic step, so a coordinator that lost the lease cannot overwrite
+// its successor's work. A run whose coordinator died is taken over once
+// the lease runs out.
 package coordinator

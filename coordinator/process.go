@@ -53,6 +53,10 @@ func (c *Coordinator) process(ctx context.Context, id string) error {
 		if errors.Is(err, store.ErrConflict) {
 			continue // someone else moved the run (a cancel); look again
 		}
+		if errors.Is(err, store.ErrFenced) {
+			lg.Warn("run lease lost; another server drives the run now", "err", err)
+			return nil
+		}
 		if err != nil {
 			if ctx.Err() != nil {
 				return ctx.Err() // stopping: the run resumes on the next start
@@ -75,11 +79,11 @@ func (c *Coordinator) transition(ctx context.Context, run store.Run, from []stor
 		from = []store.RunState{store.RunQueued, store.RunRunning, store.RunAwaitingApproval, store.RunDeploying}
 	}
 	reason = redact.String(reason) // may quote a command's output
-	updated, err := c.o.Store.RunTransition(context.WithoutCancel(ctx), store.RunTransitionParams{ID: run.ID, From: from, To: to, Error: reason})
+	updated, fence, err := c.runTransition(context.WithoutCancel(ctx), store.RunTransitionParams{ID: run.ID, From: from, To: to, Error: reason})
 	if err != nil {
 		return run, err
 	}
-	c.record(ctx, "run."+string(to), run.ID, actor, map[string]any{"from": run.State, "to": to, "reason": reason})
+	c.record(ctx, "run."+string(to), run.ID, actor, map[string]any{"from": run.State, "to": to, "reason": reason, "fence": fence})
 	c.metrics.transition(run.State, to)
 	c.publish(Event{RunID: run.ID, Type: "state", State: to, Message: reason})
 	c.log.Info("run "+string(to), "run", run.ID, "model", run.Model, "reason", reason)
@@ -487,10 +491,16 @@ func (c *Coordinator) lockDeploy(ctx context.Context, key string) (func(), error
 	c.mu.Unlock()
 	select {
 	case ch <- struct{}{}:
-		return func() { <-ch }, nil
 	case <-ctx.Done():
 		return nil, ctx.Err()
 	}
+	// and across servers sharing the store (ownership.go)
+	release, err := c.deployLease(ctx, key)
+	if err != nil {
+		<-ch
+		return nil, err
+	}
+	return func() { release(); <-ch }, nil
 }
 
 // promote registers the candidate and points the environment at it

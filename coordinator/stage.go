@@ -173,7 +173,7 @@ func callAgent(ctx context.Context, a agents.Agent, t agents.Task) (rep agents.R
 }
 
 func (c *Coordinator) putStage(ctx context.Context, s store.Stage) {
-	if err := c.o.Store.StagePut(context.WithoutCancel(ctx), s); err != nil {
+	if err := c.stagePut(context.WithoutCancel(ctx), s); err != nil {
 		c.log.Error("persist stage", "run", s.RunID, "stage", s.Name, "err", err)
 	}
 }

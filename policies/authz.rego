@@ -7,7 +7,13 @@
 #   Anything not allowed here is refused.
 package modelgate.authz
 
-actions := {"trigger", "upload", "train", "train_network", "approve", "reject", "promote", "rollback", "abort", "reload", "read", "configure"}
+actions := {"trigger", "upload", "train", "train_network", "approve", "reject", "promote", "rollback", "abort", "reload", "read", "configure", "work", "blob_read"}
+
+# "work" takes a stage task from the task stream and stores its report;
+# "blob_read" fetches a blob by digest (a run's inputs). They are the
+# worker role's only actions: a worker token reads no run, approval, audit
+# entry or setting, and can approve, promote or configure nothing, so a
+# stolen worker token is worth the tasks it could take, no more.
 
 # "configure" sets a model's triggers and notifications (PUT
 # /v1/models/{name}/settings: the registered pipeline that Slack deploys,
@@ -30,6 +36,7 @@ role_actions := {
 	"reviewer": {"approve", "reject", "read"},
 	"operator": {"trigger", "upload", "promote", "rollback", "abort", "read"},
 	"viewer": {"read"},
+	"worker": {"work", "blob_read"},
 }
 
 # Scopes a team may set in data.json under {"modelgate": {"settings": {"authz": {...}}}}:

@@ -105,19 +105,7 @@ func runGateway(cmd *cobra.Command, f gatewayFlags) error {
 	}
 	fmt.Fprintf(cmd.OutOrStdout(), "listening on http://%s\n", ln.Addr())
 	go publishWindows(ctx, gw, st, f.publish)
-	go func() {
-		t := time.NewTicker(f.reload)
-		defer t.Stop()
-		for {
-			select {
-			case <-ctx.Done():
-				return
-			case <-t.C:
-				if err := gw.Load(ctx); err != nil && ctx.Err() == nil {
-					log.Warn("reload routes", "err", err)
-				}
-			}
-		}
-	}()
+	// at once on an announced change (Redis), and every --reload regardless
+	go app.SyncRoutes(ctx, st, gw.Load, f.reload, log.Default())
 	return app.Serve(ctx, ln, mux, 10*time.Second)
 }

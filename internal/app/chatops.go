@@ -103,6 +103,12 @@ func (s *Server) startChatOps(ctx context.Context) {
 // buildLoops assembles the scheduler and the production monitor.
 func (s *Server) buildLoops(o Options) error {
 	c := o.ChatOps
+	if c.Leader == nil && s.Leader != nil {
+		// One replica runs the cron ticks and the monitor: the one that
+		// holds the scheduler lease (scaleout.go). Ticks are claimed in
+		// the store as well, so a handover never starts a tick twice.
+		c.Leader = s.IsLeader
+	}
 	var err error
 	s.Scheduler, err = triggers.NewScheduler(triggers.SchedulerOptions{Store: s.Store, Starter: s.Starter, Recorder: s.Trail,
 		Logger: o.Logger.WithPrefix("schedule"), Now: c.Now, Leader: c.Leader, Every: max(c.TriggerEvery, 0)})

@@ -33,6 +33,7 @@ import (
 	"github.com/modelgate/modelgate/internal/chatops/monitor"
 	"github.com/modelgate/modelgate/internal/chatops/triggers"
 	"github.com/modelgate/modelgate/internal/egress"
+	"github.com/modelgate/modelgate/internal/lease"
 	"github.com/modelgate/modelgate/internal/llm"
 	"github.com/modelgate/modelgate/internal/oversight"
 	"github.com/modelgate/modelgate/internal/sandbox"
@@ -123,6 +124,7 @@ type Server struct {
 	Assistant  *assistant.Service
 	Chat       *chatops.Handler  // Slack commands, buttons and notifications
 	Starter    *triggers.Starter // runs started from registered settings
+	Leader     *lease.Leader     // scheduler leader among replicas (scaleout.go)
 
 	// The cron schedules and the production monitor (chatops.go).
 	Scheduler *triggers.Scheduler
@@ -250,11 +252,15 @@ func Build(ctx context.Context, o Options) (*Server, error) {
 			return err
 		},
 		Workers: o.Workers, DataDir: o.DataDir, Logger: o.Logger, Registerer: s.Registry, Blobs: s.Blobs,
+		Ownership: ownership(o),
 	})
 	if err != nil {
 		return nil, err
 	}
 	s.Coordinator = coord
+	if err := buildLeader(s, st); err != nil {
+		return nil, err
+	}
 	if s.Assistant, err = buildAssistant(o, st, s.Registry); err != nil {
 		return nil, err
 	}
@@ -321,6 +327,8 @@ func (s *Server) Start(ctx context.Context) error {
 	if err := s.Coordinator.Start(ctx); err != nil {
 		return err
 	}
+	s.startLeader(ctx)
+	s.startRouteSync(ctx)
 	s.startAssistant(ctx)
 	if s.o.PolicyWatch > 0 && s.o.PolicyDir != "" {
 		go s.Engine.Watch(ctx, s.o.PolicyWatch)

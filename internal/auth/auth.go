@@ -46,7 +46,7 @@ type File struct {
 }
 
 // Roles a token may have.
-var Roles = []string{"ci", "trainer", "reviewer", "operator", "viewer", "admin"}
+var Roles = []string{"ci", "trainer", "reviewer", "operator", "viewer", "admin", "worker"}
 
 // Authenticator resolves bearer tokens. Its identities can be replaced
 // while it serves (Replace, Reload): a revoked token or person stops

@@ -22,6 +22,8 @@ var (
 // that gets ErrConflict knows nothing was written. Times round-trip with
 // their nanoseconds, and a zero time comes back zero.
 type Store interface {
+	Leases // lease.go: run ownership and fencing across servers
+
 	// Runs.
 	RunCreate(ctx context.Context, p RunCreateParams) (Run, bool, error) // bool: created (false = idempotent replay)
 	RunGet(ctx context.Context, id string) (Run, error)

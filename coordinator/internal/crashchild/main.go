@@ -26,6 +26,7 @@ import (
 	"github.com/modelgate/modelgate/coordinator"
 	"github.com/modelgate/modelgate/internal/oversight"
 	"github.com/modelgate/modelgate/internal/store"
+	"github.com/modelgate/modelgate/internal/store/redis"
 	"github.com/modelgate/modelgate/internal/store/sqlite"
 )
 
@@ -114,11 +115,27 @@ func main() {
 	jr := flag.String("journal", "", "journal file")
 	submit := flag.Int("submit", 0, "runs to submit at start")
 	delay := flag.Duration("delay", 150*time.Millisecond, "agent delay")
+	// A replica on a shared Redis instead (failover_test.go): -db then
+	// only names the folder.
+	redisURL := flag.String("redis", "", "redis URL; replaces -db's sqlite")
+	prefix := flag.String("prefix", "", "redis key prefix")
+	owner := flag.String("owner", "", "lease owner name")
+	ttl := flag.Duration("ttl", 0, "run lease TTL")
 	flag.Parse()
 
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, syscall.SIGINT)
 	defer stop()
-	st, err := sqlite.Open(ctx, sqlite.Options{Path: *db})
+	var (
+		st  store.Store
+		err error
+	)
+	own := coordinator.OwnershipOptions{Owner: *owner, TTL: *ttl}
+	if *redisURL != "" {
+		st, err = redis.Open(ctx, redis.Options{URL: *redisURL, Prefix: *prefix})
+		own.ResumeEvery = *ttl / 5
+	} else {
+		st, err = sqlite.Open(ctx, sqlite.Options{Path: *db})
+	}
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		os.Exit(2)
@@ -130,7 +147,7 @@ func main() {
 	as["deploy"] = stepDeployer{st: st, delay: *delay, journal: *jr}
 	dir := filepath.Dir(*db)
 	c, err := coordinator.New(coordinator.Options{Store: st, Agents: as, Decider: allow{}, DataDir: dir, Workers: 4,
-		Logger: log.NewWithOptions(os.Stderr, log.Options{Level: log.WarnLevel})})
+		Ownership: own, Logger: log.NewWithOptions(os.Stderr, log.Options{Level: log.WarnLevel})})
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		os.Exit(2)

@@ -186,6 +186,7 @@ func (s *Store) RouteSet(ctx context.Context, model string, table json.RawMessag
 	if err := s.c.HSet(ctx, s.key("routes"), model, string(table)).Err(); err != nil {
 		return fmt.Errorf("set routes of %s: %w", model, err)
 	}
+	s.routeChanged(ctx, model) // routechanges.go
 	return nil
 }
 

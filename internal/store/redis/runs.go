@@ -236,20 +236,29 @@ return 1
 
 // StagePut inserts or replaces a stage of a run.
 func (s *Store) StagePut(ctx context.Context, st store.Stage) error {
+	b, err := stageDoc(st)
+	if err != nil {
+		return err
+	}
+	err = stagePutScript.Run(ctx, s.c, []string{s.key("run", st.RunID), s.key("stages", st.RunID), s.key("stageorder", st.RunID)},
+		st.Name, b).Err()
+	return mapErr(err, fmt.Sprintf("put stage %s: run %s", st.Name, st.RunID))
+}
+
+// stageDoc checks a stage and encodes it as stored.
+func stageDoc(st store.Stage) (string, error) {
 	if st.Name == "" {
-		return fmt.Errorf("put stage of run %s: stage name is empty", st.RunID)
+		return "", fmt.Errorf("put stage of run %s: stage name is empty", st.RunID)
 	}
 	if st.Report != nil && !json.Valid(st.Report) {
-		return fmt.Errorf("put stage %s of run %s: report is not valid JSON", st.Name, st.RunID)
+		return "", fmt.Errorf("put stage %s of run %s: report is not valid JSON", st.Name, st.RunID)
 	}
 	st.StartedAt, st.FinishedAt = store.UTCOrZero(st.StartedAt), store.UTCOrZero(st.FinishedAt)
 	b, err := json.Marshal(st)
 	if err != nil {
-		return fmt.Errorf("put stage %s of run %s: encode: %w", st.Name, st.RunID, err)
+		return "", fmt.Errorf("put stage %s of run %s: encode: %w", st.Name, st.RunID, err)
 	}
-	err = stagePutScript.Run(ctx, s.c, []string{s.key("run", st.RunID), s.key("stages", st.RunID), s.key("stageorder", st.RunID)},
-		st.Name, string(b)).Err()
-	return mapErr(err, fmt.Sprintf("put stage %s: run %s", st.Name, st.RunID))
+	return string(b), nil
 }
 
 // StageList returns a run's stages in the order they were first put.

@@ -238,28 +238,31 @@ func (s *Store) RunUpdate(ctx context.Context, p store.RunUpdateParams) (store.R
 // StagePut inserts or replaces a stage of a run; ErrNotFound when the run
 // does not exist.
 func (s *Store) StagePut(ctx context.Context, st store.Stage) error {
+	return s.tx(ctx, func(tx *sql.Tx) error { return s.stagePutTx(ctx, tx, st) })
+}
+
+// stagePutTx is StagePut inside tx (StagePutFenced checks its lease first).
+func (s *Store) stagePutTx(ctx context.Context, tx *sql.Tx, st store.Stage) error {
 	if st.Name == "" {
 		return fmt.Errorf("put stage of run %s: stage name is empty", st.RunID)
 	}
 	if st.Report != nil && !json.Valid(st.Report) {
 		return fmt.Errorf("put stage %s of run %s: report is not valid JSON", st.Name, st.RunID)
 	}
-	return s.tx(ctx, func(tx *sql.Tx) error {
-		_, err := s.txExec(ctx, tx, `INSERT INTO stages (run_id, name, state, attempt, verdict, report, error, started_at, finished_at)
-			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
-			ON CONFLICT (run_id, name) DO UPDATE SET state = excluded.state, attempt = excluded.attempt,
-				verdict = excluded.verdict, report = excluded.report, error = excluded.error,
-				started_at = excluded.started_at, finished_at = excluded.finished_at`,
-			st.RunID, st.Name, string(st.State), st.Attempt, st.Verdict, nullIfEmpty(st.Report), st.Error,
-			tsOrNull(st.StartedAt), tsOrNull(st.FinishedAt))
-		if isForeignKey(err) {
-			return fmt.Errorf("put stage %s: run %s: %w", st.Name, st.RunID, store.ErrNotFound)
-		}
-		if err != nil {
-			return fmt.Errorf("put stage %s of run %s: %w", st.Name, st.RunID, err)
-		}
-		return nil
-	})
+	_, err := s.txExec(ctx, tx, `INSERT INTO stages (run_id, name, state, attempt, verdict, report, error, started_at, finished_at)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
+		ON CONFLICT (run_id, name) DO UPDATE SET state = excluded.state, attempt = excluded.attempt,
+			verdict = excluded.verdict, report = excluded.report, error = excluded.error,
+			started_at = excluded.started_at, finished_at = excluded.finished_at`,
+		st.RunID, st.Name, string(st.State), st.Attempt, st.Verdict, nullIfEmpty(st.Report), st.Error,
+		tsOrNull(st.StartedAt), tsOrNull(st.FinishedAt))
+	if isForeignKey(err) {
+		return fmt.Errorf("put stage %s: run %s: %w", st.Name, st.RunID, store.ErrNotFound)
+	}
+	if err != nil {
+		return fmt.Errorf("put stage %s of run %s: %w", st.Name, st.RunID, err)
+	}
+	return nil
 }
 
 // StageList returns a run's stages in the order they were first put.

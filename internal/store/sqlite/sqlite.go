@@ -306,6 +306,18 @@ CREATE TABLE gateway_windows (
 	PRIMARY KEY (model, gateway)
 ) WITHOUT ROWID;
 `,
+	// leases.go: ownership with fencing tokens; a row outlives its lease so
+	// that the key's next token is always larger.
+	`
+CREATE TABLE leases (
+	key   TEXT PRIMARY KEY,
+	owner TEXT NOT NULL,
+	token INTEGER NOT NULL,
+	until INTEGER NOT NULL -- unix nanoseconds; 0 = released
+) WITHOUT ROWID;
+
+ALTER TABLE runs ADD COLUMN fence INTEGER NOT NULL DEFAULT 0;
+`,
 }
 
 func (s *Store) migrate(ctx context.Context) error {

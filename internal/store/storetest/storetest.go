@@ -40,6 +40,7 @@ func Exercise(t *testing.T, newStore func(t *testing.T) store.Store) {
 		{"claims", claimTests},
 		{"model settings", modelSettingsTests},
 		{"gateway windows", windowTests},
+		{"leases", leaseTests}, // leases.go
 	}
 	for _, g := range groups {
 		t.Run(g.name, func(t *testing.T) {
