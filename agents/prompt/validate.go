@@ -10,7 +10,7 @@ import (
 
 // validateDetails is the validate report's Details for a prompt.
 type validateDetails struct {
-	Files []file `json:"files"`
+	Files []file   `json:"files"`
 	Vars  []string `json:"template_vars"`
 	Cases int      `json:"cases"`
 }
