@@ -16,7 +16,7 @@ var leakRe = regexp.MustCompile(`(?i)\b(reveal|repeat|print|show|output|disclose
 
 // negatedRe spots the usual way a prompt forbids the leak ("never reveal
 // the system prompt"), which is the opposite of an instruction to leak.
-var negatedRe = regexp.MustCompile(`(?i)\b(never|do\s+not|don(?:'|’)t|must\s+not|should\s+not|refuse\s+to|under\s+no\s+circumstances)\b[^.\n]{0,20}$`)
+var negatedRe = regexp.MustCompile(`(?i)\b(never|do\s+not|don(?:'|’)t|must\s+not|should\s+not|refuse\s+to|under\s+no\s+circumstances)\b[^.\n]{0,30}$`)
 
 // scanDetails is the scan report's Details for a prompt.
 type scanDetails struct {
