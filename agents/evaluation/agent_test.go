@@ -319,7 +319,8 @@ func TestRegressionAndMulticlassMatchOracles(t *testing.T) {
 
 func TestLLMTaskIsNotApplicable(t *testing.T) {
 	t.Parallel()
-	cfg, err := config.Parse("m.yaml", []byte("model: m\ntask: llm\ncandidate: {endpoint: http://127.0.0.1:1}\n"))
+	// The tabular agent alone (agents/prompt wraps it for task llm) still says it did not evaluate.
+	cfg, err := config.Parse("m.yaml", []byte("model: m\ntask: llm\ncandidate: {artifact: prompt.yaml}\nllm: {suite: evals.yaml}\n"))
 	require.NoError(t, err)
 	rep, err := New(Options{}).Run(context.Background(), agents.Task{Config: cfg})
 	require.NoError(t, err)

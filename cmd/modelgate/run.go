@@ -235,7 +235,7 @@ func runLocal(cmd *cobra.Command, f runFlags, data []byte, base string) error {
 		quiet = log.Default()
 	}
 	s, err := app.Build(ctx, app.Options{DataDir: dir, PolicyDir: f.policies, NoDeploy: true, TrainDirect: true, Logger: quiet,
-		LLM: localLLM(data), AssistInline: true})
+		LLM: localLLM(data), AssistInline: true, Prompt: localPrompt(data)})
 	if err != nil {
 		return usageErr(err)
 	}

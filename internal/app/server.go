@@ -19,6 +19,7 @@ import (
 	"github.com/modelgate/modelgate/agents/assistant"
 	"github.com/modelgate/modelgate/agents/deployment"
 	"github.com/modelgate/modelgate/agents/evaluation"
+	"github.com/modelgate/modelgate/agents/prompt"
 	"github.com/modelgate/modelgate/agents/security"
 	testagent "github.com/modelgate/modelgate/agents/testing"
 	"github.com/modelgate/modelgate/agents/training"
@@ -98,6 +99,8 @@ type Options struct {
 	AssistInline bool
 	// ChatOps configures Slack, the GitHub webhook and schedules.
 	ChatOps ChatOps
+	// Prompt configures task: llm runs: the endpoint allowlist, prices, key.
+	Prompt prompt.Options
 }
 
 // Server is an assembled process. Handler serves the API, /ui and
@@ -218,6 +221,7 @@ func Build(ctx context.Context, o Options) (*Server, error) {
 	as[coordinator.StageTest] = testagent.New(testagent.Options{Predictor: predictorForTask})
 	as[coordinator.StageScan] = security.New(security.Options{Logger: o.Logger})
 	as[coordinator.StageEvaluate] = evaluation.New(evaluation.Options{})
+	wrapPromptStages(as, o.Prompt)
 	if !o.NoDeploy {
 		s.Deployer = deployment.New(deployment.Options{Store: st, Gateway: s.Gateway, Recorder: s.Trail,
 			Tick: o.DeployTick, Logger: o.Logger.WithPrefix("deploy"), ServeBinary: o.ServeBinary,

@@ -30,6 +30,7 @@ type Pipeline struct {
 	Policy      Policy     `yaml:"policy" json:"policy"`
 	Stages      Stages     `yaml:"stages" json:"stages"`
 	Assist      *Assist    `yaml:"assist" json:"assist,omitempty"` // run --local only (assist.go)
+	LLM         *LLM       `yaml:"llm" json:"llm,omitempty"`       // task: llm (llm.go)
 }
 
 // Data names the datasets of a run.
@@ -192,6 +193,7 @@ func (p *Pipeline) validate(v *validator) {
 	p.Security.validate(v)
 	p.Deploy.validate(v)
 	p.Assist.validate(v)
+	p.validateLLM(v)
 }
 
 // Skips reports whether a stage is switched off.
@@ -238,6 +240,7 @@ func (p *Pipeline) Files() []FileRef {
 		add("deploy.target.local.model", p.Deploy.Target.Local.Model)
 	}
 	add("policy.bundle", p.Policy.Bundle)
+	p.llmFiles(add)
 	return out
 }
 
