@@ -283,7 +283,7 @@ func Build(ctx context.Context, o Options) (*Server, error) {
 		rollouts = rolloutControls{s.Deployer}
 	}
 	if s.Endpoints, err = egress.New(o.AllowEndpoints); err != nil {
-		return nil, err
+		return nil, fmt.Errorf("--allow-endpoint: %w", err)
 	}
 	roots, err := workspace.New(o.Workspaces)
 	if err != nil {

@@ -18,7 +18,8 @@
 // not http://models.internal:9001/v2x or another port. Hosts compare
 // case-insensitively and as written: a name is not resolved, so an
 // allowed name cannot be reached through an address that is not listed.
-// URLs carrying user information, a query or a fragment are refused.
+// URLs carrying user information, a query, a fragment, a . or ..
+// segment, or an escaped / or . are refused.
 package egress
 
 import (
@@ -58,7 +59,7 @@ func New(prefixes []string) (*Allowlist, error) {
 func (a *Allowlist) Add(raw string) error {
 	p, err := parse(raw)
 	if err != nil {
-		return fmt.Errorf("--allow-endpoint %q: %w", raw, err)
+		return fmt.Errorf("endpoint prefix %q: %w", raw, err)
 	}
 	p.raw = raw
 	a.mu.Lock()
@@ -130,9 +131,24 @@ func parse(raw string) (prefix, error) {
 		// the prefix comparison must see as written.
 		return prefix{}, fmt.Errorf("a URL with an escaped '/' or '.' in its path is refused")
 	}
+	for _, seg := range strings.Split(u.Path, "/") {
+		if seg == "." || seg == ".." {
+			// Refused rather than cleaned: no model server's address has
+			// one, and a server behind it may resolve them differently.
+			return prefix{}, fmt.Errorf("a URL with a . or .. path segment is refused")
+		}
+	}
 	cp := path.Clean("/" + u.Path)
 	if !strings.HasSuffix(cp, "/") {
 		cp += "/"
 	}
 	return prefix{scheme: scheme, hostport: net.JoinHostPort(strings.ToLower(host), port), path: cp}, nil
+}
+
+// Valid reports why raw is not a URL the server could call at all
+// (scheme, host, user information, query, dot segments), or nil; for
+// callers whose operator allowed any endpoint (run --local).
+func Valid(raw string) error {
+	_, err := parse(raw)
+	return err
 }

@@ -26,11 +26,12 @@ func TestAllowlist(t *testing.T) {
 
 		{"http://models.internal:9001/v2x", false},         // segments, not characters
 		{"http://models.internal:9001/", false},            // above the prefix
-		{"http://models.internal:9001/v2/../admin", false}, // cleaned before matching
-		{"http://models.internal:9002/v2", false},          // another port
-		{"http://models.internal/v2", false},               // port 80, not 9001
-		{"https://models.internal:9001/v2", false},         // another scheme
-		{"http://serving.example.com", false},              // http is not https
+		{"http://models.internal:9001/v2/../admin", false}, // dot segments refused
+		{"http://models.internal:9001/v2/./x", false},
+		{"http://models.internal:9002/v2", false},  // another port
+		{"http://models.internal/v2", false},       // port 80, not 9001
+		{"https://models.internal:9001/v2", false}, // another scheme
+		{"http://serving.example.com", false},      // http is not https
 		{"http://169.254.169.254/latest/meta-data", false},
 		{"http://127.0.0.1:8501", false},
 		{"http://localhost:8500", false},                          // a name is not resolved to a listed address
