@@ -327,7 +327,10 @@ func TestEngineWatch(t *testing.T) {
 	require.NoError(t, os.Rename(tmp, filepath.Join(dir, "note.rego")))
 	want, err := oversight.BundleRevision(os.DirFS(dir))
 	require.NoError(t, err)
-	require.Eventually(t, func() bool { return e.Revision() == want }, 30*time.Second, 20*time.Millisecond)
+	// The engine swaps the bundle, then audits the swap: wait for both.
+	require.Eventually(t, func() bool {
+		return e.Revision() == want && len(rec.OfType(oversight.EventPolicyReload)) > 0
+	}, 30*time.Second, 20*time.Millisecond)
 	reloads := rec.OfType(oversight.EventPolicyReload)
 	require.NotEmpty(t, reloads)
 	require.Equal(t, want, reloads[len(reloads)-1].Data["revision"])
