@@ -106,6 +106,8 @@ type Store interface {
 	ModelSettingsGet(ctx context.Context, model string) (json.RawMessage, error) // ErrNotFound when none
 	ModelSettingsList(ctx context.Context) (map[string]json.RawMessage, error)
 
+	Registry // aliases, tags and descriptions of versions (lineage.go)
+
 	Ping(ctx context.Context) error
 	Close() error
 }
@@ -357,6 +359,7 @@ type ModelVersion struct {
 	Endpoint     string             `json:"endpoint,omitempty"`
 	RunID        string             `json:"run_id,omitempty"`
 	Metrics      map[string]float64 `json:"metrics,omitempty"`
+	Lineage      *Lineage           `json:"lineage,omitempty"` // where it came from (lineage.go)
 	CreatedAt    time.Time          `json:"created_at"`
 }
 

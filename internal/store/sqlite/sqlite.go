@@ -298,6 +298,7 @@ CREATE TABLE model_settings (
 	doc   TEXT NOT NULL
 ) WITHOUT ROWID;
 `,
+	registryMigration, // registry_notes.go
 }
 
 func (s *Store) migrate(ctx context.Context) error {
