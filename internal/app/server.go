@@ -274,7 +274,7 @@ func Build(ctx context.Context, o Options) (*Server, error) {
 		Authorize: func(ctx context.Context, p auth.Principal, action, model, env string) (bool, error) {
 			return s.Engine.Authorize(ctx, oversight.AuthzInput{Principal: p, Action: action, Model: model, Environment: env})
 		},
-		Approvals: s.Queue, Rollouts: rollouts, Policies: s.Engine, ApprovalErrs: approval.ErrorStatus,
+		Approvals: s.Queue, Rollouts: rollouts, Policies: s.Engine, ApprovalErrs: approval.ErrorStatus, Recorder: s.Trail,
 		Gatherer: s.Registry, Logger: o.Logger, Assistant: s.Assistant,
 		Mount: mount,
 	})
