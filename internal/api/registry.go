@@ -1,6 +1,7 @@
 package api
 
 import (
+	"context"
 	"errors"
 	"net/http"
 	"strconv"
@@ -184,4 +185,24 @@ func (s *Server) versionDiff(w http.ResponseWriter, r *http.Request, p auth.Prin
 	}
 	writeJSON(w, 200, release.Diff(vs[0], vs[1]))
 	return nil
+}
+
+// RollbackTo is implemented by a Rollouts that can restore any registered
+// version, not only the previous one.
+type RollbackTo interface {
+	RollbackTo(ctx context.Context, model, env, version, actor, reason string) (store.Production, error)
+}
+
+func (s *Server) rollback(r *http.Request, model, env, version, actor, reason string) (store.Production, error) {
+	if version == "" {
+		return s.o.Rollouts.Rollback(r.Context(), model, env, actor, reason)
+	}
+	to, ok := s.o.Rollouts.(RollbackTo)
+	if !ok {
+		return store.Production{}, errorf(http.StatusNotImplemented, "not_supported", "this server's deployment agent rolls back only to the previous version")
+	}
+	if _, err := s.o.Store.ModelVersionGet(r.Context(), model, version); errors.Is(err, store.ErrNotFound) {
+		return store.Production{}, notFound("no version " + strconv.Quote(version) + " of model " + strconv.Quote(model))
+	}
+	return to.RollbackTo(r.Context(), model, env, version, actor, reason)
 }

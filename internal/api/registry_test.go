@@ -102,7 +102,10 @@ func TestRegistryEndpoints(t *testing.T) {
 		check                           func(t *testing.T, m map[string]any)
 	}{
 		{"operator sets champion", "PUT", "/v1/models/fraud/aliases/champion", operatorToken, `{"version":"v1","expect":"","reason":"first"}`, 200,
-			func(t *testing.T, m map[string]any) { require.Equal(t, "v1", m["version"]); require.Equal(t, "otto", m["actor"]) }},
+			func(t *testing.T, m map[string]any) {
+				require.Equal(t, "v1", m["version"])
+				require.Equal(t, "otto", m["actor"])
+			}},
 		{"stale expect is a conflict", "PUT", "/v1/models/fraud/aliases/champion", operatorToken, `{"version":"v2","expect":"v9"}`, 409, nil},
 		{"unknown version", "PUT", "/v1/models/fraud/aliases/champion", operatorToken, `{"version":"v7"}`, 404, nil},
 		{"bad alias name", "PUT", "/v1/models/fraud/aliases/-x", operatorToken, `{"version":"v1"}`, 400, nil},

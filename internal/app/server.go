@@ -436,6 +436,11 @@ func (r rolloutControls) Rollback(ctx context.Context, model, env, actor, reason
 	return r.a.Rollback(ctx, deployment.RollbackParams{Model: model, Environment: env, Actor: actor, Reason: reason})
 }
 
+// RollbackTo is api.RollbackTo: a rollback to any registered version.
+func (r rolloutControls) RollbackTo(ctx context.Context, model, env, version, actor, reason string) (store.Production, error) {
+	return r.a.Rollback(ctx, deployment.RollbackParams{Model: model, Environment: env, Version: version, Actor: actor, Reason: reason})
+}
+
 func loadOrCreateKey(path string) ([]byte, error) {
 	if b, err := os.ReadFile(path); err == nil && len(b) >= 32 {
 		return b, nil
