@@ -50,7 +50,7 @@ func TestDataSurvivesReopen(t *testing.T) {
 	defer s.Close()
 	v, err := s.SchemaVersion(ctx)
 	require.NoError(t, err)
-	require.Equal(t, 3, v, "the initial schema, the sessions tables, the claims and model settings tables")
+	require.Equal(t, 4, v, "the initial schema, the sessions tables, the claims and model settings tables, the registry's lineage, notes and aliases")
 	got, err := s.RunGet(ctx, "r1")
 	require.NoError(t, err)
 	require.Equal(t, store.RunRunning, got.State)
