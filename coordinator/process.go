@@ -511,6 +511,11 @@ func (c *Coordinator) promote(ctx context.Context, run store.Run) error {
 	if v.Version == "" {
 		v.Version = versionOf(v.Digest)
 	}
+	lin, err := release.LineageOf(ctx, c.o.Store, run.ID)
+	if err != nil {
+		return err
+	}
+	v.Lineage = lin
 	p, changed, err := release.Promote(ctx, c.o.Store, release.PromoteParams{Version: v, Environment: run.Environment,
 		Reason: "promoted by run " + run.ID})
 	if err != nil {

@@ -7,13 +7,19 @@
 #   Anything not allowed here is refused.
 package modelgate.authz
 
-actions := {"trigger", "upload", "train", "train_network", "approve", "reject", "promote", "rollback", "abort", "reload", "read", "configure", "work", "blob_read"}
+actions := {"trigger", "upload", "train", "train_network", "approve", "reject", "promote", "rollback", "abort", "reload", "read", "configure", "work", "blob_read", "alias", "annotate"}
 
 # "work" takes a stage task from the task stream and stores its report;
 # "blob_read" fetches a blob by digest (a run's inputs). They are the
 # worker role's only actions: a worker token reads no run, approval, audit
 # entry or setting, and can approve, promote or configure nothing, so a
 # stolen worker token is worth the tasks it could take, no more.
+
+# "alias" moves a registry alias (champion, challenger, any name) to a
+# version: what other systems resolve as "the champion" changes, so it is
+# an operator's right, scoped by model and environment like a promotion.
+# "annotate" sets a version's description and tags, which change nothing
+# that serves; trainers and operators have it.
 
 # "configure" sets a model's triggers and notifications (PUT
 # /v1/models/{name}/settings: the registered pipeline that Slack deploys,
@@ -32,9 +38,9 @@ actions := {"trigger", "upload", "train", "train_network", "approve", "reject", 
 role_actions := {
 	"admin": actions,
 	"ci": {"trigger", "upload", "read"},
-	"trainer": {"trigger", "upload", "train", "read"},
+	"trainer": {"trigger", "upload", "train", "read", "annotate"},
 	"reviewer": {"approve", "reject", "read"},
-	"operator": {"trigger", "upload", "promote", "rollback", "abort", "read"},
+	"operator": {"trigger", "upload", "promote", "rollback", "abort", "read", "alias", "annotate"},
 	"viewer": {"read"},
 	"worker": {"work", "blob_read"},
 }

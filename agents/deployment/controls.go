@@ -79,6 +79,7 @@ type RollbackParams struct {
 	Environment string // default "production"
 	Actor       string
 	Reason      string
+	Version     string // a registered version to restore; "" = the previous one
 }
 
 // Rollback points the environment back at its previous production
@@ -97,6 +98,9 @@ func (a *Agent) Rollback(ctx context.Context, p RollbackParams) (store.Productio
 	}
 	s := a.opts.Store
 	cur, prev, err := release.Target(ctx, s, p.Model, p.Environment)
+	if p.Version != "" {
+		cur, prev, err = release.TargetVersion(ctx, s, p.Model, p.Environment, p.Version)
+	}
 	if err != nil {
 		return cur, err
 	}

@@ -459,6 +459,11 @@ func (r *rollout) reconcilePromote(ctx context.Context) (bool, error) {
 		mv := store.ModelVersion{Model: st.Model, Version: st.Candidate.Version, Digest: st.Candidate.Digest,
 			ArtifactPath: st.Candidate.Artifact, Endpoint: st.Candidate.Endpoint, RunID: st.RunID,
 			Metrics: metrics(st), CreatedAt: r.now()}
+		lin, err := release.LineageOf(ctx, s, st.RunID)
+		if err != nil && !errors.Is(err, store.ErrNotFound) {
+			return false, err
+		}
+		mv.Lineage = lin
 		if _, _, err := release.Promote(ctx, s, release.PromoteParams{Version: mv, Environment: st.Environment,
 			Expect: &prev, Reason: "promoted by run " + st.RunID}); err != nil {
 			return false, err

@@ -20,6 +20,7 @@ type rollbackFlags struct {
 	token   string
 	env     string
 	reason  string
+	to      string
 	jsonOut bool
 }
 
@@ -39,6 +40,7 @@ func newRollbackCmd() *cobra.Command {
 	addServerFlags(cmd, &f.server, &f.token, &f.jsonOut)
 	cmd.Flags().StringVar(&f.env, "env", "production", "environment to roll back")
 	cmd.Flags().StringVar(&f.reason, "reason", "", "why, recorded in the audit trail")
+	cmd.Flags().StringVar(&f.to, "to", "", "a registered version to restore (any of them; default the previous one)")
 	return cmd
 }
 
@@ -68,6 +70,12 @@ func runRollback(cmd *cobra.Command, f rollbackFlags, model string) error {
 	}
 	var out store.Production
 	body := map[string]string{"environment": f.env, "reason": f.reason}
+	if f.to != "" {
+		if err := validPathName("--to", f.to); err != nil {
+			return err
+		}
+		body["version"] = f.to
+	}
 	if _, err := c.Do(cmd.Context(), "POST", "/v1/models/"+url.PathEscape(model)+"/rollback", body, &out); err != nil {
 		return serverErr(err)
 	}

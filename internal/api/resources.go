@@ -158,6 +158,7 @@ func (s *Server) modelRollback(w http.ResponseWriter, r *http.Request, p auth.Pr
 	var body struct {
 		Environment string `json:"environment"`
 		Reason      string `json:"reason"`
+		Version     string `json:"version"` // registry.go: any registered version; "" = the previous one
 	}
 	if err := decodeOptional(r, &body); err != nil {
 		return err
@@ -169,7 +170,7 @@ func (s *Server) modelRollback(w http.ResponseWriter, r *http.Request, p auth.Pr
 	if err := s.authorize(r.Context(), p, "rollback", name, body.Environment); err != nil {
 		return err
 	}
-	prod, err := s.o.Rollouts.Rollback(r.Context(), name, body.Environment, p.Subject, body.Reason)
+	prod, err := s.rollback(r, name, body.Environment, body.Version, p.Subject, body.Reason)
 	if err != nil {
 		return err
 	}

@@ -17,6 +17,7 @@ import (
 
 	"github.com/modelgate/modelgate/agents/assistant"
 	"github.com/modelgate/modelgate/coordinator"
+	"github.com/modelgate/modelgate/internal/audit"
 	"github.com/modelgate/modelgate/internal/auth"
 	"github.com/modelgate/modelgate/internal/blob"
 	"github.com/modelgate/modelgate/internal/egress"
@@ -91,6 +92,9 @@ type Options struct {
 	// Assistant proposes commands for POST /v1/ask (assist.go); nil reads
 	// sentences with the rule parser only.
 	Assistant *assistant.Service
+	// Recorder gets the registry's audited actions (registry.go); nil
+	// refuses to move aliases.
+	Recorder audit.Recorder
 }
 
 // Server is the API's http.Handler.
@@ -179,6 +183,11 @@ func (s *Server) routes() []route {
 		{method: "GET", path: "/v1/models", h: s.modelList},
 		{method: "GET", path: "/v1/models/{name}", h: s.modelGet},
 		{method: "POST", path: "/v1/models/{name}/rollback", h: s.modelRollback},
+		{method: "GET", path: "/v1/models/{name}/versions/{version}", h: s.versionGet},
+		{method: "POST", path: "/v1/models/{name}/versions/{version}/notes", h: s.versionAnnotate},
+		{method: "GET", path: "/v1/models/{name}/aliases", h: s.aliasList},
+		{method: "PUT", path: "/v1/models/{name}/aliases/{alias}", h: s.aliasSet},
+		{method: "GET", path: "/v1/models/{name}/diff", h: s.versionDiff},
 		{method: "GET", path: "/v1/audit", h: s.auditList},
 		{method: "GET", path: "/v1/policies", h: s.policyGet},
 		{method: "POST", path: "/v1/policies/reload", h: s.policyReload},

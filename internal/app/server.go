@@ -301,7 +301,7 @@ func Build(ctx context.Context, o Options) (*Server, error) {
 		Authorize: func(ctx context.Context, p auth.Principal, action, model, env string) (bool, error) {
 			return s.Engine.Authorize(ctx, oversight.AuthzInput{Principal: p, Action: action, Model: model, Environment: env})
 		},
-		Approvals: s.Queue, Rollouts: rollouts, Policies: s.Engine, ApprovalErrs: approval.ErrorStatus,
+		Approvals: s.Queue, Rollouts: rollouts, Policies: s.Engine, ApprovalErrs: approval.ErrorStatus, Recorder: s.Trail,
 		Gatherer: s.Registry, Logger: o.Logger, Assistant: s.Assistant,
 		Mount: mount,
 	})
@@ -463,6 +463,11 @@ func (r rolloutControls) Resume(ctx context.Context, runID, actor string) error 
 }
 func (r rolloutControls) Rollback(ctx context.Context, model, env, actor, reason string) (store.Production, error) {
 	return r.a.Rollback(ctx, deployment.RollbackParams{Model: model, Environment: env, Actor: actor, Reason: reason})
+}
+
+// RollbackTo is api.RollbackTo: a rollback to any registered version.
+func (r rolloutControls) RollbackTo(ctx context.Context, model, env, version, actor, reason string) (store.Production, error) {
+	return r.a.Rollback(ctx, deployment.RollbackParams{Model: model, Environment: env, Version: version, Actor: actor, Reason: reason})
 }
 
 func loadOrCreateKey(path string) ([]byte, error) {

@@ -111,6 +111,7 @@ type Store interface {
 	ModelSettingsList(ctx context.Context) (map[string]json.RawMessage, error)
 
 	WindowStore // gateways' published measurement windows (windows.go)
+	Registry // aliases, tags and descriptions of versions (lineage.go)
 
 	Ping(ctx context.Context) error
 	Close() error
@@ -359,6 +360,7 @@ type ModelVersion struct {
 	Endpoint     string             `json:"endpoint,omitempty"`
 	RunID        string             `json:"run_id,omitempty"`
 	Metrics      map[string]float64 `json:"metrics,omitempty"`
+	Lineage      *Lineage           `json:"lineage,omitempty"` // where it came from (lineage.go)
 	CreatedAt    time.Time          `json:"created_at"`
 }
 

@@ -27,6 +27,14 @@ func (s *Store) ModelVersionPut(ctx context.Context, v store.ModelVersion) error
 		}
 		metrics = string(b)
 	}
+	var lineage any
+	if v.Lineage != nil {
+		b, err := json.Marshal(v.Lineage)
+		if err != nil {
+			return fmt.Errorf("put model version %s@%s: encode lineage: %w", v.Model, v.Version, err)
+		}
+		lineage = string(b)
+	}
 	return s.tx(ctx, func(tx *sql.Tx) error {
 		var digest string
 		err := s.txRow(ctx, tx, `SELECT digest FROM model_versions WHERE model = ? AND version = ?`, v.Model, v.Version).Scan(&digest)
@@ -39,28 +47,35 @@ func (s *Store) ModelVersionPut(ctx context.Context, v store.ModelVersion) error
 		case !errors.Is(err, sql.ErrNoRows):
 			return fmt.Errorf("put model version %s@%s: %w", v.Model, v.Version, err)
 		}
-		if _, err := s.txExec(ctx, tx, `INSERT INTO model_versions (model, version, digest, artifact_path, endpoint, run_id, metrics, created_at)
-			VALUES (?, ?, ?, ?, ?, ?, ?, ?)`, v.Model, v.Version, v.Digest, v.ArtifactPath, v.Endpoint, v.RunID, metrics, ts(v.CreatedAt)); err != nil {
+		if _, err := s.txExec(ctx, tx, `INSERT INTO model_versions (model, version, digest, artifact_path, endpoint, run_id, metrics, created_at, lineage)
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`, v.Model, v.Version, v.Digest, v.ArtifactPath, v.Endpoint, v.RunID, metrics, ts(v.CreatedAt), lineage); err != nil {
 			return fmt.Errorf("put model version %s@%s: %w", v.Model, v.Version, err)
 		}
 		return nil
 	})
 }
 
-const modelVersionColumns = `model, version, digest, artifact_path, endpoint, run_id, metrics, created_at`
+const modelVersionColumns = `model, version, digest, artifact_path, endpoint, run_id, metrics, created_at, lineage`
 
 func scanModelVersion(sc scanner) (store.ModelVersion, error) {
 	var (
 		v       store.ModelVersion
 		metrics sql.NullString
+		lineage sql.NullString
 		created int64
 	)
-	if err := sc.Scan(&v.Model, &v.Version, &v.Digest, &v.ArtifactPath, &v.Endpoint, &v.RunID, &metrics, &created); err != nil {
+	if err := sc.Scan(&v.Model, &v.Version, &v.Digest, &v.ArtifactPath, &v.Endpoint, &v.RunID, &metrics, &created, &lineage); err != nil {
 		return store.ModelVersion{}, err
 	}
 	if metrics.Valid {
 		if err := json.Unmarshal([]byte(metrics.String), &v.Metrics); err != nil {
 			return store.ModelVersion{}, fmt.Errorf("decode metrics of %s@%s: %w", v.Model, v.Version, err)
+		}
+	}
+	if lineage.Valid {
+		v.Lineage = new(store.Lineage)
+		if err := json.Unmarshal([]byte(lineage.String), v.Lineage); err != nil {
+			return store.ModelVersion{}, fmt.Errorf("decode lineage of %s@%s: %w", v.Model, v.Version, err)
 		}
 	}
 	v.CreatedAt = fromNanos(created)

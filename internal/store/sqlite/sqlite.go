@@ -318,6 +318,7 @@ CREATE TABLE leases (
 
 ALTER TABLE runs ADD COLUMN fence INTEGER NOT NULL DEFAULT 0;
 `,
+	registryMigration, // registry_notes.go
 }
 
 func (s *Store) migrate(ctx context.Context) error {

@@ -50,7 +50,7 @@ func TestDataSurvivesReopen(t *testing.T) {
 	defer s.Close()
 	v, err := s.SchemaVersion(ctx)
 	require.NoError(t, err)
-	require.Equal(t, 5, v, "the initial schema, the sessions tables, the claims and model settings tables, the gateway windows, the leases table")
+	require.Equal(t, 6, v, "the initial schema, the sessions tables, the claims and model settings tables, the gateway windows, the leases table, the registry's lineage, notes and aliases")
 	got, err := s.RunGet(ctx, "r1")
 	require.NoError(t, err)
 	require.Equal(t, store.RunRunning, got.State)

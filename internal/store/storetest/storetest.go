@@ -33,6 +33,7 @@ func Exercise(t *testing.T, newStore func(t *testing.T) store.Store) {
 		{"approvals", approvalTests},
 		{"audit", auditTests},
 		{"registry", registryTests},
+		{"registry notes and aliases", registryNoteTests}, // registry_notes.go
 		{"routes", routeTests},
 		{"rollouts", rolloutTests},
 		{"sessions", sessionTests},
