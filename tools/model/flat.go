@@ -22,8 +22,8 @@ type flatNode struct {
 
 // flatTree locates one tree in the flat slices.
 type flatTree struct {
-	depth int32 // D: every row takes D steps
-	nodes int32 // offset of its 2^D-1 internal nodes in flatNodes
+	depth  int32 // D: every row takes D steps
+	nodes  int32 // offset of its 2^D-1 internal nodes in flatNodes
 	leaves int32 // offset of its 2^D leaves in flatLeaves
 }
 
