@@ -72,6 +72,7 @@ type parser struct {
 	blockSize int
 	workers   int
 	queue     int // blocks waiting on each side of the workers
+	noFast    bool // tests: always the general record parser
 }
 
 func newParser(name string, o Options) (*parser, error) {
@@ -318,6 +319,9 @@ func fastFloat(b []byte) (float64, bool) {
 
 // parseBlock parses the records of data (a whole number of records).
 func (p *parser) parseBlock(data []byte, modes []mode) *chunk {
+	if c, ok := p.parseBlockPlain(data, modes); ok {
+		return c
+	}
 	ncol := len(modes)
 	est := bytes.Count(data, []byte{'\n'}) + 1
 	c := &chunk{cols: make([]chunkCol, ncol), lines: est - 1, errCol: -1}
