@@ -71,7 +71,7 @@ type parser struct {
 	types     map[string]Type
 	blockSize int
 	workers   int
-	queue     int // blocks waiting on each side of the workers
+	queue     int  // blocks waiting on each side of the workers
 	noFast    bool // tests: always the general record parser
 }
 
