@@ -7,6 +7,7 @@ import (
 	"io"
 	"math"
 	"runtime"
+	"slices"
 	"strconv"
 	"sync"
 	"unicode/utf8"
@@ -63,6 +64,7 @@ type mode uint8
 const (
 	modeNum mode = iota
 	modeStr
+	modeSkip // not in Options.Columns: delimited, never parsed or stored
 )
 
 type parser struct {
@@ -71,8 +73,9 @@ type parser struct {
 	types     map[string]Type
 	blockSize int
 	workers   int
-	queue     int  // blocks waiting on each side of the workers
-	noFast    bool // tests: always the general record parser
+	queue     int             // blocks waiting on each side of the workers
+	noFast    bool            // tests: always the general record parser
+	keep      map[string]bool // Options.Columns; nil = every column
 }
 
 func newParser(name string, o Options) (*parser, error) {
@@ -88,7 +91,14 @@ func newParser(name string, o Options) (*parser, error) {
 			return nil, fmt.Errorf("read %s: column %q: unknown type %q (numeric, categorical, boolean, timestamp)", name, col, t)
 		}
 	}
-	return &parser{name: name, delim: byte(d), types: o.Types, blockSize: defaultBlock, workers: runtime.GOMAXPROCS(0), queue: runtime.GOMAXPROCS(0)}, nil
+	p := &parser{name: name, delim: byte(d), types: o.Types, blockSize: defaultBlock, workers: runtime.GOMAXPROCS(0), queue: runtime.GOMAXPROCS(0)}
+	if o.Columns != nil {
+		p.keep = map[string]bool{}
+		for _, c := range o.Columns {
+			p.keep[c] = true
+		}
+	}
+	return p, nil
 }
 
 // chunk is one block's parsed columns.
@@ -330,11 +340,14 @@ func (p *parser) parseBlock(data []byte, modes []mode) *chunk {
 		cc := &c.cols[i]
 		cc.null = make([]bool, 0, est)
 		cc.badRow = -1
-		if m == modeNum {
+		switch m {
+		case modeNum:
 			cc.num = make([]float64, 0, est)
-		} else {
+		case modeStr:
 			cc.str = make([]string, 0, est)
 			interns[i] = map[string]string{}
+		case modeSkip:
+			cc.null = nil
 		}
 	}
 	checkUTF8 := !utf8.Valid(data)
@@ -351,6 +364,9 @@ func (p *parser) parseBlock(data []byte, modes []mode) *chunk {
 			return
 		}
 		cc := &c.cols[i]
+		if modes[i] == modeSkip {
+			return
+		}
 		if modes[i] == modeNum {
 			v, null, ok := parseNumber(f)
 			if !ok && cc.badRow < 0 {
@@ -606,7 +622,7 @@ func (p *parser) detect(h header, first []byte, forced map[int]mode) []mode {
 			modes[i] = modeStr
 		}
 	}
-	return modes
+	return p.project(h, modes)
 }
 
 // start reads the first block and the header.
@@ -690,6 +706,7 @@ func (p *parser) readFrame(rs io.ReadSeeker) (*Frame, error) {
 // a column per worker.
 func (p *parser) assemble(h header, modes []mode, chunks []*chunk, rows int) (*Frame, error) {
 	f := &Frame{Source: p.name, Rows: rows, Columns: make([]*Column, len(h.names))}
+	defer func() { f.Columns = slices.DeleteFunc(f.Columns, func(c *Column) bool { return c == nil }) }()
 	errs := make([]error, len(h.names))
 	next := make(chan int)
 	var wg sync.WaitGroup
@@ -703,7 +720,9 @@ func (p *parser) assemble(h header, modes []mode, chunks []*chunk, rows int) (*F
 		}()
 	}
 	for i := range h.names {
-		next <- i
+		if modes[i] != modeSkip {
+			next <- i
+		}
 	}
 	close(next)
 	wg.Wait()

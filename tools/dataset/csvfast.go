@@ -95,3 +95,16 @@ func (p *parser) parseBlockPlain(data []byte, modes []mode) (*chunk, bool) {
 	c.rows = row
 	return c, true
 }
+
+// project marks the columns outside Options.Columns as skipped.
+func (p *parser) project(h header, modes []mode) []mode {
+	if p.keep == nil {
+		return modes
+	}
+	for i, name := range h.names {
+		if !p.keep[name] {
+			modes[i] = modeSkip
+		}
+	}
+	return modes
+}
