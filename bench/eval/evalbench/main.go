@@ -5,9 +5,9 @@ package main
 
 import (
 	"bufio"
+	"context"
 	"crypto/sha256"
 	"encoding/binary"
-	"context"
 	"flag"
 	"fmt"
 	"math"
