@@ -287,6 +287,14 @@ var pow10 = [...]float64{1e0, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9, 1e10,
 // strconv.ParseFloat gives. Anything else (exponents, long mantissas,
 // hex, inf) reports ok=false and goes to strconv.
 func fastFloat(b []byte) (float64, bool) {
+	if v, ok := shortFloat(b); ok {
+		return v, true
+	}
+	return clingerFloat(b)
+}
+
+// clingerFloat is fastFloat's general loop.
+func clingerFloat(b []byte) (float64, bool) {
 	i := 0
 	neg := false
 	if b[0] == '-' || b[0] == '+' {

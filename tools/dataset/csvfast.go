@@ -108,3 +108,47 @@ func (p *parser) project(h header, modes []mode) []mode {
 	}
 	return modes
 }
+
+// shortFloat is fastFloat for the usual field: optional sign, digits,
+// optionally a point and more digits, at most 15 digits in all. Fifteen
+// digits are below 10^15 < 2^53, so no overflow check is needed per
+// digit; the mantissa and exponent, and so the one division, are those
+// clingerFloat computes, hence the same float64. Anything else reports
+// ok=false.
+func shortFloat(b []byte) (float64, bool) {
+	i := 0
+	neg := false
+	if len(b) > 0 && (b[0] == '-' || b[0] == '+') {
+		neg = b[0] == '-'
+		i = 1
+	}
+	var mant uint64
+	start := i
+	for i < len(b) && b[i]-'0' < 10 {
+		mant = mant*10 + uint64(b[i]-'0')
+		i++
+	}
+	digits := i - start
+	frac := 0
+	if i < len(b) && b[i] == '.' {
+		i++
+		fs := i
+		for i < len(b) && b[i]-'0' < 10 {
+			mant = mant*10 + uint64(b[i]-'0')
+			i++
+		}
+		frac = i - fs
+		digits += frac
+	}
+	if i != len(b) || digits == 0 || digits > 15 {
+		return 0, false
+	}
+	f := float64(mant)
+	if frac > 0 {
+		f /= pow10[frac]
+	}
+	if neg {
+		f = -f
+	}
+	return f, true
+}

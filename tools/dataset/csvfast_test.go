@@ -6,6 +6,7 @@ import (
 	"math"
 	"os"
 	"path/filepath"
+	"strconv"
 	"testing"
 )
 
@@ -140,5 +141,24 @@ func FuzzPlainEqualsGeneral(f *testing.F) {
 		}
 		bs := 1 + int(block)%512
 		checkSame(t, data, Options{Delimiter: rune(delim)}, bs)
+	})
+}
+
+// FuzzShortFloat: whatever shortFloat accepts, the general Clinger loop
+// and strconv.ParseFloat give the same bits.
+func FuzzShortFloat(f *testing.F) {
+	for _, s := range []string{"1.5", "-0.0001", "123.456", "999999999999999", "0.1", "+.5", "5.", "-", ".", "1.2.3", "0.0316045587"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		got, ok := shortFloat([]byte(s))
+		if !ok {
+			return
+		}
+		want, ok2 := clingerFloat([]byte(s))
+		ref, err := strconv.ParseFloat(s, 64)
+		if !ok2 || err != nil || math.Float64bits(want) != math.Float64bits(got) || math.Float64bits(ref) != math.Float64bits(got) {
+			t.Fatalf("%q: short %v, clinger %v %v, strconv %v %v", s, got, want, ok2, ref, err)
+		}
 	})
 }
