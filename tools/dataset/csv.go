@@ -104,6 +104,7 @@ func newParser(name string, o Options) (*parser, error) {
 // chunk is one block's parsed columns.
 type chunk struct {
 	rows, lines int
+	bytes       int // length of the block's text
 	cols        []chunkCol
 	err         *ParseError // local row/line; made global by the collector
 	errCol      int
@@ -338,19 +339,20 @@ func clingerFloat(b []byte) (float64, bool) {
 // parseBlock parses the records of data (a whole number of records).
 func (p *parser) parseBlock(data []byte, modes []mode) *chunk {
 	if c, ok := p.parseBlockPlain(data, modes); ok {
+		c.bytes = len(data)
 		return c
 	}
 	ncol := len(modes)
 	est := bytes.Count(data, []byte{'\n'}) + 1
-	c := &chunk{cols: make([]chunkCol, ncol), lines: est - 1, errCol: -1}
+	c := &chunk{cols: make([]chunkCol, ncol), lines: est - 1, errCol: -1, bytes: len(data)}
 	interns := make([]map[string]string, ncol)
 	for i, m := range modes {
 		cc := &c.cols[i]
-		cc.null = make([]bool, 0, est)
+		cc.null = getBools(est)
 		cc.badRow = -1
 		switch m {
 		case modeNum:
-			cc.num = make([]float64, 0, est)
+			cc.num = getFloats(est)
 		case modeStr:
 			cc.str = make([]string, 0, est)
 			interns[i] = map[string]string{}
@@ -658,6 +660,13 @@ func (p *parser) start(r io.Reader) (header, []byte, *blockReader, error) {
 // readFrame parses the whole input into a Frame.
 func (p *parser) readFrame(rs io.ReadSeeker) (*Frame, error) {
 	forced := map[int]mode{}
+	size, err := rs.Seek(0, io.SeekEnd)
+	if err != nil {
+		return nil, fmt.Errorf("read %s: %w", p.name, err)
+	}
+	if _, err := rs.Seek(0, io.SeekStart); err != nil {
+		return nil, fmt.Errorf("read %s: %w", p.name, err)
+	}
 	for attempt := 0; ; attempt++ {
 		if attempt > 0 {
 			if _, err := rs.Seek(0, io.SeekStart); err != nil {
@@ -670,6 +679,7 @@ func (p *parser) readFrame(rs io.ReadSeeker) (*Frame, error) {
 		}
 		modes := p.detect(h, first, forced)
 		var chunks []*chunk
+		var acc *chunk // every chunk so far, concatenated as they arrive
 		rows, lines := 0, h.lines
 		retry := false
 		err = p.run(first, br, modes, func(c *chunk) error {
@@ -696,7 +706,10 @@ func (p *parser) readFrame(rs io.ReadSeeker) (*Frame, error) {
 			rows += c.rows
 			lines += c.lines
 			if !retry {
-				chunks = append(chunks, c)
+				if acc == nil {
+					acc = newAccumulator(modes, c, size)
+				}
+				acc.add(c)
 			}
 			return nil
 		})
@@ -705,6 +718,9 @@ func (p *parser) readFrame(rs io.ReadSeeker) (*Frame, error) {
 		}
 		if retry {
 			continue
+		}
+		if acc != nil {
+			chunks = []*chunk{acc}
 		}
 		return p.assemble(h, modes, chunks, rows)
 	}
@@ -745,19 +761,29 @@ func (p *parser) assemble(h header, modes []mode, chunks []*chunk, rows int) (*F
 }
 
 func (p *parser) assembleColumn(name string, i int, m mode, chunks []*chunk, rows int) (*Column, error) {
-	col := &Column{Name: name, Null: make([]bool, 0, rows)}
+	col := &Column{Name: name}
 	if m == modeNum {
 		col.Type = TypeNumeric
-		col.Num = make([]float64, 0, rows)
-	} else {
-		col.Str = make([]string, 0, rows)
 	}
-	for _, c := range chunks {
-		cc := &c.cols[i]
-		col.Null = append(col.Null, cc.null...)
-		col.Num = append(col.Num, cc.num...)
-		col.Str = append(col.Str, cc.str...)
-		*cc = chunkCol{} // let the chunk's memory go as we go
+	if len(chunks) == 1 {
+		// The accumulator: its slices become the column, no copy.
+		cc := &chunks[0].cols[i]
+		col.Null, col.Num, col.Str = cc.null, cc.num, cc.str
+		*cc = chunkCol{}
+	} else {
+		col.Null = make([]bool, 0, rows)
+		if m == modeNum {
+			col.Num = make([]float64, 0, rows)
+		} else {
+			col.Str = make([]string, 0, rows)
+		}
+		for _, c := range chunks {
+			cc := &c.cols[i]
+			col.Null = append(col.Null, cc.null...)
+			col.Num = append(col.Num, cc.num...)
+			col.Str = append(col.Str, cc.str...)
+			*cc = chunkCol{} // let the chunk's memory go as we go
+		}
 	}
 	if m == modeStr {
 		want, declared := p.types[name]
