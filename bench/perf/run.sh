@@ -10,6 +10,8 @@
 #      scikit-learn (bench/eval/sklearn_metrics.py), with peak RSS.
 # Wall time, CPU time (user+sys) and peak RSS come from /usr/bin/time -v.
 # Usage (from anywhere): bench/perf/run.sh   (RUNS=3 by default; make bench-perf)
+# BASE=<git revision> also times that revision's drift and evaluate in the
+# same rounds (built from `git archive` in a temporary directory).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 PY=${PY:-/usr/bin/python3}
@@ -21,6 +23,13 @@ mkdir -p bin "$E" "$D"
 go build -o bin/modelgate ./cmd/modelgate
 go build -o bin/evalbench ./bench/eval/evalbench
 go build -o bin/drift-gen ./bench/drift/gen
+OLD=
+if [ -n "${BASE:-}" ]; then
+  tmp=$(mktemp -d)
+  git archive "$BASE" | tar -x -C "$tmp"
+  (cd "$tmp" && go build -o bin/modelgate ./cmd/modelgate)
+  OLD=$tmp/bin/modelgate
+fi
 SCORES=$E/scores-10000000.csv
 FEATS=$E/features-1000000.csv
 MODEL=testdata/eval/binary-breast-cancer/model-candidate.json
@@ -48,7 +57,7 @@ echo "columns: label, wall, CPU (user+sys), peak RSS"
 
 echo "== 1. values: per-column SHA-256 of the float64s, modelgate vs pandas (round_trip and default parsers)"
 for f in "$SCORES" "$D/ref.csv"; do
-  a=$(bin/evalbench -mode read -data "$f" | grep -v read_s | sha256sum | cut -c1-16)
+  a=$(bin/evalbench -mode read -digest -data "$f" | grep -v read_s | sha256sum | cut -c1-16)
   b=$($PY bench/perf/read_peer.py "$f" --digest --round-trip | grep -v read_s | sha256sum | cut -c1-16)
   c=$($PY bench/perf/read_peer.py "$f" --digest | grep -v read_s | sha256sum | cut -c1-16)
   echo "$f: modelgate $a, pandas round_trip $b, pandas default $c $([ "$a" = "$b" ] && echo '(identical)' || echo '(DIFFERENT)')"
@@ -73,7 +82,9 @@ done
 echo "== 4. whole processes: drift (1M+1M rows x 22 columns) and evaluate (10M pairs, --resamples 0)"
 for i in $(seq 1 "$RUNS"); do
   measure "modelgate drift #$i" bin/modelgate drift --reference "$D/ref.csv" --current "$D/cur.csv"
+  [ -z "$OLD" ] || measure "modelgate drift at $BASE #$i" "$OLD" drift --reference "$D/ref.csv" --current "$D/cur.csv"
   measure "pandas + scipy (bench/drift/peer.py) #$i" "$PY" bench/drift/peer.py "$D/ref.csv" "$D/cur.csv"
   measure "modelgate evaluate --resamples 0 #$i" bin/modelgate evaluate --data "$SCORES" --label label --candidate "$SCORES" --task binary --resamples 0 --json
+  [ -z "$OLD" ] || measure "modelgate evaluate at $BASE #$i" "$OLD" evaluate --data "$SCORES" --label label --candidate "$SCORES" --task binary --resamples 0 --json
   measure "scikit-learn (sklearn_metrics.py) #$i" "$PY" bench/eval/sklearn_metrics.py "$SCORES" 1
 done
