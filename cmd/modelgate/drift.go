@@ -149,6 +149,9 @@ func runDrift(cmd *cobra.Command, f driftFlags) error {
 			return usageErr(fmt.Errorf("--max-size: %w", err))
 		}
 		ro := dataset.Options{Delimiter: delim, MaxBytes: int64(maxSize)}
+		if len(f.columns) > 0 {
+			ro.Columns = f.columns // parse only what is compared
+		}
 		ref, err := dataset.Read(f.reference, ro)
 		if err != nil {
 			return usageErr(fmt.Errorf("reference: %w", err))

@@ -7,6 +7,7 @@ import (
 	"io"
 	"math"
 	"runtime"
+	"slices"
 	"strconv"
 	"sync"
 	"unicode/utf8"
@@ -63,6 +64,7 @@ type mode uint8
 const (
 	modeNum mode = iota
 	modeStr
+	modeSkip // not in Options.Columns: delimited, never parsed or stored
 )
 
 type parser struct {
@@ -71,7 +73,9 @@ type parser struct {
 	types     map[string]Type
 	blockSize int
 	workers   int
-	queue     int // blocks waiting on each side of the workers
+	queue     int             // blocks waiting on each side of the workers
+	noFast    bool            // tests: always the general record parser
+	keep      map[string]bool // Options.Columns; nil = every column
 }
 
 func newParser(name string, o Options) (*parser, error) {
@@ -87,12 +91,20 @@ func newParser(name string, o Options) (*parser, error) {
 			return nil, fmt.Errorf("read %s: column %q: unknown type %q (numeric, categorical, boolean, timestamp)", name, col, t)
 		}
 	}
-	return &parser{name: name, delim: byte(d), types: o.Types, blockSize: defaultBlock, workers: runtime.GOMAXPROCS(0), queue: runtime.GOMAXPROCS(0)}, nil
+	p := &parser{name: name, delim: byte(d), types: o.Types, blockSize: defaultBlock, workers: runtime.GOMAXPROCS(0), queue: runtime.GOMAXPROCS(0)}
+	if o.Columns != nil {
+		p.keep = map[string]bool{}
+		for _, c := range o.Columns {
+			p.keep[c] = true
+		}
+	}
+	return p, nil
 }
 
 // chunk is one block's parsed columns.
 type chunk struct {
 	rows, lines int
+	bytes       int // length of the block's text
 	cols        []chunkCol
 	err         *ParseError // local row/line; made global by the collector
 	errCol      int
@@ -276,6 +288,14 @@ var pow10 = [...]float64{1e0, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9, 1e10,
 // strconv.ParseFloat gives. Anything else (exponents, long mantissas,
 // hex, inf) reports ok=false and goes to strconv.
 func fastFloat(b []byte) (float64, bool) {
+	if v, ok := shortFloat(b); ok {
+		return v, true
+	}
+	return clingerFloat(b)
+}
+
+// clingerFloat is fastFloat's general loop.
+func clingerFloat(b []byte) (float64, bool) {
 	i := 0
 	neg := false
 	if b[0] == '-' || b[0] == '+' {
@@ -318,19 +338,26 @@ func fastFloat(b []byte) (float64, bool) {
 
 // parseBlock parses the records of data (a whole number of records).
 func (p *parser) parseBlock(data []byte, modes []mode) *chunk {
+	if c, ok := p.parseBlockPlain(data, modes); ok {
+		c.bytes = len(data)
+		return c
+	}
 	ncol := len(modes)
 	est := bytes.Count(data, []byte{'\n'}) + 1
-	c := &chunk{cols: make([]chunkCol, ncol), lines: est - 1, errCol: -1}
+	c := &chunk{cols: make([]chunkCol, ncol), lines: est - 1, errCol: -1, bytes: len(data)}
 	interns := make([]map[string]string, ncol)
 	for i, m := range modes {
 		cc := &c.cols[i]
-		cc.null = make([]bool, 0, est)
+		cc.null = getBools(est)
 		cc.badRow = -1
-		if m == modeNum {
-			cc.num = make([]float64, 0, est)
-		} else {
+		switch m {
+		case modeNum:
+			cc.num = getFloats(est)
+		case modeStr:
 			cc.str = make([]string, 0, est)
 			interns[i] = map[string]string{}
+		case modeSkip:
+			cc.null = nil
 		}
 	}
 	checkUTF8 := !utf8.Valid(data)
@@ -347,6 +374,9 @@ func (p *parser) parseBlock(data []byte, modes []mode) *chunk {
 			return
 		}
 		cc := &c.cols[i]
+		if modes[i] == modeSkip {
+			return
+		}
 		if modes[i] == modeNum {
 			v, null, ok := parseNumber(f)
 			if !ok && cc.badRow < 0 {
@@ -602,7 +632,7 @@ func (p *parser) detect(h header, first []byte, forced map[int]mode) []mode {
 			modes[i] = modeStr
 		}
 	}
-	return modes
+	return p.project(h, modes)
 }
 
 // start reads the first block and the header.
@@ -630,6 +660,13 @@ func (p *parser) start(r io.Reader) (header, []byte, *blockReader, error) {
 // readFrame parses the whole input into a Frame.
 func (p *parser) readFrame(rs io.ReadSeeker) (*Frame, error) {
 	forced := map[int]mode{}
+	size, err := rs.Seek(0, io.SeekEnd)
+	if err != nil {
+		return nil, fmt.Errorf("read %s: %w", p.name, err)
+	}
+	if _, err := rs.Seek(0, io.SeekStart); err != nil {
+		return nil, fmt.Errorf("read %s: %w", p.name, err)
+	}
 	for attempt := 0; ; attempt++ {
 		if attempt > 0 {
 			if _, err := rs.Seek(0, io.SeekStart); err != nil {
@@ -642,6 +679,7 @@ func (p *parser) readFrame(rs io.ReadSeeker) (*Frame, error) {
 		}
 		modes := p.detect(h, first, forced)
 		var chunks []*chunk
+		var acc *chunk // every chunk so far, concatenated as they arrive
 		rows, lines := 0, h.lines
 		retry := false
 		err = p.run(first, br, modes, func(c *chunk) error {
@@ -668,7 +706,10 @@ func (p *parser) readFrame(rs io.ReadSeeker) (*Frame, error) {
 			rows += c.rows
 			lines += c.lines
 			if !retry {
-				chunks = append(chunks, c)
+				if acc == nil {
+					acc = newAccumulator(modes, c, size)
+				}
+				acc.add(c)
 			}
 			return nil
 		})
@@ -678,6 +719,9 @@ func (p *parser) readFrame(rs io.ReadSeeker) (*Frame, error) {
 		if retry {
 			continue
 		}
+		if acc != nil {
+			chunks = []*chunk{acc}
+		}
 		return p.assemble(h, modes, chunks, rows)
 	}
 }
@@ -686,6 +730,7 @@ func (p *parser) readFrame(rs io.ReadSeeker) (*Frame, error) {
 // a column per worker.
 func (p *parser) assemble(h header, modes []mode, chunks []*chunk, rows int) (*Frame, error) {
 	f := &Frame{Source: p.name, Rows: rows, Columns: make([]*Column, len(h.names))}
+	defer func() { f.Columns = slices.DeleteFunc(f.Columns, func(c *Column) bool { return c == nil }) }()
 	errs := make([]error, len(h.names))
 	next := make(chan int)
 	var wg sync.WaitGroup
@@ -699,7 +744,9 @@ func (p *parser) assemble(h header, modes []mode, chunks []*chunk, rows int) (*F
 		}()
 	}
 	for i := range h.names {
-		next <- i
+		if modes[i] != modeSkip {
+			next <- i
+		}
 	}
 	close(next)
 	wg.Wait()
@@ -714,19 +761,29 @@ func (p *parser) assemble(h header, modes []mode, chunks []*chunk, rows int) (*F
 }
 
 func (p *parser) assembleColumn(name string, i int, m mode, chunks []*chunk, rows int) (*Column, error) {
-	col := &Column{Name: name, Null: make([]bool, 0, rows)}
+	col := &Column{Name: name}
 	if m == modeNum {
 		col.Type = TypeNumeric
-		col.Num = make([]float64, 0, rows)
-	} else {
-		col.Str = make([]string, 0, rows)
 	}
-	for _, c := range chunks {
-		cc := &c.cols[i]
-		col.Null = append(col.Null, cc.null...)
-		col.Num = append(col.Num, cc.num...)
-		col.Str = append(col.Str, cc.str...)
-		*cc = chunkCol{} // let the chunk's memory go as we go
+	if len(chunks) == 1 {
+		// The accumulator: its slices become the column, no copy.
+		cc := &chunks[0].cols[i]
+		col.Null, col.Num, col.Str = cc.null, cc.num, cc.str
+		*cc = chunkCol{}
+	} else {
+		col.Null = make([]bool, 0, rows)
+		if m == modeNum {
+			col.Num = make([]float64, 0, rows)
+		} else {
+			col.Str = make([]string, 0, rows)
+		}
+		for _, c := range chunks {
+			cc := &c.cols[i]
+			col.Null = append(col.Null, cc.null...)
+			col.Num = append(col.Num, cc.num...)
+			col.Str = append(col.Str, cc.str...)
+			*cc = chunkCol{} // let the chunk's memory go as we go
+		}
 	}
 	if m == modeStr {
 		want, declared := p.types[name]

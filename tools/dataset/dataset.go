@@ -128,6 +128,11 @@ type Options struct {
 	Delimiter rune            // 0 = ','
 	Types     map[string]Type // overrides inference
 	MaxBytes  int64           // 0 = no limit
+	// Columns, when set, is the projection: only these columns are
+	// parsed and returned (in file order); the others are only
+	// delimited. A name the file does not have is left for the caller
+	// to report, as it would be without the projection.
+	Columns []string
 }
 
 // ErrTooLarge is returned when the input exceeds Options.MaxBytes.

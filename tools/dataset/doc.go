@@ -5,8 +5,13 @@
 // The CSV reader is a hand-written byte-level RFC 4180 parser: a reader
 // goroutine cuts the input into blocks at record boundaries (quote aware),
 // and one worker per CPU parses blocks into typed column chunks, which are
-// concatenated in order at the end. Memory stays at the size of the Frame
-// plus a few blocks in flight; the file is never held whole.
+// appended in order, as they arrive, to columns sized from the first
+// block's bytes per row (their buffers are then reused). Memory stays at
+// the size of the Frame plus a few blocks in flight; the file is never
+// held whole. A block without a quote is parsed by a single loop with no
+// per-field call (csvfast.go); anything unusual in it goes to the general
+// record parser, which a differential fuzz target holds the fast path to.
+// Options.Columns is a projection: other columns are only delimited.
 //
 // Type inference (overridable per column with Options.Types):
 //

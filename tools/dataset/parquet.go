@@ -6,6 +6,7 @@ import (
 	"io"
 	"math"
 	"os"
+	"slices"
 
 	"github.com/parquet-go/parquet-go"
 	"github.com/parquet-go/parquet-go/format"
@@ -20,6 +21,14 @@ func readParquet(f *os.File, size int64, path string, o Options) (*Frame, error)
 	}
 	fields := pf.Schema().Fields()
 	fr := &Frame{Source: path, Rows: int(pf.NumRows())}
+	// Projection: the row reader decodes every column, but the others
+	// are neither converted nor kept.
+	skip := make([]bool, len(fields))
+	if o.Columns != nil {
+		for i, fd := range fields {
+			skip[i] = !slices.Contains(o.Columns, fd.Name())
+		}
+	}
 	kinds := make([]Type, len(fields))
 	scales := make([]float64, len(fields))
 	for i, fd := range fields {
@@ -31,7 +40,12 @@ func readParquet(f *os.File, size int64, path string, o Options) (*Frame, error)
 			t = over
 		}
 		kinds[i], scales[i] = t, scale
-		c := &Column{Name: fd.Name(), Type: t, Null: make([]bool, 0, fr.Rows)}
+		c := &Column{Name: fd.Name(), Type: t}
+		if skip[i] {
+			fr.Columns = append(fr.Columns, c)
+			continue
+		}
+		c.Null = make([]bool, 0, fr.Rows)
 		if t == TypeCategorical {
 			c.Str = make([]string, 0, fr.Rows)
 		} else {
@@ -56,6 +70,9 @@ func readParquet(f *os.File, size int64, path string, o Options) (*Frame, error)
 				if ci < 0 || ci >= len(fields) {
 					return nil, fmt.Errorf("read parquet %s: row %d: value for unknown column %d", path, row, ci)
 				}
+				if skip[ci] {
+					continue
+				}
 				if err := appendParquet(fr.Columns[ci], v, scales[ci], &interned[ci]); err != nil {
 					return nil, fmt.Errorf("read parquet %s: row %d, column %q: %w", path, row, fields[ci].Name(), err)
 				}
@@ -69,6 +86,13 @@ func readParquet(f *os.File, size int64, path string, o Options) (*Frame, error)
 		}
 	}
 	fr.Rows = row
+	kept := fr.Columns[:0]
+	for i, c := range fr.Columns {
+		if !skip[i] {
+			kept = append(kept, c)
+		}
+	}
+	fr.Columns = kept
 	return fr, nil
 }
 

@@ -67,6 +67,9 @@ func Stream(path string, o StreamOptions, fn func(*Block) error) (StreamInfo, er
 	// Settle text columns' types on the first block.
 	probe := p.parseBlock(first, modes)
 	for i, m := range modes {
+		if m == modeSkip {
+			continue
+		}
 		if m == modeNum {
 			types[i] = TypeNumeric
 			continue
@@ -84,7 +87,13 @@ func Stream(path string, o StreamOptions, fn func(*Block) error) (StreamInfo, er
 		types[i] = classify(distinct)
 	}
 	probe = nil
-	info := StreamInfo{Names: h.names, Types: types}
+	info := StreamInfo{}
+	for i, m := range modes {
+		if m != modeSkip {
+			info.Names = append(info.Names, h.names[i])
+			info.Types = append(info.Types, types[i])
+		}
+	}
 	rows, lines := 0, h.lines
 	err = p.run(first, br, modes, func(c *chunk) error {
 		if c.err != nil {
@@ -98,6 +107,9 @@ func Stream(path string, o StreamOptions, fn func(*Block) error) (StreamInfo, er
 		b := &Block{FirstRow: rows + 1, Rows: c.rows}
 		for i := range c.cols {
 			cc := &c.cols[i]
+			if modes[i] == modeSkip {
+				continue
+			}
 			if cc.badRow >= 0 {
 				return &ParseError{File: path, Row: rows + cc.badRow + 1, Column: h.names[i],
 					Err: fmt.Errorf("%w: %q is not numeric (declare the column's type)", ErrStreamType, cc.bad)}

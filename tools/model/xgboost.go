@@ -137,6 +137,12 @@ type XGBoost struct {
 	threads   int
 	adjacent  bool // every split has right == left + 1
 
+	// flat is the padded level-order layout (flat.go); nil when the
+	// trees are too deep for it.
+	flat       []flatTree
+	flatNodes  []flatNode
+	flatLeaves []float32
+
 	// missing is the feature value that means "absent" besides NaN
 	// (XGBoost's DMatrix(missing=...)); NaN means only NaN is.
 	missing       float32
@@ -345,6 +351,7 @@ func buildXGBoost(raw *xgbJSON, name string) (*XGBoost, error) {
 	if err := m.readAttributes(L.Attributes, tm); err != nil {
 		return nil, err
 	}
+	m.buildFlat()
 	return m, nil
 }
 
@@ -836,7 +843,11 @@ func (m *XGBoost) predictBlocks(b Batch, cols []int, out []float64, lo, hi int) 
 		for i := range sums[:n*g] {
 			sums[i] = m.base
 		}
-		m.sumTrees(feats[:n*nf], sums[:n*g], n)
+		if m.flat != nil {
+			m.sumTreesFlat(feats[:n*nf], sums[:n*g], n)
+		} else {
+			m.sumTrees(feats[:n*nf], sums[:n*g], n)
+		}
 		if g == 1 {
 			m.obj.transform(sums[:n], out[r0:r1])
 		} else {

@@ -6,6 +6,8 @@ package main
 import (
 	"bufio"
 	"context"
+	"crypto/sha256"
+	"encoding/binary"
 	"flag"
 	"fmt"
 	"math"
@@ -21,12 +23,13 @@ import (
 )
 
 func main() {
-	mode := flag.String("mode", "", "gen-scores | metrics | infer")
+	mode := flag.String("mode", "", "gen-scores | gen-features | metrics | infer | read")
 	path := flag.String("data", "", "data file")
 	n := flag.Int("n", 10_000_000, "rows to generate")
 	modelPath := flag.String("model", "", "XGBoost JSON model (infer)")
 	threads := flag.Int("threads", 1, "inference goroutines")
 	reps := flag.Int("reps", 3, "repetitions; the best is reported")
+	digest := flag.Bool("digest", false, "read: print each numeric column's SHA-256 (after the timing)")
 	flag.Parse()
 	var err error
 	switch *mode {
@@ -38,6 +41,8 @@ func main() {
 		err = benchMetrics(*path, *reps)
 	case "infer":
 		err = benchInfer(*path, *modelPath, *threads, *reps)
+	case "read":
+		err = benchRead(*path, *digest)
 	default:
 		err = fmt.Errorf("unknown -mode %q", *mode)
 	}
@@ -199,4 +204,38 @@ func cpuTime() time.Duration {
 	var ru syscall.Rusage
 	syscall.Getrusage(syscall.RUSAGE_SELF, &ru)
 	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+}
+
+// benchRead reads a CSV whole (the process is what bench/perf times) and
+// prints, per numeric column, the SHA-256 of its float64 values (little
+// endian, a missing value as numpy's NaN) so that bench/perf/read_peer.py
+// can show that pandas read the same numbers bit for bit.
+func benchRead(path string, digest bool) error {
+	t0 := time.Now()
+	fr, err := dataset.Read(path, dataset.Options{})
+	if err != nil {
+		return err
+	}
+	fmt.Printf("read_s %.3f\n", time.Since(t0).Seconds())
+	if !digest {
+		return nil
+	}
+	var b [8]byte
+	for _, c := range fr.Columns {
+		if c.Type != dataset.TypeNumeric {
+			continue
+		}
+		h := sha256.New()
+		for i, v := range c.Num {
+			u := math.Float64bits(v)
+			if c.Null[i] {
+				u = 0x7ff8000000000000
+			}
+			binary.LittleEndian.PutUint64(b[:], u)
+			h.Write(b[:])
+		}
+		fmt.Printf("%s %x\n", c.Name, h.Sum(nil)[:8])
+	}
+	fmt.Printf("rows %d\n", fr.Rows)
+	return nil
 }
