@@ -147,8 +147,7 @@ func reportsOf(done map[string]store.Stage) map[string]agents.Report {
 		if s.State != store.StageSucceeded || len(s.Report) == 0 || name == StageDecide || name == StageAssist {
 			continue
 		}
-		var r agents.Report
-		if json.Unmarshal(s.Report, &r) == nil {
+		if r, err := s.AgentReport(); err == nil {
 			out[name] = r
 		}
 	}

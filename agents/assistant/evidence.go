@@ -105,8 +105,7 @@ func Gather(in Input) Bundle {
 		if e, ok := stageItem(s); ok {
 			add(e)
 		}
-		var r agents.Report
-		if s.State == store.StageSucceeded && len(s.Report) > 0 && json.Unmarshal(s.Report, &r) == nil {
+		if r, err := s.AgentReport(); s.State == store.StageSucceeded && err == nil {
 			reports[s.Name] = r
 		}
 	}

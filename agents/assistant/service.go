@@ -168,8 +168,7 @@ func (s *Service) Assist(ctx context.Context, runID string) (Record, error) {
 func reportsOf(stages []store.Stage) map[string]agents.Report {
 	out := map[string]agents.Report{}
 	for _, s := range stages {
-		var r agents.Report
-		if s.State == store.StageSucceeded && len(s.Report) > 0 && s.Name != "decide" && json.Unmarshal(s.Report, &r) == nil {
+		if r, err := s.AgentReport(); s.State == store.StageSucceeded && s.Name != "decide" && err == nil {
 			out[s.Name] = r
 		}
 	}

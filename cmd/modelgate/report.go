@@ -116,8 +116,7 @@ func printRun(w io.Writer, v api.RunView) {
 		}
 		summary := s.Error
 		if name != "decide" && len(s.Report) > 0 {
-			var r agents.Report
-			if json.Unmarshal(s.Report, &r) == nil && r.Summary != "" {
+			if r, err := s.AgentReport(); err == nil && r.Summary != "" {
 				summary = r.Summary
 			}
 		}
@@ -195,8 +194,7 @@ var keyMetrics = []string{
 func printKeyMetrics(w io.Writer, stages map[string]store.Stage) {
 	all := map[string]float64{}
 	for _, s := range stages {
-		var r agents.Report
-		if len(s.Report) > 0 && json.Unmarshal(s.Report, &r) == nil {
+		if r, err := s.AgentReport(); err == nil {
 			for k, v := range r.Metrics {
 				all[k] = v
 			}
@@ -221,8 +219,7 @@ func printFindings(w io.Writer, stages map[string]store.Stage) {
 	}
 	var fs []f
 	for name, s := range stages {
-		var r agents.Report
-		if len(s.Report) > 0 && json.Unmarshal(s.Report, &r) == nil {
+		if r, err := s.AgentReport(); err == nil {
 			for _, x := range r.Findings {
 				fs = append(fs, f{name, x})
 			}

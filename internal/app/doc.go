@@ -1,4 +1,4 @@
-// Package server assembles one modelgate process from its parts: the
+// Package app assembles one modelgate process from its parts: the
 // embedded store, the audit trail, the policy engine and approval queue,
 // the agents, the coordinator, the gateway, the HTTP API and the
 // reviewers' page. `modelgate server`, `modelgate run --local` and

@@ -3,7 +3,6 @@ package ui
 import (
 	"crypto/sha256"
 	"encoding/hex"
-	"encoding/json"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -54,8 +53,8 @@ func (s *server) reportFile(w http.ResponseWriter, r *http.Request, sess session
 		if st.Name != r.PathValue("stage") || len(st.Report) == 0 {
 			continue
 		}
-		var rep pipeline.Report
-		if err := json.Unmarshal(st.Report, &rep); err != nil {
+		rep, err := st.AgentReport()
+		if err != nil {
 			continue
 		}
 		for _, a := range rep.Artifacts {

@@ -3,7 +3,6 @@ package ui
 import (
 	"context"
 	"embed"
-	"encoding/json"
 	"fmt"
 	"html/template"
 	"math"
@@ -140,8 +139,8 @@ func newStageView(st store.Stage) stageView {
 	if len(st.Report) == 0 {
 		return v
 	}
-	var rep pipeline.Report
-	if err := json.Unmarshal(st.Report, &rep); err != nil {
+	rep, err := st.AgentReport()
+	if err != nil {
 		v.ReportError = "the stored report cannot be read: " + err.Error()
 		return v
 	}

@@ -21,7 +21,6 @@ import (
 
 	"github.com/charmbracelet/log"
 
-	"github.com/modelgate/modelgate/agents"
 	"github.com/modelgate/modelgate/agents/assistant"
 	"github.com/modelgate/modelgate/coordinator"
 	"github.com/modelgate/modelgate/internal/app"
@@ -369,8 +368,8 @@ func (d *demo) deployDetails(ctx context.Context, run store.Run) {
 		if s.Name != "deploy" || len(s.Report) == 0 {
 			continue
 		}
-		var rep agents.Report
-		if json.Unmarshal(s.Report, &rep) != nil {
+		rep, err := s.AgentReport()
+		if err != nil {
 			return
 		}
 		d.say("          rollout: %s", rep.Summary)
