@@ -113,50 +113,7 @@ func (s *Store) held(ctx context.Context, tx *sql.Tx, l store.Lease, now time.Ti
 // RunTransitionFenced checks the lease and moves the run in one
 // transaction, storing the token on the run.
 func (s *Store) RunTransitionFenced(ctx context.Context, p store.RunTransitionFencedParams) (store.Run, error) {
-	if p.To == "" {
-		return store.Run{}, fmt.Errorf("transition run %s: target state is empty", p.ID)
-	}
-	from := p.From
-	if len(from) == 0 {
-		for _, st := range store.AllRunStates {
-			if !st.Terminal() {
-				from = append(from, st)
-			}
-		}
-	}
-	var out store.Run
-	err := s.tx(ctx, func(tx *sql.Tx) error {
-		now := s.now()
-		if err := s.held(ctx, tx, p.Lease, now); err != nil {
-			return fmt.Errorf("transition run %s to %s: %w", p.ID, p.To, err)
-		}
-		args := []any{string(p.To), p.Error, p.Error, ts(now), p.Lease.Token, p.ID}
-		for _, st := range from {
-			args = append(args, string(st))
-		}
-		r, _, err := scanRun(s.txRow(ctx, tx, `UPDATE runs SET state = ?,
-			error = CASE WHEN ? <> '' THEN ? ELSE error END,
-			updated_at = ?, version = version + 1, fence = ?
-			WHERE id = ? AND state IN (`+placeholders(len(from))+`)
-			RETURNING `+runColumns, args...))
-		if errors.Is(err, sql.ErrNoRows) {
-			var cur string
-			err := s.txRow(ctx, tx, `SELECT state FROM runs WHERE id = ?`, p.ID).Scan(&cur)
-			if errors.Is(err, sql.ErrNoRows) {
-				return fmt.Errorf("transition run %s: %w", p.ID, store.ErrNotFound)
-			}
-			if err != nil {
-				return fmt.Errorf("transition run %s: %w", p.ID, err)
-			}
-			return fmt.Errorf("transition run %s to %s: it is %s, not one of %v: %w", p.ID, p.To, cur, from, store.ErrConflict)
-		}
-		if err != nil {
-			return fmt.Errorf("transition run %s: %w", p.ID, err)
-		}
-		out = r
-		return nil
-	})
-	return out, err
+	return s.transition(ctx, p.RunTransitionParams, &p.Lease)
 }
 
 // StagePutFenced checks the lease and puts the stage in one transaction.

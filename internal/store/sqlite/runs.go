@@ -152,6 +152,13 @@ func (s *Store) RunList(ctx context.Context, p store.RunListParams) ([]store.Run
 
 // RunTransition moves a run between states as one conditional update.
 func (s *Store) RunTransition(ctx context.Context, p store.RunTransitionParams) (store.Run, error) {
+	return s.transition(ctx, p, nil)
+}
+
+// transition moves a run from one of p.From to p.To in one statement;
+// with a lease (RunTransitionFenced) only while the lease is held, and the
+// lease's fencing token is stored with the transition.
+func (s *Store) transition(ctx context.Context, p store.RunTransitionParams, lease *store.Lease) (store.Run, error) {
 	if p.To == "" {
 		return store.Run{}, fmt.Errorf("transition run %s: target state is empty", p.ID)
 	}
@@ -165,13 +172,23 @@ func (s *Store) RunTransition(ctx context.Context, p store.RunTransitionParams) 
 	}
 	var out store.Run
 	err := s.tx(ctx, func(tx *sql.Tx) error {
-		args := []any{string(p.To), p.Error, p.Error, ts(s.now()), p.ID}
+		now := s.now()
+		args := []any{string(p.To), p.Error, p.Error, ts(now)}
+		fence := ""
+		if lease != nil {
+			if err := s.held(ctx, tx, *lease, now); err != nil {
+				return fmt.Errorf("transition run %s to %s: %w", p.ID, p.To, err)
+			}
+			fence = ", fence = ?"
+			args = append(args, lease.Token)
+		}
+		args = append(args, p.ID)
 		for _, st := range from {
 			args = append(args, string(st))
 		}
 		row := s.txRow(ctx, tx, `UPDATE runs SET state = ?,
 			error = CASE WHEN ? <> '' THEN ? ELSE error END,
-			updated_at = ?, version = version + 1
+			updated_at = ?, version = version + 1`+fence+`
 			WHERE id = ? AND state IN (`+placeholders(len(from))+`)
 			RETURNING `+runColumns, args...)
 		r, _, err := scanRun(row)
