@@ -44,3 +44,18 @@ func CheckRollout(r Rollout) error {
 	}
 	return nil
 }
+
+// FromStates is the states a transition may start from: p.From, or every
+// non-terminal state when it names none.
+func (p RunTransitionParams) FromStates() []RunState {
+	if len(p.From) > 0 {
+		return p.From
+	}
+	var from []RunState
+	for _, st := range AllRunStates {
+		if !st.Terminal() {
+			from = append(from, st)
+		}
+	}
+	return from
+}

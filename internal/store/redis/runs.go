@@ -176,14 +176,7 @@ func (s *Store) RunTransition(ctx context.Context, p store.RunTransitionParams) 
 	if p.To == "" {
 		return store.Run{}, fmt.Errorf("transition run %s: target state is empty", p.ID)
 	}
-	from := p.From
-	if len(from) == 0 {
-		for _, st := range store.AllRunStates {
-			if !st.Terminal() {
-				from = append(from, st)
-			}
-		}
-	}
+	from := p.FromStates()
 	args := []any{string(p.To), p.Error, nanos(s.now())}
 	for _, st := range from {
 		args = append(args, string(st))

@@ -162,14 +162,7 @@ func (s *Store) transition(ctx context.Context, p store.RunTransitionParams, lea
 	if p.To == "" {
 		return store.Run{}, fmt.Errorf("transition run %s: target state is empty", p.ID)
 	}
-	from := p.From
-	if len(from) == 0 {
-		for _, st := range store.AllRunStates {
-			if !st.Terminal() {
-				from = append(from, st)
-			}
-		}
-	}
+	from := p.FromStates()
 	var out store.Run
 	err := s.tx(ctx, func(tx *sql.Tx) error {
 		now := s.now()
