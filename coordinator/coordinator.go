@@ -151,6 +151,10 @@ type SubmitParams struct {
 	// submitted config once, to authorise it); Submit parses Config only
 	// when it is nil.
 	Parsed *config.Pipeline
+	// Evidence are stages of an earlier run taken as done in this one
+	// (Repromote): stored before the run is first scheduled, so they are
+	// never run again.
+	Evidence []store.Stage
 }
 
 // ErrIdempotencyMismatch is returned when an idempotency key is reused
@@ -191,10 +195,23 @@ func (c *Coordinator) Submit(ctx context.Context, p SubmitParams) (store.Run, bo
 	if !created {
 		return run, false, nil
 	}
-	c.record(ctx, "run.accepted", run.ID, p.Requester, map[string]any{
+	var reused []string
+	for _, st := range p.Evidence {
+		st.RunID = run.ID
+		if err := c.o.Store.StagePut(ctx, st); err != nil {
+			return store.Run{}, false, fmt.Errorf("store the evidence of stage %s: %w", st.Name, err)
+		}
+		reused = append(reused, st.Name)
+	}
+	accepted := map[string]any{
 		"model": run.Model, "environment": run.Environment, "trigger": run.Trigger,
 		"config_sha256": sha256hex(p.Config), "commit_author": p.CommitAuthor,
-	})
+	}
+	if len(reused) > 0 {
+		accepted["evidence_reused"] = reused
+		accepted["evidence_run"] = p.Labels["registry.evidence_run"]
+	}
+	c.record(ctx, "run.accepted", run.ID, p.Requester, accepted)
 	c.metrics.transition("", store.RunQueued)
 	c.publish(Event{RunID: run.ID, Type: "state", State: store.RunQueued})
 	c.Wake(run.ID)

@@ -87,6 +87,9 @@ func TestModelsCommands(t *testing.T) {
 		{"show unknown", srv(viewer, "models", "show", "fraud", "v9"), 2, nil},
 		{"diff", srv(viewer, "models", "diff", "fraud", "v1", "v2"), 0, []string{"roc_auc", "0.025", "lineage commit: c0ffee -> -"}},
 		{"bad name", srv(viewer, "models", "show", "a/b", "v1"), 2, nil},
+		{"viewer may not promote", srv(viewer, "models", "promote", "fraud", "v1", "--reason", "x"), 3, nil},
+		{"a version without its run", srv(op, "models", "promote", "fraud", "v2"), 1, nil},
+		{"promote an unknown version", srv(op, "models", "promote", "fraud", "v9"), 2, nil},
 	}
 	for _, s := range steps {
 		var stdout, stderr bytes.Buffer

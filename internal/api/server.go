@@ -185,6 +185,7 @@ func (s *Server) routes() []route {
 		{method: "POST", path: "/v1/models/{name}/rollback", h: s.modelRollback},
 		{method: "GET", path: "/v1/models/{name}/versions/{version}", h: s.versionGet},
 		{method: "POST", path: "/v1/models/{name}/versions/{version}/notes", h: s.versionAnnotate},
+		{method: "POST", path: "/v1/models/{name}/versions/{version}/promote", h: s.versionPromote},
 		{method: "GET", path: "/v1/models/{name}/aliases", h: s.aliasList},
 		{method: "PUT", path: "/v1/models/{name}/aliases/{alias}", h: s.aliasSet},
 		{method: "GET", path: "/v1/models/{name}/diff", h: s.versionDiff},
