@@ -111,7 +111,7 @@ type Store interface {
 	ModelSettingsList(ctx context.Context) (map[string]json.RawMessage, error)
 
 	WindowStore // gateways' published measurement windows (windows.go)
-	Registry // aliases, tags and descriptions of versions (lineage.go)
+	Registry    // aliases, tags and descriptions of versions (lineage.go)
 
 	Ping(ctx context.Context) error
 	Close() error
