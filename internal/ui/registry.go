@@ -107,6 +107,12 @@ func (s *server) modelURL(name string) string {
 // serving every environment and its aliases.
 func (s *server) models(w http.ResponseWriter, r *http.Request, sess session) {
 	ctx := r.Context()
+	// As the runs page: a session that may read nothing is refused even
+	// when the registry is empty, so the answer says nothing of it.
+	if ok, err := s.can(ctx, sess, "read", "", ""); err != nil || !ok {
+		s.fail(w, r, &sess, http.StatusForbidden, "You may not read the registry.")
+		return
+	}
 	names, err := s.o.Store.ModelList(ctx)
 	if err != nil {
 		s.internal(w, r, &sess, err)

@@ -146,6 +146,24 @@ func TestRegistryPagesRefuseWithoutRead(t *testing.T) {
 	}
 }
 
+// TestRegistryListRefusesWithoutReadWhenEmpty: with no model registered
+// the list still refuses a worker, so the answer says nothing of the
+// registry, not even that it is empty.
+func TestRegistryListRefusesWithoutReadWhenEmpty(t *testing.T) {
+	t.Parallel()
+	f := setupWith(t, registryIdentities)
+	worker := client(t)
+	signIn(t, f, worker, "worker-token")
+	status, body := get(t, worker, f.srv.URL+"/ui/models")
+	require.Equal(t, http.StatusForbidden, status)
+	require.NotContains(t, body, "no-models")
+	reader := client(t)
+	signIn(t, f, reader, "reviewer-token")
+	status, body = get(t, reader, f.srv.URL+"/ui/models")
+	require.Equal(t, http.StatusOK, status)
+	require.Contains(t, body, `id="no-models"`)
+}
+
 func requireNoRegistryData(t *testing.T, r *registered, body string) {
 	t.Helper()
 	for _, s := range []string{r.v6.Digest, r.v7.Digest, "Retrained on November", "v6", "v7", "champion", "fraud-detector", "evil"} {
