@@ -252,3 +252,36 @@ func TestBrowserRegistryPages(t *testing.T) {
 	eval(hostileDOM, &bad)
 	require.Empty(t, bad)
 }
+
+// TestBrowserRegistryNarrowScreen: on a phone-sized screen the registry
+// pages do not scroll sideways; long digests and the chart stay in
+// their cards.
+func TestBrowserRegistryNarrowScreen(t *testing.T) {
+	t.Parallel()
+	ctx := browsertest.New(t)
+	r := setupRegistry(t)
+	_, err := chromedp.Run(ctx, chromedp.Navigate(r.srv.URL+"/ui/models"))
+	require.NoError(t, err)
+	sctx, cancel := context.WithTimeout(ctx, 60*time.Second)
+	defer cancel()
+	for _, a := range []chromedp.Action[chromedp.Void]{chromedp.EmulateViewport(360, 800), chromedp.WaitVisible(chromedp.ID("token")),
+		chromedp.SendKeys(chromedp.ID("token"), "reviewer-token"), chromedp.Click(chromedp.ID("login")), chromedp.WaitVisible(chromedp.ID("models"))} {
+		_, err := chromedp.Run(sctx, a)
+		require.NoError(t, err)
+	}
+	for _, p := range []string{"/ui/models", modelPath("fraud-detector"), modelPath("fraud-detector") + "/diff?a=v6&b=v7"} {
+		_, err := chromedp.Run(sctx, chromedp.Navigate(r.srv.URL+p))
+		require.NoError(t, err, p)
+		if strings.Contains(p, "/diff") {
+			_, err = chromedp.Run(sctx, chromedp.WaitVisible(chromedp.ID("diff-deltas")))
+			require.NoError(t, err, p)
+		} else {
+			_, err = chromedp.Run(sctx, chromedp.WaitVisible(chromedp.CSS("main h1")))
+			require.NoError(t, err, p)
+		}
+		fits, err := chromedp.Run(sctx, chromedp.Evaluate[bool](`document.documentElement.scrollWidth <= window.innerWidth + 1`))
+		require.NoError(t, err, p)
+		wide, _ := chromedp.Run(sctx, chromedp.Evaluate[string](`[...document.querySelectorAll('body *')].filter(e => e.getBoundingClientRect().right > window.innerWidth + 1).slice(0, 8).map(e => e.tagName + '.' + e.className).join(' ')`))
+		require.True(t, fits, "%s scrolls sideways; too wide: %s", p, wide)
+	}
+}
