@@ -122,7 +122,12 @@ func (s *server) models(w http.ResponseWriter, r *http.Request, sess session) {
 	for _, name := range names {
 		// Reading is asked per model: a policy that scopes reads hides
 		// the models a session may not read, not only their versions.
-		if ok, err := s.can(ctx, sess, "read", name, ""); err != nil || !ok {
+		ok, err := s.can(ctx, sess, "read", name, "")
+		if err != nil {
+			s.internal(w, r, &sess, err) // fail closed, and say so
+			return
+		}
+		if !ok {
 			continue
 		}
 		vs, err := s.o.Store.ModelVersionList(ctx, name)
@@ -142,10 +147,6 @@ func (s *server) models(w http.ResponseWriter, r *http.Request, sess session) {
 		}
 		sort.Slice(prod, func(i, j int) bool { return prod[i].Environment < prod[j].Environment })
 		view.Models = append(view.Models, modelRow{Name: name, URL: s.modelURL(name), Versions: len(vs), Production: prod, Aliases: as})
-	}
-	if len(names) > 0 && len(view.Models) == 0 {
-		s.fail(w, r, &sess, http.StatusForbidden, "You may not read any model of the registry.")
-		return
 	}
 	s.render(w, http.StatusOK, "models", page{Title: "Models", Session: &sess, Catalog: &view})
 }
