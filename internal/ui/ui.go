@@ -100,6 +100,7 @@ func New(o Options) (http.Handler, error) {
 	s.mux.HandleFunc("GET "+b+"/approvals", s.authed(s.approvals))
 	s.mux.HandleFunc("GET "+b+"/monitor", s.authed(s.monitorPage))
 	s.mux.HandleFunc("POST "+b+"/approvals/{id}/{action}", s.authed(s.decide))
+	s.registryRoutes(b) // registry.go
 	return s, nil
 }
 

@@ -37,6 +37,7 @@ type page struct {
 	Pending []approvalView
 	Recent  []approvalView
 	Monitor []monitorView // monitor.go
+	Catalog *registryView // the registry pages (registry.go)
 }
 
 type runView struct {
@@ -304,7 +305,7 @@ var funcs = template.FuncMap{
 	},
 }
 
-var pages = []string{"login", "runs", "run", "approvals", "error", "monitor"}
+var pages = []string{"login", "runs", "run", "approvals", "error", "monitor", "models", "model", "modeldiff"}
 
 func parseTemplates(base string) (map[string]*template.Template, error) {
 	out := map[string]*template.Template{}
