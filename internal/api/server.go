@@ -3,6 +3,7 @@ package api
 import (
 	"bytes"
 	"context"
+	"crypto/ed25519"
 	_ "embed"
 	"encoding/json"
 	"errors"
@@ -95,6 +96,8 @@ type Options struct {
 	// Recorder gets the registry's audited actions (registry.go); nil
 	// refuses to move aliases.
 	Recorder audit.Recorder
+	// BundleKey signs exported bundles (export.go); nil answers 501.
+	BundleKey ed25519.PrivateKey
 }
 
 // Server is the API's http.Handler.
@@ -189,6 +192,8 @@ func (s *Server) routes() []route {
 		{method: "GET", path: "/v1/models/{name}/aliases", h: s.aliasList},
 		{method: "PUT", path: "/v1/models/{name}/aliases/{alias}", h: s.aliasSet},
 		{method: "GET", path: "/v1/models/{name}/diff", h: s.versionDiff},
+		{method: "GET", path: "/v1/models/{name}/versions/{version}/export", h: s.versionExport},
+		{method: "POST", path: "/v1/models/{name}/import", maxBody: s.o.MaxBlobBytes, h: s.versionImport},
 		{method: "GET", path: "/v1/audit", h: s.auditList},
 		{method: "GET", path: "/v1/policies", h: s.policyGet},
 		{method: "POST", path: "/v1/policies/reload", h: s.policyReload},

@@ -302,7 +302,7 @@ func Build(ctx context.Context, o Options) (*Server, error) {
 			return s.Engine.Authorize(ctx, oversight.AuthzInput{Principal: p, Action: action, Model: model, Environment: env})
 		},
 		Approvals: s.Queue, Rollouts: rollouts, Policies: s.Engine, ApprovalErrs: approval.ErrorStatus, Recorder: s.Trail,
-		Gatherer: s.Registry, Logger: o.Logger, Assistant: s.Assistant,
+		Gatherer: s.Registry, Logger: o.Logger, Assistant: s.Assistant, BundleKey: s.Trail.SigningKey(),
 		Mount: mount,
 	})
 	if err != nil {

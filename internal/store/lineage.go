@@ -38,6 +38,7 @@ type Lineage struct {
 	PolicyRevision string             `json:"policy_revision,omitempty"`
 	Approvals      []LineageApproval  `json:"approvals,omitempty"`
 	Evidence       map[string]float64 `json:"evidence,omitempty"` // every stage's metrics, stage-prefixed
+	Imported       *LineageImport     `json:"imported,omitempty"` // set when a signed bundle brought it (lineage_import.go)
 }
 
 // LineageApproval is one approval request of the producing run, as decided.
