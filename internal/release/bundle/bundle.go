@@ -190,6 +190,7 @@ type Read struct {
 	Signature     Signature
 	Dir           string
 	Paths         map[string]string
+	actual        map[string]Blob // digests of the blobs as extracted
 }
 
 // ReadParams says where to extract blobs and with which key to verify.
@@ -204,10 +205,28 @@ type ReadParams struct {
 // bundle is a plain error; one that fails a check wraps ErrTampered and
 // names every member that does not match.
 func ReadVerify(r io.Reader, p ReadParams) (Read, error) {
+	if len(p.PublicKey) != ed25519.PublicKeySize {
+		return Read{}, errors.New("bundle: no Ed25519 public key to verify with")
+	}
+	rd, err := Unpack(r, p)
+	if err != nil {
+		return Read{}, err
+	}
+	if err := Verify(rd, p.PublicKey); err != nil {
+		return Read{}, err
+	}
+	return rd, nil
+}
+
+// Unpack reads a well-formed bundle and extracts its blobs into p.Dir
+// (p.PublicKey is not used), recording each blob's digest as read; what
+// it returns is unverified until Verify says otherwise.
+func Unpack(r io.Reader, p ReadParams) (Read, error) {
 	tr := tar.NewReader(r)
 	out := Read{Dir: p.Dir, Paths: map[string]string{}}
 	var haveSig bool
 	actual := map[string]Blob{}
+	out.actual = actual
 	var total int64
 	for i := 0; ; i++ {
 		h, err := tr.Next()
@@ -285,9 +304,6 @@ func ReadVerify(r io.Reader, p ReadParams) (Read, error) {
 	if out.Manifest.Model == "" || out.Manifest.Version == "" {
 		return Read{}, fmt.Errorf("bundle: %s: model and version are required", ManifestName)
 	}
-	if err := verify(out, p.PublicKey, actual); err != nil {
-		return Read{}, err
-	}
 	return out, nil
 }
 
@@ -310,9 +326,11 @@ func extract(r io.Reader, path string, size int64) (Blob, error) {
 	return Blob{SHA256: "sha256:" + hex.EncodeToString(h.Sum(nil)), Size: n}, nil
 }
 
-// verify checks the signature over the manifest's bytes first: only a
-// signed manifest's blob list is worth comparing with.
-func verify(rd Read, pub ed25519.PublicKey, actual map[string]Blob) error {
+// Verify checks an unpacked bundle: the signature over the manifest's
+// bytes first (only a signed manifest's blob list is worth comparing
+// with), then every blob's digest and size.
+func Verify(rd Read, pub ed25519.PublicKey) error {
+	actual := rd.actual
 	if len(pub) != ed25519.PublicKeySize {
 		return errors.New("bundle: no Ed25519 public key to verify with")
 	}
