@@ -31,7 +31,7 @@ func newModelsCmd() *cobra.Command {
 			"server refuses (a conflict) or cannot be reached, 2 for bad usage or an unknown\n" +
 			"model or version, 3 when the authorization policy forbids it.",
 	}
-	cmd.AddCommand(modelsList(), modelsShow(), modelsAlias(), modelsTag(), modelsDiff(), modelsPromote())
+	cmd.AddCommand(modelsList(), modelsShow(), modelsAlias(), modelsTag(), modelsDiff(), modelsPromote(), modelsExport(), modelsImport())
 	return cmd
 }
 
