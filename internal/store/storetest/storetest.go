@@ -34,6 +34,7 @@ func Exercise(t *testing.T, newStore func(t *testing.T) store.Store) {
 		{"audit", auditTests},
 		{"registry", registryTests},
 		{"registry notes and aliases", registryNoteTests}, // registry_notes.go
+		{"registry imports", registryImportTests},         // registry_import.go
 		{"routes", routeTests},
 		{"rollouts", rolloutTests},
 		{"sessions", sessionTests},
