@@ -126,9 +126,11 @@ func TestModelsExportImport(t *testing.T) {
 		code := execute(args, &stdout, &stderr)
 		return code, stdout.String() + stderr.String()
 	}
-	code, out := run("models", "export", "fraud", "v1", "--out", tarPath, "--server", src, "--token", viewer)
+	code, out := run("models", "export", "fraud", "v1", "--out", filepath.Join(work, "no.tar"), "--server", src, "--token", viewer)
+	require.Equal(t, 3, code, "a viewer may not take the artifact out: %s", out)
+	code, out = run("models", "export", "fraud", "v1", "--out", tarPath, "--server", src, "--token", op)
 	require.Equal(t, 0, code, out)
-	code, out = run("models", "export", "fraud", "v1", "--out", tar2, "--server", src2, "--token", viewer)
+	code, out = run("models", "export", "fraud", "v1", "--out", tar2, "--server", src2, "--token", op)
 	require.Equal(t, 0, code, out)
 	good, err := os.ReadFile(tarPath)
 	require.NoError(t, err)
@@ -176,9 +178,9 @@ func TestModelsExportImport(t *testing.T) {
 		{"no key", imp(op, tarPath), 2, "--public-key: required"},
 		{"viewer may not import", imp(viewer, tarPath, "--public-key", srcPub), 3, "may not promote"},
 		{"import", imp(op, tarPath, "--public-key", srcPub), 0, "imported fraud v1 (sha256:"},
-		{"export dir", []string{"models", "export", "fraud", "v1", "--out", filepath.Join(work, "unpacked"), "--server", src, "--token", viewer}, 0, "1 blob(s)"},
-		{"export unknown", []string{"models", "export", "fraud", "v9", "--out", filepath.Join(work, "x.tar"), "--server", src, "--token", viewer}, 2, "no version"},
-		{"export mlflow", []string{"models", "export", "--mlflow", "fraud", "v1", "--out", filepath.Join(work, "mlflow"), "--server", src, "--token", viewer}, 0, "xgboost 1.7.4"},
+		{"export dir", []string{"models", "export", "fraud", "v1", "--out", filepath.Join(work, "unpacked"), "--server", src, "--token", op}, 0, "1 blob(s)"},
+		{"export unknown", []string{"models", "export", "fraud", "v9", "--out", filepath.Join(work, "x.tar"), "--server", src, "--token", op}, 2, "no version"},
+		{"export mlflow", []string{"models", "export", "--mlflow", "fraud", "v1", "--out", filepath.Join(work, "mlflow"), "--server", src, "--token", op}, 0, "xgboost 1.7.4"},
 	}
 	for _, s := range steps {
 		code, out := run(s.args...)

@@ -25,12 +25,18 @@ const PublicKeyHeader = "X-Modelgate-Public-Key"
 // ArtifactBlob is the member name of a version's artifact in a bundle.
 const ArtifactBlob = "artifact"
 
-// versionExport streams a signed bundle of one version ("read"): its
-// manifest and artifact, signed with the server's key (the audit
-// checkpoints' key, so one public key vouches for both).
+// versionExport streams a signed bundle of one version ("read" and
+// "upload"): its manifest and artifact, signed with the server's key (the
+// audit checkpoints' key, so one public key vouches for both). The bundle
+// carries the artifact's bytes, so it needs what reading a blob needs
+// (GET /v1/blobs is "upload"): a read-only token sees a version's
+// metadata, never the model itself.
 func (s *Server) versionExport(w http.ResponseWriter, r *http.Request, p auth.Principal) error {
 	name, version := r.PathValue("name"), r.PathValue("version")
 	if err := s.authorize(r.Context(), p, "read", name, ""); err != nil {
+		return err
+	}
+	if err := s.authorize(r.Context(), p, "upload", name, ""); err != nil {
 		return err
 	}
 	if len(s.o.BundleKey) != ed25519.PrivateKeySize {

@@ -109,14 +109,20 @@ func (e exportServer) req(t *testing.T, method, path, token string, body []byte,
 
 // TestImportWeakTokens: a token without the promote right can make the
 // import endpoint store nothing and record nothing, whatever it sends;
-// export needs a token at all.
+// export needs the right to read blobs (its bundle carries the artifact).
 func TestImportWeakTokens(t *testing.T) {
 	t.Parallel()
 	src := exportSetup(t, testArtifact)
-	code, tarb := src.req(t, "GET", "/v1/models/fraud/versions/v1/export", viewerToken, nil)
+	code, tarb := src.req(t, "GET", "/v1/models/fraud/versions/v1/export", operatorToken, nil)
 	require.Equal(t, 200, code, string(tarb))
 	code, _ = src.req(t, "GET", "/v1/models/fraud/versions/v1/export", "", nil)
 	require.Equal(t, 401, code)
+	// a bundle carries the artifact's bytes: a read-only token, which may
+	// not read blobs, may not export them either
+	for _, tok := range []string{viewerToken, reviewerToken} {
+		code, body := src.req(t, "GET", "/v1/models/fraud/versions/v1/export", tok, nil)
+		require.Equal(t, 403, code, "token %q: %s", tok, body)
+	}
 	dst := exportSetup(t, testArtifact)
 	key := base64.StdEncoding.EncodeToString(src.pub)
 	for _, tok := range []string{"", "not-a-token-at-all-0000", viewerToken, ciToken, reviewerToken, trainerToken} {
@@ -139,7 +145,7 @@ func TestExportImport(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
 	src := exportSetup(t, testArtifact)
-	code, tarb := src.req(t, "GET", "/v1/models/fraud/versions/v1/export", viewerToken, nil)
+	code, tarb := src.req(t, "GET", "/v1/models/fraud/versions/v1/export", operatorToken, nil)
 	require.Equal(t, 200, code, string(tarb))
 	rd, err := rbundle.ReadVerify(bytes.NewReader(tarb), rbundle.ReadParams{Dir: t.TempDir(), PublicKey: src.pub})
 	require.NoError(t, err)
@@ -147,9 +153,9 @@ func TestExportImport(t *testing.T) {
 	require.Equal(t, 0.91, rd.Manifest.Metrics["roc_auc"])
 	require.True(t, src.rec.Has("model.exported"))
 
-	code, body := src.req(t, "GET", "/v1/models/fraud/versions/v0/export", viewerToken, nil)
+	code, body := src.req(t, "GET", "/v1/models/fraud/versions/v0/export", operatorToken, nil)
 	require.Equal(t, 409, code, string(body))
-	code, _ = src.req(t, "GET", "/v1/models/fraud/versions/nope/export", viewerToken, nil)
+	code, _ = src.req(t, "GET", "/v1/models/fraud/versions/nope/export", operatorToken, nil)
 	require.Equal(t, 404, code)
 
 	dst := exportSetup(t, nil)

@@ -30,8 +30,8 @@ import (
 func TestExportSignedWithAuditKey(t *testing.T) {
 	t.Parallel()
 	data := filepath.Join(t.TempDir(), "data")
-	const viewer = "vic-token-0123456789abcdef"
-	b, err := yaml.Marshal(auth.File{Tokens: []auth.Token{{Token: viewer, Name: "vic", Roles: []string{"viewer"}}}})
+	const viewer = "otto-token-0123456789abcd" // an operator: exporting needs the right to read blobs
+	b, err := yaml.Marshal(auth.File{Tokens: []auth.Token{{Token: viewer, Name: "otto", Roles: []string{"operator"}}}})
 	require.NoError(t, err)
 	tokens := filepath.Join(data, "tokens.yaml")
 	require.NoError(t, os.MkdirAll(data, 0o700))
