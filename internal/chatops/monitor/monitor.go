@@ -159,18 +159,7 @@ func New(o Options) (*Monitor, error) {
 
 // Run checks what is due every Every until ctx ends.
 func (m *Monitor) Run(ctx context.Context) {
-	t := time.NewTicker(m.o.Every)
-	defer t.Stop()
-	for {
-		if _, err := m.Tick(ctx); err != nil && ctx.Err() == nil {
-			m.o.Logger.Error("production monitor", "err", err)
-		}
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-		}
-	}
+	triggers.Loop(ctx, m.o.Every, m.o.Logger, "production monitor", func(ctx context.Context) error { _, err := m.Tick(ctx); return err })
 }
 
 // Tick checks every monitored model whose interval has passed at the

@@ -102,18 +102,7 @@ type TickOutcome struct {
 
 // Run passes over the schedules every Every until ctx ends.
 func (s *Scheduler) Run(ctx context.Context) {
-	t := time.NewTicker(s.o.Every)
-	defer t.Stop()
-	for {
-		if _, err := s.Tick(ctx); err != nil && ctx.Err() == nil {
-			s.o.Logger.Error("schedules", "err", err)
-		}
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-		}
-	}
+	Loop(ctx, s.o.Every, s.o.Logger, "schedules", func(ctx context.Context) error { _, err := s.Tick(ctx); return err })
 }
 
 // Tick makes one pass at the clock's now and returns what it started or

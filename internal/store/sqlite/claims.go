@@ -45,45 +45,15 @@ func (s *Store) ModelSettingsSet(ctx context.Context, model string, doc json.Raw
 	if err := store.CheckModelSettings(model, doc); err != nil {
 		return err
 	}
-	return s.tx(ctx, func(tx *sql.Tx) error {
-		if _, err := s.txExec(ctx, tx, `INSERT INTO model_settings (model, doc) VALUES (?, ?) ON CONFLICT (model) DO UPDATE SET doc = excluded.doc`,
-			model, string(doc)); err != nil {
-			return fmt.Errorf("set settings of %s: %w", model, err)
-		}
-		return nil
-	})
+	return s.docSet(ctx, settingsDoc, model, doc)
 }
 
 // ModelSettingsGet returns a model's settings document.
 func (s *Store) ModelSettingsGet(ctx context.Context, model string) (json.RawMessage, error) {
-	var d string
-	err := s.rrow(ctx, `SELECT doc FROM model_settings WHERE model = ?`, model).Scan(&d)
-	if errors.Is(err, sql.ErrNoRows) {
-		return nil, fmt.Errorf("settings of %s: %w", model, store.ErrNotFound)
-	}
-	if err != nil {
-		return nil, fmt.Errorf("get settings of %s: %w", model, err)
-	}
-	return json.RawMessage(d), nil
+	return s.docGet(ctx, settingsDoc, model)
 }
 
 // ModelSettingsList returns every model's settings document.
 func (s *Store) ModelSettingsList(ctx context.Context) (map[string]json.RawMessage, error) {
-	rows, err := s.rquery(ctx, `SELECT model, doc FROM model_settings`)
-	if err != nil {
-		return nil, fmt.Errorf("list model settings: %w", err)
-	}
-	defer rows.Close()
-	out := map[string]json.RawMessage{}
-	for rows.Next() {
-		var m, d string
-		if err := rows.Scan(&m, &d); err != nil {
-			return nil, fmt.Errorf("list model settings: %w", err)
-		}
-		out[m] = json.RawMessage(d)
-	}
-	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("list model settings: %w", err)
-	}
-	return out, nil
+	return s.docList(ctx, settingsDoc)
 }

@@ -231,47 +231,17 @@ func (s *Store) RouteSet(ctx context.Context, model string, table json.RawMessag
 	if err := store.CheckRoutes(model, table); err != nil {
 		return err
 	}
-	return s.tx(ctx, func(tx *sql.Tx) error {
-		if _, err := s.txExec(ctx, tx, `INSERT INTO routes (model, tbl) VALUES (?, ?) ON CONFLICT (model) DO UPDATE SET tbl = excluded.tbl`,
-			model, string(table)); err != nil {
-			return fmt.Errorf("set routes of %s: %w", model, err)
-		}
-		return nil
-	})
+	return s.docSet(ctx, routesDoc, model, table)
 }
 
 // RouteGet returns a model's route table.
 func (s *Store) RouteGet(ctx context.Context, model string) (json.RawMessage, error) {
-	var t string
-	err := s.rrow(ctx, `SELECT tbl FROM routes WHERE model = ?`, model).Scan(&t)
-	if errors.Is(err, sql.ErrNoRows) {
-		return nil, fmt.Errorf("routes of %s: %w", model, store.ErrNotFound)
-	}
-	if err != nil {
-		return nil, fmt.Errorf("get routes of %s: %w", model, err)
-	}
-	return json.RawMessage(t), nil
+	return s.docGet(ctx, routesDoc, model)
 }
 
 // RouteList returns every model's route table.
 func (s *Store) RouteList(ctx context.Context) (map[string]json.RawMessage, error) {
-	rows, err := s.rquery(ctx, `SELECT model, tbl FROM routes`)
-	if err != nil {
-		return nil, fmt.Errorf("list routes: %w", err)
-	}
-	defer rows.Close()
-	out := map[string]json.RawMessage{}
-	for rows.Next() {
-		var m, t string
-		if err := rows.Scan(&m, &t); err != nil {
-			return nil, fmt.Errorf("list routes: %w", err)
-		}
-		out[m] = json.RawMessage(t)
-	}
-	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("list routes: %w", err)
-	}
-	return out, nil
+	return s.docList(ctx, routesDoc)
 }
 
 // RolloutGet returns a run's rollout state.
