@@ -2,6 +2,7 @@ package api_test
 
 import (
 	"context"
+	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -25,6 +26,7 @@ import (
 const (
 	operatorToken = "operator-token-0123456789"
 	viewerToken   = "viewer-token-0123456789ab"
+	workerToken   = "worker-token-0123456789ab"
 )
 
 // registrySetup is setup with an audit recorder (aliases move only when
@@ -49,6 +51,7 @@ func registrySetup(t *testing.T) (*bundle, *audittest.Recorder) {
 		{Token: trainerToken, Name: "tess", Roles: []string{"trainer"}},
 		{Token: viewerToken, Name: "vic", Roles: []string{"viewer"}},
 		{Token: operatorToken, Name: "otto", Roles: []string{"operator"}},
+		{Token: workerToken, Name: "w1", Roles: []string{"worker"}},
 	})
 	require.NoError(t, err)
 	rec := &audittest.Recorder{}
@@ -144,4 +147,25 @@ func TestRegistryEndpoints(t *testing.T) {
 	}
 	require.Len(t, rec.OfType("model.alias_set"), 2, "recorded before each attempt that reached the store")
 	require.Len(t, rec.OfType("model.annotated"), 1)
+}
+
+// TestRegistryReadsNeedRead: the registry's read routes (a version with
+// its lineage, the aliases, a diff) answer no token with 401 and a token
+// without the read right (a worker's) with 403, and say nothing of what
+// exists; a viewer reads them.
+func TestRegistryReadsNeedRead(t *testing.T) {
+	t.Parallel()
+	b, _ := registrySetup(t)
+	for _, path := range []string{"/v1/models/fraud/versions/v1", "/v1/models/fraud/aliases", "/v1/models/fraud/diff?a=v1&b=v2",
+		"/v1/models/nope/versions/v9"} {
+		status, _, _ := b.do(t, "GET", path, "", "")
+		require.Equal(t, 401, status, path)
+		status, m, _ := b.do(t, "GET", path, workerToken, "")
+		require.Equal(t, 403, status, "%s: %v", path, m)
+		require.NotContains(t, fmt.Sprint(m), "sha256:", path)
+	}
+	for _, path := range []string{"/v1/models/fraud/versions/v1", "/v1/models/fraud/aliases", "/v1/models/fraud/diff?a=v1&b=v2"} {
+		status, m, _ := b.do(t, "GET", path, viewerToken, "")
+		require.Equal(t, 200, status, "%s: %v", path, m)
+	}
 }
