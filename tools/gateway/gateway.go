@@ -495,15 +495,14 @@ func (g *Gateway) serveInfer(w http.ResponseWriter, r *http.Request, model strin
 		apiError(w, http.StatusBadRequest, "malformed_request", "request body is not valid JSON")
 		return
 	}
+	stream := false
 	if kind == kindChat {
-		var m struct {
-			Model string `json:"model"`
-		}
+		var m chatRequest
 		if err := json.Unmarshal(body, &m); err != nil || m.Model == "" {
 			apiError(w, http.StatusBadRequest, "malformed_request", `chat completion request needs a "model" string`)
 			return
 		}
-		model = m.Model
+		model, stream = m.Model, m.Stream
 	}
 	rt, b, ok := g.lookup(w, model, preview)
 	if !ok {
@@ -519,6 +518,10 @@ func (g *Gateway) serveInfer(w http.ResponseWriter, r *http.Request, model strin
 		if slot < rt.candidateSlots {
 			b = rt.candidate
 		}
+	}
+	if stream {
+		g.serveStream(w, r, rt, b, body, model, preview)
+		return
 	}
 
 	res := g.call(r.Context(), b, kind, body, r.Header)
@@ -556,10 +559,7 @@ func (g *Gateway) serveInfer(w http.ResponseWriter, r *http.Request, model strin
 		_, _ = w.Write(res.buf.Bytes())
 	}
 
-	if !preview && rt.shadowMilli > 0 && rt.candidate != nil && answered == rt.stable && res.outcome == outcomeOK &&
-		(rt.shadowMilli >= 1e6 || rand.Uint64N(1e6) < rt.shadowMilli) {
-		g.enqueueShadow(rt, kind, body, r.Header, res)
-	}
+	g.maybeShadow(rt, answered, kind, body, r.Header, res, preview)
 	if kind == kindV2 && !preview && res.outcome == outcomeOK {
 		if slot := rt.model.inputs.slot(); slot >= 0 {
 			if names, rows, err := ParseInputs(body, rt.table.Features); err == nil {
@@ -577,6 +577,7 @@ type result struct {
 	outcome     int
 	latencyMs   float64
 	outputs     *Outputs
+	chat        chatAnswer // kindChat answers that parsed
 	err         error
 }
 
@@ -605,8 +606,30 @@ func (g *Gateway) call(ctx context.Context, b *backend, kind int, body []byte, h
 		} else {
 			res.outputs = &out
 		}
+	case kind == kindChat:
+		a, err := parseChatAnswer(res.buf.Bytes())
+		if err != nil {
+			// A 200 whose body is not a chat completion is the version's
+			// fault, as for V2.
+			res.outcome = outcomeError
+			res.err = err
+		} else {
+			res.chat = a
+		}
 	}
+	g.account(b, kind, false, -1, &res)
+	return res
+}
+
+// account records one upstream call's outcome in the version's stats and
+// metrics; a chat answer's tokens and time to first token (ttftMs < 0:
+// none) too.
+func (g *Gateway) account(b *backend, kind int, stream bool, ttftMs float64, res *result) {
 	b.stats.record(res.latencyMs, res.outcome, res.outputs)
+	if kind == kindChat && res.outcome == outcomeOK {
+		b.stats.recordChat(res.chat, stream, ttftMs)
+		b.metrics.observeChat(res.chat, ttftMs)
+	}
 	switch res.outcome {
 	case outcomeOK:
 		b.metrics.ok.Inc()
@@ -616,7 +639,6 @@ func (g *Gateway) call(ctx context.Context, b *backend, kind int, body []byte, h
 		b.metrics.clientErrors.Inc()
 	}
 	b.metrics.duration.Observe(res.latencyMs / 1e3)
-	return res
 }
 
 func (g *Gateway) roundTrip(ctx context.Context, b *backend, kind int, body []byte, hdr http.Header, res *result) error {
@@ -710,6 +732,8 @@ func clientReason(err error) string {
 		return "the model server closed the connection"
 	case strings.HasPrefix(err.Error(), "malformed V2 response"):
 		return "the model server sent a malformed V2 response"
+	case strings.HasPrefix(err.Error(), "malformed chat"):
+		return "the model server sent a malformed chat completion"
 	}
 	return "the model server could not be reached"
 }
