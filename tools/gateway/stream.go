@@ -38,20 +38,17 @@ func (g *Gateway) serveStream(w http.ResponseWriter, r *http.Request, rt *route,
 	defer sc.close()
 	h := w.Header()
 	h["X-Modelgate-Version"] = b.versionHdr
-	if sc.failed() {
+	if sc.err != nil {
 		g.accountOpenFailure(b, &sc)
-		err := sc.err
-		if err == nil {
-			err = fmt.Errorf("status %d", sc.resp.StatusCode)
-		}
-		g.log.Warn("upstream failed", "model", model, "version", b.Version, "err", err)
+		g.log.Warn("upstream failed", "model", model, "version", b.Version, "err", sc.err)
 		apiError(w, http.StatusBadGateway, "upstream_unavailable",
-			fmt.Sprintf("version %s of model %s: %s", b.Version, model, clientReason(err)))
+			fmt.Sprintf("version %s of model %s: %s", b.Version, model, clientReason(sc.err)))
 		return
 	}
 	if !isEventStream(sc.resp.Header.Get("Content-Type")) || sc.resp.StatusCode != http.StatusOK {
-		// An error answer, or a server that ignored "stream": pass it on
-		// whole, judged like a buffered answer.
+		// An error answer (stable's 5xx pass through as on the buffered
+		// path), or a server that ignored "stream": pass it on whole,
+		// judged like a buffered answer.
 		g.relayWhole(w, rt, b, body, r.Header, &sc, preview)
 		return
 	}
@@ -151,6 +148,8 @@ func (g *Gateway) relayWhole(w http.ResponseWriter, rt *route, b *backend, body 
 	switch {
 	case err != nil:
 		res.outcome, res.err = outcomeError, fmt.Errorf("read response: %w", err)
+	case res.status >= 500:
+		res.outcome = outcomeError
 	case res.status >= 400:
 		res.outcome = outcomeClientError
 	default:
@@ -162,7 +161,7 @@ func (g *Gateway) relayWhole(w http.ResponseWriter, rt *route, b *backend, body 
 		}
 	}
 	g.account(b, kindChat, false, -1, &res)
-	if res.outcome == outcomeError {
+	if res.err != nil {
 		apiError(w, http.StatusBadGateway, "upstream_unavailable",
 			fmt.Sprintf("version %s of model %s: %s", b.Version, rt.table.Model, clientReason(res.err)))
 		return
