@@ -48,6 +48,9 @@ type Options struct {
 	SampleSize       int                   // rows kept in the input reservoir per model; default 1000
 	Logger           *log.Logger
 	Transport        http.RoundTripper // default: a pooled transport tuned for many small calls to few hosts
+	// PromptUpstreams says whether a prompt backend may point at a URL
+	// (the server's --llm-endpoint-allow); nil refuses every prompt backend.
+	PromptUpstreams func(url string) error
 }
 
 // Gateway is the data plane: it routes inference requests to model
@@ -180,6 +183,9 @@ func (g *Gateway) SetRoutes(ctx context.Context, model string, t RouteTable) err
 	if err := t.Validate(); err != nil {
 		return err
 	}
+	if err := g.checkPrompts(t); err != nil {
+		return err
+	}
 	raw, err := json.Marshal(t)
 	if err != nil {
 		return fmt.Errorf("encode route table for %s: %w", model, err)
@@ -270,6 +276,9 @@ func (g *Gateway) Load(ctx context.Context) error {
 	changed := 0
 	for model, raw := range all {
 		t, err := DecodeRouteTable(model, raw)
+		if err == nil {
+			err = g.checkPrompts(t)
+		}
 		if err != nil {
 			errs = append(errs, err)
 			continue
@@ -354,6 +363,9 @@ func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	case path == "/v1/chat/completions":
 		g.serveInfer(w, r, "", kindChat, false)
+		return
+	case path == "/preview/v1/chat/completions":
+		g.serveInfer(w, r, "", kindChat, true)
 		return
 	}
 	preview := false
@@ -583,6 +595,13 @@ type result struct {
 
 func (g *Gateway) call(ctx context.Context, b *backend, kind int, body []byte, hdr http.Header) result {
 	res := result{buf: g.getBuf()}
+	if kind == kindChat && b.prompt != nil {
+		applied, err := b.prompt.Apply(body)
+		if err != nil {
+			return g.refusePrompted(b, res, err)
+		}
+		body = applied
+	}
 	start := time.Now()
 	res.err = g.roundTrip(ctx, b, kind, body, hdr, &res)
 	res.latencyMs = float64(time.Since(start).Nanoseconds()) / 1e6

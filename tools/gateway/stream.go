@@ -25,6 +25,14 @@ import (
 // hidden.
 func (g *Gateway) serveStream(w http.ResponseWriter, r *http.Request, rt *route, b *backend, body []byte, model string, preview bool) {
 	sc := g.openStream(r.Context(), b, body, r.Header)
+	var pe *promptError
+	if errors.As(sc.err, &pe) {
+		sc.close()
+		res := result{status: http.StatusBadRequest, outcome: outcomeClientError}
+		g.account(b, kindChat, false, -1, &res)
+		apiError(w, http.StatusBadRequest, "malformed_request", pe.Error())
+		return
+	}
 	if sc.failed() && b.role == "candidate" && !preview {
 		g.accountOpenFailure(b, &sc)
 		b.stats.mu.Lock()
@@ -213,6 +221,14 @@ func (sc *streamCall) close() {
 func (g *Gateway) openStream(ctx context.Context, b *backend, body []byte, hdr http.Header) streamCall {
 	ctx, cancel := context.WithCancel(ctx)
 	sc := streamCall{start: time.Now(), cancel: cancel, idle: time.AfterFunc(b.timeout, cancel)}
+	if b.prompt != nil {
+		applied, err := b.prompt.Apply(body)
+		if err != nil {
+			sc.err = &promptError{err}
+			return sc
+		}
+		body = applied
+	}
 	if b.chatU == nil {
 		_, sc.err = url.Parse(b.chatURL)
 		return sc
