@@ -180,13 +180,13 @@ func (a *Agent) create(ctx context.Context, task agents.Task) (loaded, error) {
 		RunID: task.RunID, Model: task.Model, Environment: env, Strategy: cfg.Strategy,
 		Phase: PhasePending, Done: map[string]bool{}, StartedAt: a.clock.Now().UTC(),
 	}
-	cand, err := candidateBackend(task)
+	cand, err := a.candidateFor(task)
 	if err != nil {
 		return loaded{}, err
 	}
 	st.Candidate = cand
 	if task.Production != nil {
-		stable, err := a.stableBackend(task)
+		stable, err := a.stableFor(task)
 		if err != nil {
 			return loaded{}, err
 		}
