@@ -205,7 +205,8 @@ func Build(ctx context.Context, o Options) (*Server, error) {
 		return nil, fmt.Errorf("tokens %s: %w", s.TokensFile, err)
 	}
 
-	s.Gateway, err = gateway.New(gateway.Options{Routes: st, Registry: s.Registry, Logger: o.Logger.WithPrefix("gateway")})
+	s.Gateway, err = gateway.New(gateway.Options{Routes: st, Registry: s.Registry, Logger: o.Logger.WithPrefix("gateway"),
+		PromptUpstreams: o.Prompt.Allow.Check, PromptAPIKey: o.Prompt.APIKey}) // prompt routes: only --llm-endpoint-allow
 	if err != nil {
 		return nil, fmt.Errorf("gateway: %w", err)
 	}

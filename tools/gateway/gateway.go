@@ -51,6 +51,9 @@ type Options struct {
 	// PromptUpstreams says whether a prompt backend may point at a URL
 	// (the server's --llm-endpoint-allow); nil refuses every prompt backend.
 	PromptUpstreams func(url string) error
+	// PromptAPIKey is sent as the bearer token to prompt upstreams in place
+	// of whatever Authorization the client sent (MODELGATE_LLM_API_KEY).
+	PromptAPIKey string
 }
 
 // Gateway is the data plane: it routes inference requests to model
@@ -600,7 +603,7 @@ func (g *Gateway) call(ctx context.Context, b *backend, kind int, body []byte, h
 		if err != nil {
 			return g.refusePrompted(b, res, err)
 		}
-		body = applied
+		body, hdr = applied, g.promptHeader(hdr)
 	}
 	start := time.Now()
 	res.err = g.roundTrip(ctx, b, kind, body, hdr, &res)

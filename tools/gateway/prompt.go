@@ -135,6 +135,21 @@ func (p *PromptSpec) Apply(body []byte) ([]byte, error) {
 	return json.Marshal(req)
 }
 
+// promptHeader is what a prompt upstream is sent of the client's
+// headers: its content type, and the operator's key rather than any
+// credential of the client's (which the provider must not see, nor
+// use in place of the operator's account).
+func (g *Gateway) promptHeader(hdr http.Header) http.Header {
+	out := http.Header{"Content-Type": {"application/json"}}
+	if a := hdr.Get("Accept"); a != "" {
+		out["Accept"] = []string{a}
+	}
+	if g.opts.PromptAPIKey != "" {
+		out["Authorization"] = []string{"Bearer " + g.opts.PromptAPIKey}
+	}
+	return out
+}
+
 // promptRouteError is a RouteError that also matches ErrPromptUpstream.
 type promptRouteError struct {
 	*RouteError

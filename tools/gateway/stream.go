@@ -227,7 +227,7 @@ func (g *Gateway) openStream(ctx context.Context, b *backend, body []byte, hdr h
 			sc.err = &promptError{err}
 			return sc
 		}
-		body = applied
+		body, hdr = applied, g.promptHeader(hdr)
 	}
 	if b.chatU == nil {
 		_, sc.err = url.Parse(b.chatURL)
