@@ -331,6 +331,10 @@ func llmMetrics(st *State, m map[string]float64) {
 	if st.Candidate.Prompt == nil {
 		return
 	}
+	// Row agreement and score deltas are the V2 comparison's: chat answers
+	// have none, and a 0 there would read as total disagreement.
+	delete(m, "shadow.agreement")
+	delete(m, "shadow.mean_abs_delta")
 	for _, h := range st.History {
 		if h.Phase == PhaseShadow && h.Shadow != nil && h.Shadow.Chat != nil {
 			c := h.Shadow.Chat
