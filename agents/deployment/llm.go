@@ -32,6 +32,12 @@ import (
 // prompt to every chat request for the route, calls only endpoints on its
 // allowlist, and measures what the checks below judge.
 
+// llmCandidateTimeoutMs bounds a call to a candidate prompt when
+// deploy.candidate_timeout is not set: a generation takes seconds, where
+// the gateway's 2 s default for model servers would fail a healthy one.
+// For a stream it bounds the wait for each event.
+const llmCandidateTimeoutMs = 30_000
+
 func isLLM(task agents.Task) bool { return task.Config != nil && task.Config.Task == "llm" }
 
 // candidateFor is where the candidate will be served.

@@ -308,6 +308,7 @@ func TestLLMRolloutPromotes(t *testing.T) {
 	require.NoError(t, err)
 	require.Equal(t, task.Candidate.Digest, mv.Digest)
 	rt, _ := e.gw.Routes("support-bot")
+	require.Equal(t, 30_000, rt.CandidateTimeoutMs, "a generation takes longer than a model server's 2 s")
 	require.Equal(t, "p-large", rt.Stable.Version)
 	require.Equal(t, task.Candidate.Digest, rt.Stable.Prompt.Digest, "the route serves the approved prompt")
 	require.Equal(t, "large", rt.Stable.Prompt.Model)
@@ -425,4 +426,31 @@ func TestAnalyzeLLMCanary(t *testing.T) {
 		an = AnalyzeLLMCanary(LLMCanaryParams{Checks: l.Canary, SlackMs: 1, MinRequests: 20, Candidate: vs(100, 0, 3, 2.5, 10), Stable: fast, HasStable: true})
 		require.Equal(t, Failed, an.Phase)
 	})
+}
+
+// TestLLMBlueGreen: a prompt version switched all at once is watched on
+// the LLM checks' absolute bounds and promoted, or switched back.
+func TestLLMBlueGreen(t *testing.T) {
+	t.Parallel()
+	const bg = `deploy:
+  strategy: bluegreen
+  min_requests: 5
+  bluegreen: {rollback_window: 1m, interval: 30s}
+  llm: {canary: {latency_p95_ms: {max: 250}}}
+`
+	for _, tc := range []struct {
+		model, phase string
+	}{{"large", PhasePromoted}, {"slow", PhaseRolledBack}} {
+		t.Run(tc.model, func(t *testing.T) {
+			t.Parallel()
+			e := setupLLM(t)
+			e.production()
+			st, seen := e.drive(e.task("run-bg-"+tc.model, tc.model, bg), 20, 20)
+			require.Equal(t, tc.phase, st.Phase, "%v %s", seen, st.Reason)
+			require.Contains(t, seen, PhaseSwitch)
+			if tc.phase == PhaseRolledBack {
+				require.Contains(t, st.Reason, "latency_p95_ms")
+			}
+		})
+	}
 }

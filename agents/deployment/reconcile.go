@@ -103,6 +103,9 @@ func (r *rollout) desiredRoutes() (gateway.RouteTable, bool) {
 	st := r.st()
 	t := gateway.RouteTable{Model: st.Model, StickyHeader: r.cfg.Sticky, Threshold: r.threshold(), RunID: st.RunID, Mode: gateway.ModeStable,
 		CandidateTimeoutMs: int(r.cfg.CandidateTimeout.Milliseconds())}
+	if st.Candidate.Prompt != nil && t.CandidateTimeoutMs == 0 {
+		t.CandidateTimeoutMs = llmCandidateTimeoutMs
+	}
 	cand := gateway.Backend{Version: st.Candidate.Version, URL: st.Candidate.URL, Name: st.Candidate.Name, Prompt: st.Candidate.Prompt}
 	switch st.Phase {
 	case PhasePromoting, PhasePromoted:
