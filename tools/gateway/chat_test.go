@@ -318,3 +318,37 @@ func TestChatStreamWithoutUsageCountsChunks(t *testing.T) {
 	require.Zero(t, st.LLM.UsageReported)
 	require.Zero(t, st.LLM.PromptTokensPerAnswer)
 }
+
+// TestChatStreamClientLeaves: a client that hangs up mid-stream is not
+// the version's error, and the upstream call ends with it.
+func TestChatStreamClientLeaves(t *testing.T) {
+	t.Parallel()
+	ended := make(chan struct{})
+	up := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		_, _ = io.Copy(io.Discard, r.Body)
+		w.Header().Set("Content-Type", "text/event-stream")
+		fmt.Fprint(w, "data: {\"choices\":[{\"delta\":{\"content\":\"first \"}}]}\n\n")
+		w.(http.Flusher).Flush()
+		<-r.Context().Done() // the gateway cancels its call when the client leaves
+		close(ended)
+	}))
+	t.Cleanup(up.Close)
+	b := setup(t, Options{})
+	require.NoError(t, b.gw.SetRoutes(context.Background(), "bot", RouteTable{Stable: Backend{Version: "p1", URL: up.URL}, Mode: ModeStable}))
+	resp, err := http.Post(b.srv.URL+"/v1/chat/completions", "application/json", strings.NewReader(chatBody("bot", "hi", true)))
+	require.NoError(t, err)
+	line, err := bufio.NewReader(resp.Body).ReadString('\n')
+	require.NoError(t, err)
+	require.Contains(t, line, "first")
+	resp.Body.Close()
+	http.DefaultTransport.(*http.Transport).CloseIdleConnections()
+	select {
+	case <-ended:
+	case <-time.After(5 * time.Second):
+		t.Fatal("the upstream call outlived the client")
+	}
+	require.Eventually(t, func() bool { return b.gw.Stats("bot", "p1", Mark{}).Requests == 1 }, 5*time.Second, 10*time.Millisecond)
+	st := b.gw.Stats("bot", "p1", Mark{})
+	require.Zero(t, st.Errors, "the client left; the version did not fail")
+	require.Nil(t, st.LLM, "an answer cut short measures no tokens")
+}

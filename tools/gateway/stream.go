@@ -100,6 +100,11 @@ func (g *Gateway) serveStream(w http.ResponseWriter, r *http.Request, rt *route,
 		}
 	}
 	res := result{status: http.StatusOK, latencyMs: float64(time.Since(sc.start).Nanoseconds()) / 1e6}
+	if readErr != nil && r.Context().Err() != nil {
+		// The upstream read ended because the client left (its context is
+		// the call's parent), not because the version failed.
+		clientGone = true
+	}
 	switch {
 	case clientGone:
 		// The client left: not the version's fault, and its answer was
