@@ -352,3 +352,43 @@ func TestChatStreamClientLeaves(t *testing.T) {
 	require.Zero(t, st.Errors, "the client left; the version did not fail")
 	require.Nil(t, st.LLM, "an answer cut short measures no tokens")
 }
+
+// TestLLMWindowsMerge: several gateways' chat counters add up (tokens,
+// answers, pairs, F1 sums) rather than average, and a window claiming
+// more F1 values than it recorded is refused.
+func TestLLMWindowsMerge(t *testing.T) {
+	t.Parallel()
+	a := &LLMCounters{Answers: 10, Streams: 4, UsageReported: 10, PromptTokens: 300, CompletionTokens: 100}
+	b := &LLMCounters{Answers: 30, Streams: 0, UsageReported: 20, PromptTokens: 400, CompletionTokens: 900}
+	for range 10 {
+		a.Completion.Add(10)
+	}
+	for range 30 {
+		b.Completion.Add(30)
+	}
+	a.TTFT.Add(100)
+	st := MergeVersion("p1", VersionWindow{Requests: 10, LLM: a}, VersionWindow{Requests: 30, LLM: b}, VersionWindow{Requests: 5})
+	require.Equal(t, uint64(40), st.LLM.Answers)
+	require.Equal(t, uint64(4), st.LLM.Streams)
+	require.InDelta(t, 700.0/30, st.LLM.PromptTokensPerAnswer, 1e-12, "over the 30 answers that reported usage")
+	require.InDelta(t, 1000.0/40, st.LLM.CompletionTokensPerAnswer, 1e-12, "not the mean of 10 and 30")
+	require.InDelta(t, 30, st.LLM.CompletionTokensP95, 30*0.0625)
+	require.InDelta(t, 100, st.LLM.TTFTP95Ms, 100*0.0625)
+	require.Nil(t, MergeVersion("p1", VersionWindow{Requests: 5}).LLM, "no chat traffic, no chat stats")
+
+	x := &ChatShadowCounters{Pairs: 2, Exact: 2, Normalised: 2, SumF1: 2, F1Seq: 2, F1: Samples{1, 1}}
+	y := &ChatShadowCounters{Pairs: 6, Exact: 0, Normalised: 3, SumF1: 3, F1Seq: 6, F1: Samples{0, 0.5, 0.5, 0.5, 0.5, 1}}
+	sum := MergeShadow(ShadowWindow{Compared: 2, Chat: x}, ShadowWindow{Compared: 6, Chat: y}).Chat
+	require.Equal(t, uint64(8), sum.Pairs)
+	require.InDelta(t, 2.0/8, sum.ExactShare, 1e-12)
+	require.InDelta(t, 5.0/8, sum.NormalisedShare, 1e-12)
+	require.InDelta(t, 5.0/8, sum.MeanF1, 1e-12)
+	require.InDelta(t, 0, sum.MinF1, 0)
+	// numpy.quantile([0,.5,.5,.5,.5,1,1,1], .1) = 0 + 0.7·(0.5−0) = 0.35
+	require.InDelta(t, 0.35, sum.F1P10, 1e-12)
+	require.InDelta(t, 0.5, sum.F1P50, 1e-12)
+
+	raw, _ := json.Marshal(Window{Gateway: "g", Model: "bot", Shadow: ShadowWindow{Chat: &ChatShadowCounters{F1Seq: 1, F1: Samples{1, 1}}}})
+	_, err := DecodeWindow("bot", raw)
+	require.ErrorContains(t, err, "F1")
+}
