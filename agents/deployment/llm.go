@@ -18,6 +18,7 @@ import (
 	"time"
 
 	"github.com/modelgate/modelgate/agents"
+	"github.com/modelgate/modelgate/internal/blob"
 	"github.com/modelgate/modelgate/internal/config"
 	"github.com/modelgate/modelgate/tools/gateway"
 	"github.com/modelgate/modelgate/tools/llmeval"
@@ -41,12 +42,12 @@ const llmCandidateTimeoutMs = 30_000
 func isLLM(task agents.Task) bool { return task.Config != nil && task.Config.Task == "llm" }
 
 // candidateFor is where the candidate will be served.
-func (a *Agent) candidateFor(task agents.Task) (Backend, error) {
+func (a *Agent) candidateFor(ctx context.Context, task agents.Task) (Backend, error) {
 	if !isLLM(task) {
 		return candidateBackend(task)
 	}
 	c := task.Candidate
-	b, err := promptBackend(c.Version, c.ArtifactPath, c.Digest)
+	b, err := a.promptBackend(ctx, c.Version, c.ArtifactPath, c.Digest)
 	if err != nil {
 		return Backend{}, fmt.Errorf("candidate prompt: %w", err)
 	}
@@ -54,32 +55,73 @@ func (a *Agent) candidateFor(task agents.Task) (Backend, error) {
 }
 
 // stableFor is where production is served.
-func (a *Agent) stableFor(task agents.Task) (Backend, error) {
+func (a *Agent) stableFor(ctx context.Context, task agents.Task) (Backend, error) {
 	if !isLLM(task) {
 		return a.stableBackend(task)
 	}
 	p := task.Production
-	b, err := promptBackend(p.Version, p.ArtifactPath, p.Digest)
+	b, err := a.promptBackend(ctx, p.Version, p.ArtifactPath, p.Digest)
 	if err != nil {
 		return Backend{}, fmt.Errorf("production prompt %s of %s: %w", p.Version, task.Model, err)
 	}
 	return b, nil
 }
 
-// promptBackend reads an approved prompt file and makes its backend.
-func promptBackend(version, path, digest string) (Backend, error) {
-	if path == "" || digest == "" {
-		return Backend{}, errors.New("no recorded prompt file and digest to deploy")
+// BlobOpener reads content-addressed blobs; internal/blob's FS satisfies it.
+type BlobOpener interface {
+	Open(ctx context.Context, digest string) (io.ReadCloser, blob.Info, error)
+}
+
+// maxPromptBytes bounds a prompt file read for a rollout.
+const maxPromptBytes = 1 << 20
+
+// readApproved reads the bytes of an approved prompt by its digest: from
+// the blob store when there is one and it holds the digest, else from the
+// path the coordinator recorded (run --local has no blob store). Either
+// way the caller checks the bytes against the digest.
+func (a *Agent) readApproved(ctx context.Context, path, digest string) ([]byte, error) {
+	if a.opts.Blobs != nil {
+		rc, _, err := a.opts.Blobs.Open(ctx, digest)
+		if err == nil {
+			defer rc.Close()
+			return io.ReadAll(io.LimitReader(rc, maxPromptBytes+1))
+		}
+		if !errors.Is(err, blob.ErrNotFound) {
+			return nil, err
+		}
 	}
-	data, err := os.ReadFile(path)
+	if path == "" {
+		return nil, errors.New("no recorded prompt file to deploy")
+	}
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	return io.ReadAll(io.LimitReader(f, maxPromptBytes+1))
+}
+
+// promptBackend reads an approved prompt and makes its backend.
+func (a *Agent) promptBackend(ctx context.Context, version, path, digest string) (Backend, error) {
+	if digest == "" {
+		return Backend{}, errors.New("no recorded prompt digest to deploy")
+	}
+	data, err := a.readApproved(ctx, path, digest)
 	if err != nil {
 		return Backend{}, fmt.Errorf("read the approved prompt: %w", err)
+	}
+	if len(data) > maxPromptBytes {
+		return Backend{}, fmt.Errorf("the prompt file is over %d bytes", maxPromptBytes)
 	}
 	sum := sha256.Sum256(data)
 	if got := "sha256:" + hex.EncodeToString(sum[:]); got != digest {
 		return Backend{}, fmt.Errorf("the prompt file is not the one approved (%s now, %s approved): nothing else is served", shortDigest(got), shortDigest(digest))
 	}
-	p, err := llmeval.ParsePrompt(filepath.Base(path), data)
+	name := filepath.Base(path)
+	if path == "" {
+		name = "prompt"
+	}
+	p, err := llmeval.ParsePrompt(name, data)
 	if err != nil {
 		return Backend{}, err
 	}

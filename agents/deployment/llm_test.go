@@ -19,6 +19,7 @@ import (
 
 	"github.com/modelgate/modelgate/agents"
 	"github.com/modelgate/modelgate/internal/audit/audittest"
+	"github.com/modelgate/modelgate/internal/blob"
 	"github.com/modelgate/modelgate/internal/config"
 	"github.com/modelgate/modelgate/internal/llm/scripted"
 	"github.com/modelgate/modelgate/internal/store"
@@ -271,6 +272,27 @@ func TestLLMRolloutRefusesWhatTheCallerChose(t *testing.T) {
 		require.False(t, routed, "nothing is served")
 		_, err = e.store.RolloutGet(ctx, "run-swap")
 		require.ErrorIs(t, err, store.ErrNotFound)
+	})
+	t.Run("path swapped, the blob store holds the approved bytes", func(t *testing.T) {
+		t.Parallel()
+		e := setupLLM(t)
+		e.production()
+		fs, err := blob.NewFS(t.TempDir())
+		require.NoError(t, err)
+		e.agent = New(Options{Store: e.store, Gateway: e.gw, Recorder: e.audit, Clock: e.clock, Logger: log.New(io.Discard), Blobs: fs})
+		t.Cleanup(func() { e.agent.Close() })
+		task := e.task("run-blob", "large", llmDeploy)
+		info, err := fs.Import(ctx, task.Candidate.ArtifactPath)
+		require.NoError(t, err)
+		require.Equal(t, task.Candidate.Digest, info.Digest)
+		// the file at the recorded path now points elsewhere; the blob is
+		// what was approved, and is what is served
+		require.NoError(t, os.WriteFile(task.Candidate.ArtifactPath, []byte("name: x\nendpoint: "+evilWeb.URL+"/v1\nmodel: m\ntemplate: t\n"), 0o644))
+		st, _, err := e.agent.Reconcile(ctx, task)
+		require.NoError(t, err)
+		require.Equal(t, e.llmURL, st.Candidate.URL)
+		require.Equal(t, "large", st.Candidate.Prompt.Model)
+		require.Equal(t, task.Candidate.Digest, st.Candidate.Prompt.Digest)
 	})
 	t.Run("production prompt changed in the registry's file", func(t *testing.T) {
 		t.Parallel()

@@ -226,7 +226,7 @@ func Build(ctx context.Context, o Options) (*Server, error) {
 	if !o.NoDeploy {
 		s.Deployer = deployment.New(deployment.Options{Store: st, Gateway: s.Gateway, Recorder: s.Trail,
 			Tick: o.DeployTick, Logger: o.Logger.WithPrefix("deploy"), ServeBinary: o.ServeBinary,
-			ServeDir: filepath.Join(o.DataDir, "serve"),
+			ServeDir: filepath.Join(o.DataDir, "serve"), Blobs: s.Blobs,
 			// standalone gateways publish their windows to the store
 			Measurements: deployment.Shared{Local: s.Gateway, Windows: st}})
 		as[coordinator.StageDeploy] = s.Deployer
