@@ -50,6 +50,9 @@
 //	any non-terminal phase ── failed checks ≥ max, smoke failure, candidate
 //	crash, no data × max_inconclusive, timeout, Abort ──► rolling_back ──► rolled_back
 //
+// Promote moves any running phase to promoting; Pause holds the current
+// split (no window is judged) until Resume, which opens a fresh window.
+//
 // # Prompts
 //
 // A task: llm rollout deploys prompt versions (llm.go): each read by its
@@ -57,7 +60,4 @@
 // before any route names it, smoke-tested with chat requests, shadowed on
 // token F1, and canaried on error rate, p95 latency, time to first token
 // and completion tokens (config.LLMRules).
-//
-// Promote moves any running phase to promoting; Pause holds the current
-// split (no window is judged) until Resume, which opens a fresh window.
 package deployment
