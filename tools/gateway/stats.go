@@ -53,8 +53,9 @@ type series struct {
 	fallbacks uint64 // candidate failures answered by stable instead
 	latency   ring   // ms
 	scores    ring
-	latHist   Histogram    // every latency since start, for merging with other gateways
-	llm       *LLMCounters // chat answers' tokens and time to first token; nil until the first
+	latHist   Histogram // every latency since start, for merging with other gateways
+
+	llm *LLMCounters // chat answers' tokens and time to first token; nil until the first
 }
 
 func (s *series) record(latencyMs float64, outcome int, out *Outputs) {
@@ -84,13 +85,14 @@ const (
 
 // Pos is where a version's counters stood at a Mark.
 type Pos struct {
-	Requests  uint64       `json:"requests"`
-	Errors    uint64       `json:"errors"`
-	ClientErr uint64       `json:"client_errors"`
-	Fallbacks uint64       `json:"fallbacks"`
-	Latency   uint64       `json:"latency_seq"`
-	Scores    uint64       `json:"scores_seq"`
-	LLM       *LLMCounters `json:"llm,omitempty"`
+	Requests  uint64 `json:"requests"`
+	Errors    uint64 `json:"errors"`
+	ClientErr uint64 `json:"client_errors"`
+	Fallbacks uint64 `json:"fallbacks"`
+	Latency   uint64 `json:"latency_seq"`
+	Scores    uint64 `json:"scores_seq"`
+
+	LLM *LLMCounters `json:"llm,omitempty"` // chat counters at the mark
 }
 
 func (s *series) pos() Pos {
@@ -204,17 +206,18 @@ type shadowSeries struct {
 
 // ShadowPos is where the shadow counters stood at a Mark.
 type ShadowPos struct {
-	Mirrored  uint64              `json:"mirrored"`
-	Dropped   uint64              `json:"dropped"`
-	Compared  uint64              `json:"compared"`
-	Errors    uint64              `json:"errors"`
-	Rows      uint64              `json:"rows"`
-	AgreeRows uint64              `json:"agree_rows"`
-	SumDelta  float64             `json:"sum_delta"`
-	Primary   uint64              `json:"primary_seq"`
-	Shadow    uint64              `json:"shadow_seq"`
-	Deltas    uint64              `json:"deltas_seq"`
-	Chat      *ChatShadowCounters `json:"chat,omitempty"`
+	Mirrored  uint64  `json:"mirrored"`
+	Dropped   uint64  `json:"dropped"`
+	Compared  uint64  `json:"compared"`
+	Errors    uint64  `json:"errors"`
+	Rows      uint64  `json:"rows"`
+	AgreeRows uint64  `json:"agree_rows"`
+	SumDelta  float64 `json:"sum_delta"`
+	Primary   uint64  `json:"primary_seq"`
+	Shadow    uint64  `json:"shadow_seq"`
+	Deltas    uint64  `json:"deltas_seq"`
+
+	Chat *ChatShadowCounters `json:"chat,omitempty"` // chat comparison at the mark, without samples
 }
 
 func (s *shadowSeries) pos() ShadowPos {

@@ -28,30 +28,32 @@ type Window struct {
 
 // VersionWindow is one version's published counters.
 type VersionWindow struct {
-	Requests     uint64       `json:"requests"`
-	Errors       uint64       `json:"errors"`
-	ClientErrors uint64       `json:"client_errors"`
-	Fallbacks    uint64       `json:"fallbacks"`
-	Latency      Histogram    `json:"latency"`
-	ScoreSeq     uint64       `json:"score_seq"` // scores ever recorded; Scores are the last len(Scores) of them
-	Scores       Samples      `json:"scores,omitempty"`
-	LLM          *LLMCounters `json:"llm,omitempty"` // chat answers only
+	Requests     uint64    `json:"requests"`
+	Errors       uint64    `json:"errors"`
+	ClientErrors uint64    `json:"client_errors"`
+	Fallbacks    uint64    `json:"fallbacks"`
+	Latency      Histogram `json:"latency"`
+	ScoreSeq     uint64    `json:"score_seq"` // scores ever recorded; Scores are the last len(Scores) of them
+	Scores       Samples   `json:"scores,omitempty"`
+
+	LLM *LLMCounters `json:"llm,omitempty"` // chat answers only
 }
 
 // ShadowWindow is the shadow comparison's published counters.
 type ShadowWindow struct {
-	Mirrored  uint64              `json:"mirrored"`
-	Dropped   uint64              `json:"dropped"`
-	Compared  uint64              `json:"compared"`
-	Errors    uint64              `json:"errors"`
-	Rows      uint64              `json:"rows"`
-	AgreeRows uint64              `json:"agree_rows"`
-	SumDelta  float64             `json:"sum_delta"`
-	Primary   Histogram           `json:"primary_latency"`
-	Shadow    Histogram           `json:"shadow_latency"`
-	DeltaSeq  uint64              `json:"delta_seq"`
-	Deltas    Samples             `json:"deltas,omitempty"`
-	Chat      *ChatShadowCounters `json:"chat,omitempty"` // chat answers only
+	Mirrored  uint64    `json:"mirrored"`
+	Dropped   uint64    `json:"dropped"`
+	Compared  uint64    `json:"compared"`
+	Errors    uint64    `json:"errors"`
+	Rows      uint64    `json:"rows"`
+	AgreeRows uint64    `json:"agree_rows"`
+	SumDelta  float64   `json:"sum_delta"`
+	Primary   Histogram `json:"primary_latency"`
+	Shadow    Histogram `json:"shadow_latency"`
+	DeltaSeq  uint64    `json:"delta_seq"`
+	Deltas    Samples   `json:"deltas,omitempty"`
+
+	Chat *ChatShadowCounters `json:"chat,omitempty"` // chat answers only
 }
 
 // Samples are float64 values sent as base64 of their little-endian bits:
