@@ -2,6 +2,7 @@ package gateway
 
 import (
 	"bytes"
+	"encoding/json"
 	"errors"
 	"io"
 	"testing"
@@ -63,6 +64,40 @@ func FuzzChatAnswer(f *testing.F) {
 		}
 		if a.Prompt < 0 || a.Completion < 0 || len(a.Text) > maxChatText {
 			t.Fatalf("accepted %+v", a)
+		}
+	})
+}
+
+// FuzzDecodeChatWindow: a published window's chat parts (from another
+// gateway, through the store) decode into counters every reader can use
+// without a panic, never with more F1 values than recorded.
+func FuzzDecodeChatWindow(f *testing.F) {
+	var s series
+	s.recordChat(chatAnswer{Text: "x", Prompt: 3, Completion: 2, Usage: true}, true, 12)
+	var sh shadowSeries
+	sh.compareChat("a b c", "a b")
+	w := Window{Gateway: "g", Model: "m", Versions: map[string]VersionWindow{"v1": {Requests: 1, LLM: s.llmCopy()}},
+		Shadow: ShadowWindow{Compared: 1, Chat: sh.chatCounters(true, 0)}}
+	good, err := json.Marshal(w)
+	if err != nil {
+		f.Fatal(err)
+	}
+	f.Add(good)
+	f.Add([]byte(`{"gateway":"g","model":"m","shadow":{"chat":{"pairs":1,"f1_seq":0,"f1":"AAAAAAAA8D8="}}}`))
+	f.Add([]byte(`{"gateway":"g","model":"m","versions":{"v1":{"llm":{"answers":1,"ttft_ms":{"sum":1,"buckets":[[3,1]]}}}}}`))
+	f.Add([]byte(`{"gateway":"g","model":"m","versions":{"v1":{"llm":{"answers":0,"usage_reported":5,"prompt_tokens":9}}}}`))
+	f.Fuzz(func(t *testing.T, raw []byte) {
+		w, err := DecodeWindow("m", raw)
+		if err != nil {
+			return
+		}
+		if c := w.Shadow.Chat; c != nil && uint64(len(c.F1)) > c.F1Seq {
+			t.Fatalf("accepted %d F1 values with f1_seq %d", len(c.F1), c.F1Seq)
+		}
+		_ = MergeShadow(w.Shadow, w.Shadow.Since(w.Position().Shadow))
+		for v, vw := range w.Versions {
+			_ = MergeVersion(v, vw, vw.Since(w.Position().Versions[v]))
+			_ = vw.LLM.Stats()
 		}
 	})
 }
