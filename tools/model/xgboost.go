@@ -819,6 +819,10 @@ func (m *XGBoost) predictBlocks(b Batch, cols []int, out []float64, lo, hi int) 
 	bufRows := min(blockRows, b.Rows)
 	feats := make([]float32, bufRows*nf)
 	sums := make([]float32, bufRows*g)
+	var keys []uint32 // the flat layout's row keys (flat.go)
+	if m.flat != nil {
+		keys = make([]uint32, bufRows*2*nf)
+	}
 	width := len(b.Features)
 	for blk := lo; blk < hi; blk++ {
 		r0 := blk * blockRows
@@ -839,12 +843,15 @@ func (m *XGBoost) predictBlocks(b Batch, cols []int, out []float64, lo, hi int) 
 					}
 				}
 			}
+			if keys != nil {
+				flatKeys(dst, keys[i*2*nf:(i+1)*2*nf])
+			}
 		}
 		for i := range sums[:n*g] {
 			sums[i] = m.base
 		}
 		if m.flat != nil {
-			m.sumTreesFlat(feats[:n*nf], sums[:n*g], n)
+			m.sumTreesFlat(keys, sums[:n*g], n)
 		} else {
 			m.sumTrees(feats[:n*nf], sums[:n*g], n)
 		}
