@@ -7,7 +7,9 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"path/filepath"
+	"syscall"
 	"testing"
+	"time"
 )
 
 func benchSetup(b *testing.B) (*XGBoost, Batch) {
@@ -35,12 +37,25 @@ func BenchmarkPredictSingleThread(b *testing.B) {
 		big.Rows += one.Rows
 	}
 	b.ResetTimer()
+	c0 := processCPU()
 	for i := 0; i < b.N; i++ {
 		if _, err := m.Predict(context.Background(), big); err != nil {
 			b.Fatal(err)
 		}
 	}
 	b.ReportMetric(float64(big.Rows*b.N)/b.Elapsed().Seconds(), "rows/s")
+	// CPU time is the figure that survives neighbours on a shared
+	// machine (wall time also counts the time they hold the core).
+	b.ReportMetric(float64(big.Rows*b.N)/(processCPU()-c0).Seconds(), "rows/cpu-s")
+}
+
+// processCPU is the process's user+system CPU time.
+func processCPU() time.Duration {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		return 0
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }
 
 // BenchmarkServeInferSingleRow is the handler's cost of one single-row V2

@@ -184,19 +184,20 @@ func (m *XGBoost) sumTreesFlat(keys []uint32, sums []float32, n int) {
 }
 
 // addTree3 adds to s[j] the leaf of a depth-3 flat tree that row j
-// (keys[j*w:(j+1)*w]) reaches. The root is read once; indices are masked
-// to the arrays' sizes (they never exceed them), so the only bounds
-// check left is the row's column.
+// (keys[j*w:(j+1)*w]) reaches. The root is read once; node and leaf
+// indices are masked to the arrays' sizes (they never exceed them), so
+// the only bounds checks left are the three key loads.
 func addTree3(tn *[8]flatNode, tl *[8]float32, keys []uint32, w int, s []float32) {
-	ri, rk := tn[0].idx, tn[0].key
+	ri, rk := int(tn[0].idx), tn[0].key
+	off := 0
 	for j := range s {
-		row := keys[j*w : j*w+w]
-		k := 1 + b2u(row[ri] >= rk)
+		k := 1 + b2u(keys[off+ri] >= rk)
 		nd := tn[k&7]
-		k = 2*k + 1 + b2u(row[nd.idx] >= nd.key)
+		k = 2*k + 1 + b2u(keys[off+int(nd.idx)] >= nd.key)
 		nd = tn[k&7]
-		k = 2*k + 1 + b2u(row[nd.idx] >= nd.key)
+		k = 2*k + 1 + b2u(keys[off+int(nd.idx)] >= nd.key)
 		s[j] += tl[(k-7)&7]
+		off += w
 	}
 }
 
@@ -204,14 +205,15 @@ func addTree3(tn *[8]flatNode, tl *[8]float32, keys []uint32, w int, s []float32
 // leaves).
 func addTree(tn []flatNode, tl []float32, D int, keys []uint32, w int, s []float32) {
 	mask := uint32(len(tn) - 1)
+	off := 0
 	for j := range s {
-		row := keys[j*w : j*w+w]
 		k := uint32(0)
 		for range D {
 			nd := tn[k&mask]
-			k = 2*k + 1 + b2u(row[nd.idx] >= nd.key)
+			k = 2*k + 1 + b2u(keys[off+int(nd.idx)] >= nd.key)
 		}
 		s[j] += tl[(k-mask)&mask]
+		off += w
 	}
 }
 
