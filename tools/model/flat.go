@@ -128,16 +128,24 @@ func (m *XGBoost) fillFlat(nodes []flatNode, leaves []float32, pos int, k int32,
 	m.fillFlat(nodes, leaves, 2*pos+2, r, d+1, D)
 }
 
-// flatKeys writes a row's keys for the flat layout: dst[:nf] with NaN as
-// 0, dst[nf:2nf] with NaN as MaxUint32 (see the top of this file).
-func flatKeys(row []float32, dst []uint32) {
+// flatKeys writes one row's keys for the flat layout from its float64
+// values: dst[:nf] with a missing value as 0, dst[nf:2nf] with it as
+// MaxUint32 (see the top of this file). A value is missing when, as
+// float32, it is NaN or equals the model's missing value (XGBoost drops
+// such entries when it builds the DMatrix): missKey is that value's
+// key, and two floats compare equal exactly when their keys are equal
+// (when the missing value is NaN, only a NaN can match it, and a NaN is
+// missing anyway).
+func flatKeys(row []float64, missKey uint32, dst []uint32) {
 	nf := len(row)
 	lo, hi := dst[:nf], dst[nf:2*nf]
-	for j, v := range row {
-		k := orderKey(v)
-		nan := -uint32(b2i(v != v)) // all ones for NaN
-		lo[j] = k &^ nan
-		hi[j] = k | nan
+	for j, x := range row {
+		v := float32(x) + 0 // -0 becomes +0, as in orderKey
+		b := math.Float32bits(v)
+		k := b ^ (uint32(int32(b)>>31) | 1<<31)
+		miss := -(b2u(b&0x7fffffff > 0x7f800000) | b2u(k == missKey)) // all ones when missing
+		lo[j] = k &^ miss
+		hi[j] = k | miss
 	}
 }
 

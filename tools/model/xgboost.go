@@ -816,20 +816,39 @@ func (m *XGBoost) Predict(ctx context.Context, b Batch) (Predictions, error) {
 func (m *XGBoost) predictBlocks(b Batch, cols []int, out []float64, lo, hi int) {
 	nf := m.nFeatures
 	g := m.classes
+	width := len(b.Features)
 	bufRows := min(blockRows, b.Rows)
-	feats := make([]float32, bufRows*nf)
 	sums := make([]float32, bufRows*g)
-	var keys []uint32 // the flat layout's row keys (flat.go)
+	var feats []float32 // the rows as float32 (pointer walk)
+	var keys []uint32   // or their keys (flat layout, flat.go)
+	var row []float64   // one row's model features when the batch has others
+	identity := len(cols) == width
+	for j, c := range cols {
+		identity = identity && c == j
+	}
+	missKey := orderKey(m.missing)
 	if m.flat != nil {
 		keys = make([]uint32, bufRows*2*nf)
+		row = make([]float64, nf)
+	} else {
+		feats = make([]float32, bufRows*nf)
 	}
-	width := len(b.Features)
 	for blk := lo; blk < hi; blk++ {
 		r0 := blk * blockRows
 		r1 := min(r0+blockRows, b.Rows)
 		n := r1 - r0
 		for i := 0; i < n; i++ {
 			src := b.Values[(r0+i)*width : (r0+i+1)*width]
+			if keys != nil {
+				if !identity {
+					for j, c := range cols {
+						row[j] = src[c]
+					}
+					src = row
+				}
+				flatKeys(src[:nf], missKey, keys[i*2*nf:(i+1)*2*nf])
+				continue
+			}
 			dst := feats[i*nf : (i+1)*nf]
 			for j, c := range cols {
 				dst[j] = float32(src[c])
@@ -842,9 +861,6 @@ func (m *XGBoost) predictBlocks(b Batch, cols []int, out []float64, lo, hi int) 
 						dst[j] = float32(math.NaN())
 					}
 				}
-			}
-			if keys != nil {
-				flatKeys(dst, keys[i*2*nf:(i+1)*2*nf])
 			}
 		}
 		for i := range sums[:n*g] {
