@@ -210,18 +210,36 @@ func addTree3(tn *[8]flatNode, tl *[8]float32, keys []uint32, w int, s []float32
 }
 
 // addTree is addTree3 for any depth D >= 1 (tn has 2^D slots, tl 2^D
-// leaves).
+// leaves). A deep tree is a long chain of dependent loads per row, so
+// four rows step together: their chains are independent and the CPU
+// overlaps them.
 func addTree(tn []flatNode, tl []float32, D int, keys []uint32, w int, s []float32) {
 	mask := uint32(len(tn) - 1)
-	off := 0
-	for j := range s {
+	j := 0
+	for ; j+4 <= len(s); j += 4 {
+		o0 := j * w
+		o1, o2, o3 := o0+w, o0+2*w, o0+3*w
+		var k0, k1, k2, k3 uint32
+		for range D {
+			n0, n1, n2, n3 := tn[k0&mask], tn[k1&mask], tn[k2&mask], tn[k3&mask]
+			k0 = 2*k0 + 1 + b2u(keys[o0+int(n0.idx)] >= n0.key)
+			k1 = 2*k1 + 1 + b2u(keys[o1+int(n1.idx)] >= n1.key)
+			k2 = 2*k2 + 1 + b2u(keys[o2+int(n2.idx)] >= n2.key)
+			k3 = 2*k3 + 1 + b2u(keys[o3+int(n3.idx)] >= n3.key)
+		}
+		s[j] += tl[(k0-mask)&mask]
+		s[j+1] += tl[(k1-mask)&mask]
+		s[j+2] += tl[(k2-mask)&mask]
+		s[j+3] += tl[(k3-mask)&mask]
+	}
+	for ; j < len(s); j++ {
+		off := j * w
 		k := uint32(0)
 		for range D {
 			nd := tn[k&mask]
 			k = 2*k + 1 + b2u(keys[off+int(nd.idx)] >= nd.key)
 		}
 		s[j] += tl[(k-mask)&mask]
-		off += w
 	}
 }
 
