@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"math/rand/v2"
 	"net/http"
 	"net/http/httptest"
 	"path/filepath"
@@ -30,7 +31,28 @@ func benchSetup(b *testing.B) (*XGBoost, Batch) {
 // comparison with xgboost.
 func BenchmarkPredictSingleThread(b *testing.B) {
 	m, one := benchSetup(b)
-	m.SetThreads(1)
+	benchPredict(b, m, one, 1)
+}
+
+// BenchmarkPredictTwoThreads is the same on two goroutines.
+func BenchmarkPredictTwoThreads(b *testing.B) {
+	m, one := benchSetup(b)
+	benchPredict(b, m, one, 2)
+}
+
+// BenchmarkPredictDeepTrees is one core on 100 random trees of depth
+// up to 6 (xgboost's default max_depth) over 30 features, a fifth of
+// the values missing: the flat layout's general step.
+func BenchmarkPredictDeepTrees(b *testing.B) {
+	rng := rand.New(rand.NewPCG(6, 6))
+	m := randomModel(b, rng, 100, 30, 6, 1, false)
+	benchPredict(b, m, randomBatch(rng, 10_000, 30), 1)
+}
+
+// benchPredict scores copies of one until there are 100,000 rows, on
+// threads goroutines, and reports rows per second of wall and of CPU.
+func benchPredict(b *testing.B, m *XGBoost, one Batch, threads int) {
+	m.SetThreads(threads)
 	big := Batch{Features: one.Features}
 	for big.Rows < 100_000 {
 		big.Values = append(big.Values, one.Values...)

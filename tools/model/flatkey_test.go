@@ -132,7 +132,7 @@ func TestFlatKeysMarksMissingValues(t *testing.T) {
 // edgeModel is randomModel with split conditions moved, one in three, to
 // a special float32 (both zeros, infinities, subnormals), so that the
 // keys' order is exercised where it is easiest to get wrong.
-func edgeModel(t *testing.T, rng *rand.Rand, trees, nf, depth int) *XGBoost {
+func edgeModel(t testing.TB, rng *rand.Rand, trees, nf, depth int) *XGBoost {
 	t.Helper()
 	m := randomModel(t, rng, trees, nf, depth, 1, false)
 	for i := range m.nodes {
