@@ -4,7 +4,8 @@
 #   1. reading CSV (10M label,score pairs; 1M rows x 23 columns) against
 #      pandas.read_csv, with a check that the values are bit-identical;
 #   2. native XGBoost inference (1M rows x 30 features, 80 trees of depth
-#      3) against xgboost inplace_predict, 1 and 2 threads;
+#      3, then 100 trees of depth 6) against xgboost inplace_predict, 1
+#      and 2 threads;
 #   3. whole processes: `modelgate drift` against pandas + scipy
 #      (bench/drift/peer.py) and `modelgate evaluate --resamples 0` against
 #      scikit-learn (bench/eval/sklearn_metrics.py), with peak RSS.
@@ -34,10 +35,12 @@ fi
 SCORES=$E/scores-10000000.csv
 FEATS=$E/features-1000000.csv
 MODEL=testdata/eval/binary-breast-cancer/model-candidate.json
+DEEP=$E/model-depth6.json
 ONLY=${ONLY:-}
 case "$ONLY" in ""|inference) ;; *) echo "run.sh: ONLY=$ONLY: only ONLY=inference is known" >&2; exit 2;; esac
 [ -n "$ONLY" ] || [ -s "$SCORES" ] || bin/evalbench -mode gen-scores -n 10000000 -data "$SCORES"
 [ -s "$FEATS" ] || bin/evalbench -mode gen-features -n 1000000 -model testdata/eval/binary-breast-cancer/holdout.csv -data "$FEATS"
+[ -s "$DEEP" ] || "$PY" bench/perf/deep_model.py "$FEATS" "$DEEP"
 [ -n "$ONLY" ] || [ -s "$D/ref.csv" ] || bin/drift-gen -rows 1000000 -out "$D/ref.csv" -seed 1
 [ -n "$ONLY" ] || [ -s "$D/cur.csv" ] || bin/drift-gen -rows 1000000 -out "$D/cur.csv" -seed 2 -drift
 
@@ -82,6 +85,13 @@ for i in $(seq 1 "$RUNS"); do
   for t in 1 2; do
     echo "modelgate $t thread(s) #$i: $(bin/evalbench -mode infer -data "$FEATS" -model "$MODEL" -threads "$t" -reps "$REPS")"
     echo "xgboost   $t thread(s) #$i: $($PY bench/eval/xgb_infer.py "$FEATS" "$MODEL" "$t" "$REPS")"
+  done
+done
+echo "== 3b. the same rows, 100 trees of depth 6 (xgboost's default max_depth; bench/perf/deep_model.py)"
+for i in $(seq 1 "$RUNS"); do
+  for t in 1 2; do
+    echo "modelgate $t thread(s) #$i: $(bin/evalbench -mode infer -data "$FEATS" -model "$DEEP" -threads "$t" -reps "$REPS")"
+    echo "xgboost   $t thread(s) #$i: $($PY bench/eval/xgb_infer.py "$FEATS" "$DEEP" "$t" "$REPS")"
   done
 done
 
