@@ -135,18 +135,23 @@ func (m *XGBoost) fillFlat(nodes []flatNode, leaves []float32, pos int, k int32,
 // such entries when it builds the DMatrix): missKey is that value's
 // key, and two floats compare equal exactly when their keys are equal
 // (when the missing value is NaN, only a NaN can match it, and a NaN is
-// missing anyway).
-func flatKeys(row []float64, missKey uint32, dst []uint32) {
+// missing anyway). The result is non-zero when a value that is not
+// missing is ±Inf as float32: a float64 infinity, which Predict refuses,
+// or a finite float64 beyond float32's range, which it scores.
+func flatKeys(row []float64, missKey uint32, dst []uint32) (inf uint32) {
 	nf := len(row)
 	lo, hi := dst[:nf], dst[nf:2*nf]
 	for j, x := range row {
 		v := float32(x) + 0 // -0 becomes +0, as in orderKey
 		b := math.Float32bits(v)
 		k := b ^ (uint32(int32(b)>>31) | 1<<31)
-		miss := -(b2u(b&0x7fffffff > 0x7f800000) | b2u(k == missKey)) // all ones when missing
+		isMiss := b2u(b&0x7fffffff > 0x7f800000) | b2u(k == missKey)
+		inf |= b2u(b&0x7fffffff == 0x7f800000) &^ isMiss
+		miss := -isMiss // all ones when missing
 		lo[j] = k &^ miss
 		hi[j] = k | miss
 	}
+	return inf
 }
 
 // sumTreesFlat is sumTrees over the flat layout: the same leaves added

@@ -281,3 +281,52 @@ func FuzzFlatEqualsWalk(f *testing.F) {
 		}
 	})
 }
+
+// The flat layout finds infinite values during its key pass instead of
+// before it: the error must be the one the up-front check gives (the
+// first such row and column), on one thread and two, and a value that
+// is only infinite in float32 (1e39) or is the missing value is scored.
+func TestFlatLayoutRefusesInfinityAsTheWalkDoes(t *testing.T) {
+	t.Parallel()
+	cases := []struct {
+		name    string
+		put     map[int]float64 // value index → value
+		missing float64         // 0: NaN only
+		wantErr string
+	}{
+		{"+Inf late in the batch", map[int]float64{5000*7 + 3: math.Inf(1)}, 0, `row 5001 column "f3": +Inf`},
+		{"the first of two", map[int]float64{4000*7 + 6: math.Inf(-1), 9*7 + 1: math.Inf(1)}, 0, `row 10 column "f1": +Inf`},
+		{"1e39 is +Inf in float32 only", map[int]float64{17: 1e39, 900: -1e39}, 0, ""},
+		{"the missing value", map[int]float64{17: math.Inf(1)}, math.Inf(1), ""},
+	}
+	for seed, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			t.Parallel()
+			rng := rand.New(rand.NewPCG(uint64(seed), 13))
+			m := randomModel(t, rng, 20, 7, 3, 1, false)
+			if c.missing != 0 {
+				m.SetMissing(c.missing)
+			}
+			b := randomBatch(rng, 6000, 7)
+			for i, v := range c.put {
+				b.Values[i] = v
+			}
+			want, werr := walkOnly(m).Predict(context.Background(), b)
+			for _, threads := range []int{1, 2} {
+				m.SetThreads(threads)
+				got, err := m.Predict(context.Background(), b)
+				if c.wantErr != "" {
+					require.ErrorContains(t, werr, c.wantErr)
+					require.Error(t, err)
+					require.Equal(t, werr.Error(), err.Error())
+					var ve *ValueError
+					require.ErrorAs(t, err, &ve)
+					continue
+				}
+				require.NoError(t, werr)
+				require.NoError(t, err)
+				require.Equal(t, want.Values, got.Values)
+			}
+		})
+	}
+}

@@ -14,6 +14,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 )
 
 // maxModelBytes bounds what LoadXGBoost reads: the largest real XGBoost
@@ -771,8 +772,22 @@ func (m *XGBoost) Predict(ctx context.Context, b Batch) (Predictions, error) {
 	if err != nil {
 		return Predictions{}, err
 	}
-	if err := m.checkFinite(b, cols); err != nil {
-		return Predictions{}, err
+	// The flat layout's key pass reads every value anyway and flags a
+	// float32 infinity, so checkFinite (one more pass over the whole
+	// batch) runs only after a flag or a cut-short run, and returns what
+	// it would have returned up front; the scores are then discarded.
+	flat := m.flat != nil
+	if !flat {
+		if err := m.checkFinite(b, cols); err != nil {
+			return Predictions{}, err
+		}
+	}
+	var sawInf atomic.Bool
+	refuse := func() error {
+		if flat && (sawInf.Load() || ctx.Err() != nil) {
+			return m.checkFinite(b, cols)
+		}
+		return nil
 	}
 	out := Predictions{Kind: m.obj.kind, Rows: b.Rows, Values: make([]float64, b.Rows*m.classes), Float32: true}
 	if m.obj.kind == Multiclass {
@@ -781,7 +796,12 @@ func (m *XGBoost) Predict(ctx context.Context, b Batch) (Predictions, error) {
 	nBlocks := (b.Rows + blockRows - 1) / blockRows
 	workers := min(m.threads, nBlocks)
 	if workers <= 1 {
-		m.predictBlocks(b, cols, out.Values, 0, nBlocks)
+		if m.predictBlocks(b, cols, out.Values, 0, nBlocks) {
+			sawInf.Store(true)
+		}
+		if err := refuse(); err != nil {
+			return Predictions{}, err
+		}
 		return out, ctx.Err()
 	}
 	// Blocks are handed out in chunks so that a slow core does not hold
@@ -802,18 +822,26 @@ func (m *XGBoost) Predict(ctx context.Context, b Batch) (Predictions, error) {
 				if lo >= nBlocks {
 					return
 				}
-				m.predictBlocks(b, cols, out.Values, lo, min(lo+chunk, nBlocks))
+				if m.predictBlocks(b, cols, out.Values, lo, min(lo+chunk, nBlocks)) {
+					sawInf.Store(true)
+				}
 			}
 		}()
 	}
 	wg.Wait()
+	if err := refuse(); err != nil {
+		return Predictions{}, err
+	}
 	if err := ctx.Err(); err != nil {
 		return Predictions{}, err
 	}
 	return out, nil
 }
 
-func (m *XGBoost) predictBlocks(b Batch, cols []int, out []float64, lo, hi int) {
+// predictBlocks scores blocks [lo, hi) into out. On the flat layout it
+// reports whether a model feature was ±Inf as float32 and not missing
+// (Predict then runs checkFinite); the walk's caller checked up front.
+func (m *XGBoost) predictBlocks(b Batch, cols []int, out []float64, lo, hi int) (sawInf bool) {
 	nf := m.nFeatures
 	g := m.classes
 	width := len(b.Features)
@@ -827,6 +855,7 @@ func (m *XGBoost) predictBlocks(b Batch, cols []int, out []float64, lo, hi int) 
 		identity = identity && c == j
 	}
 	missKey := orderKey(m.missing)
+	var inf uint32
 	if m.flat != nil {
 		keys = make([]uint32, bufRows*2*nf)
 		row = make([]float64, nf)
@@ -846,7 +875,7 @@ func (m *XGBoost) predictBlocks(b Batch, cols []int, out []float64, lo, hi int) 
 					}
 					src = row
 				}
-				flatKeys(src[:nf], missKey, keys[i*2*nf:(i+1)*2*nf])
+				inf |= flatKeys(src[:nf], missKey, keys[i*2*nf:(i+1)*2*nf])
 				continue
 			}
 			dst := feats[i*nf : (i+1)*nf]
@@ -879,6 +908,7 @@ func (m *XGBoost) predictBlocks(b Batch, cols []int, out []float64, lo, hi int) 
 			}
 		}
 	}
+	return inf != 0
 }
 
 // sumTrees adds every tree's leaf to the rows' float32 sums, tree by tree
