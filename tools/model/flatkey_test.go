@@ -170,7 +170,7 @@ func edgeBatch(rng *rand.Rand, rows, nf int) Batch {
 // and values at float32's edges, with each kind of missing value, all
 // depths the flat layout takes (1 and 2 padded to 3, 3 unrolled, 4 to 8
 // by the loop), 1 and 2 threads, and batches whose columns are not the
-// model's (the gather path).
+// model's (the gather path) or have one more after them.
 func TestFlatLayoutEqualsWalkOnEdgeValues(t *testing.T) {
 	t.Parallel()
 	cases := []struct {
@@ -212,13 +212,19 @@ func TestFlatLayoutEqualsWalkOnEdgeValues(t *testing.T) {
 				shuffled.Values = append(shuffled.Values, rng.NormFloat64())
 				shuffled.Values = append(shuffled.Values, reversed(b.Row(i))...)
 			}
+			// And with one more column after the model's: read in place.
+			trailing := Batch{Rows: b.Rows, Features: append(append([]string{}, b.Features...), "extra")}
+			for i := 0; i < b.Rows; i++ {
+				trailing.Values = append(trailing.Values, b.Row(i)...)
+				trailing.Values = append(trailing.Values, rng.NormFloat64())
+			}
 			m.features = b.Features
 			ref := walkOnly(m)
 			want, err := ref.Predict(context.Background(), b)
 			require.NoError(t, err)
 			for _, threads := range []int{1, 2} {
 				m.SetThreads(threads)
-				for _, in := range []Batch{b, shuffled} {
+				for _, in := range []Batch{b, shuffled, trailing} {
 					got, err := m.Predict(context.Background(), in)
 					require.NoError(t, err)
 					for i := range want.Values {

@@ -850,9 +850,9 @@ func (m *XGBoost) predictBlocks(b Batch, cols []int, out []float64, lo, hi int) 
 	var feats []float32 // the rows as float32 (pointer walk)
 	var keys []uint32   // or their keys (flat layout, flat.go)
 	var row []float64   // one row's model features when the batch has others
-	identity := len(cols) == width
+	inOrder := true // the model's features are the batch's first columns
 	for j, c := range cols {
-		identity = identity && c == j
+		inOrder = inOrder && c == j
 	}
 	missKey := orderKey(m.missing)
 	var inf uint32
@@ -869,7 +869,7 @@ func (m *XGBoost) predictBlocks(b Batch, cols []int, out []float64, lo, hi int) 
 		for i := 0; i < n; i++ {
 			src := b.Values[(r0+i)*width : (r0+i+1)*width]
 			if keys != nil {
-				if !identity {
+				if !inOrder {
 					for j, c := range cols {
 						row[j] = src[c]
 					}
