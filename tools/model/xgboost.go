@@ -850,7 +850,7 @@ func (m *XGBoost) predictBlocks(b Batch, cols []int, out []float64, lo, hi int) 
 	var feats []float32 // the rows as float32 (pointer walk)
 	var keys []uint32   // or their keys (flat layout, flat.go)
 	var row []float64   // one row's model features when the batch has others
-	inOrder := true // the model's features are the batch's first columns
+	inOrder := true     // the model's features are the batch's first columns
 	for j, c := range cols {
 		inOrder = inOrder && c == j
 	}
