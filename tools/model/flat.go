@@ -22,14 +22,14 @@ import "math"
 // (columns [0, nf), read by splits whose missing values go left), once
 // with NaN as MaxUint32, above every key (columns [nf, 2nf), read by
 // the others). "Right" is then row[idx] >= key for every split: one
-// unsigned comparison, no NaN test, no branch (flat_test.go checks
+// unsigned comparison, no NaN test, no branch (flatkey_test.go checks
 // orderKey against the float32 comparison on every class of value).
 //
 // A row takes a tree's D steps with its node index in a register; the
 // rows of a block are independent, so the CPU overlaps their chains of
 // loads. Trees of depth 3 or less (the common case of boosted models)
-// are padded to depth 3 and walked by an unrolled step with no bounds
-// checks.
+// are padded to depth 3 and walked by an unrolled step whose only bounds
+// checks are the key loads; deeper trees step four rows together.
 
 // flatNode is an internal node of the flat layout.
 type flatNode struct {
@@ -47,6 +47,8 @@ type flatTree struct {
 // maxFlatDepth bounds the padding: a tree deeper than this (2^D nodes)
 // keeps the pointer-walking path.
 const maxFlatDepth = 12
+
+var negZero = float32(math.Copysign(0, -1))
 
 // minFlatDepth is the depth shallower trees are padded to, so that they
 // take the unrolled depth-3 step.
@@ -175,8 +177,12 @@ func (m *XGBoost) sumTreesFlat(keys []uint32, sums []float32, n int) {
 			}
 			continue
 		}
+		// The leaves are added into -0, not 0: x + -0 is x for every x
+		// (0 + -0 is 0), so lv holds each leaf's own bits, a -0 leaf too.
 		lv := leaf[:n]
-		clear(lv)
+		for j := range lv {
+			lv[j] = negZero
+		}
 		if D == 3 {
 			addTree3((*[8]flatNode)(tn), (*[8]float32)(tl), keys, w, lv)
 		} else {

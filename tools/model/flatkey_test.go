@@ -336,3 +336,47 @@ func TestFlatLayoutRefusesInfinityAsTheWalkDoes(t *testing.T) {
 		})
 	}
 }
+
+// A -0 leaf must reach the sums as -0 on every path (the multiclass and
+// dart paths gather leaves in a buffer first): with a -0 base margin
+// and an identity output, +0 instead would flip the output's sign bit.
+func TestFlatLayoutKeepsNegativeZeroLeaves(t *testing.T) {
+	t.Parallel()
+	cases := []struct {
+		name   string
+		groups int
+		dart   bool
+	}{
+		{"binary", 1, false},
+		{"dart", 1, true},
+		{"multiclass", 3, false},
+	}
+	for seed, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			t.Parallel()
+			rng := rand.New(rand.NewPCG(uint64(seed), 17))
+			m := randomModel(t, rng, 12, 5, 3, c.groups, c.dart)
+			for i := range m.nodes {
+				if m.nodes[i].left < 0 {
+					m.nodes[i].cond = float32(math.Copysign(0, -1))
+				}
+			}
+			m.base = float32(math.Copysign(0, -1))
+			if c.groups == 1 {
+				m.obj = objectives["reg:squarederror"]
+			} else {
+				m.obj.transform = identityAll // the margins themselves
+			}
+			m.buildFlat()
+			b := randomBatch(rng, 300, 5)
+			want, err := walkOnly(m).Predict(context.Background(), b)
+			require.NoError(t, err)
+			got, err := m.Predict(context.Background(), b)
+			require.NoError(t, err)
+			for i := range want.Values {
+				require.Equal(t, math.Float64bits(want.Values[i]), math.Float64bits(got.Values[i]), "value %d", i)
+			}
+			require.True(t, math.Signbit(got.Values[0]), "the margin is -0")
+		})
+	}
+}
