@@ -4,7 +4,8 @@
 #   1. reading CSV (10M label,score pairs; 1M rows x 23 columns) against
 #      pandas.read_csv, with a check that the values are bit-identical;
 #   2. native XGBoost inference (1M rows x 30 features, 80 trees of depth
-#      3) against xgboost inplace_predict, 1 and 2 threads;
+#      3, then 100 trees of depth 6) against xgboost inplace_predict, 1
+#      and 2 threads;
 #   3. whole processes: `modelgate drift` against pandas + scipy
 #      (bench/drift/peer.py) and `modelgate evaluate --resamples 0` against
 #      scikit-learn (bench/eval/sklearn_metrics.py), with peak RSS.
@@ -12,6 +13,7 @@
 # Usage (from anywhere): bench/perf/run.sh   (RUNS=3 by default; make bench-perf)
 # BASE=<git revision> also times that revision's drift and evaluate in the
 # same rounds (built from `git archive` in a temporary directory).
+# ONLY=inference runs part 3 alone (and generates only its data file).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 PY=${PY:-/usr/bin/python3}
@@ -33,10 +35,14 @@ fi
 SCORES=$E/scores-10000000.csv
 FEATS=$E/features-1000000.csv
 MODEL=testdata/eval/binary-breast-cancer/model-candidate.json
-[ -s "$SCORES" ] || bin/evalbench -mode gen-scores -n 10000000 -data "$SCORES"
+DEEP=$E/model-depth6.json
+ONLY=${ONLY:-}
+case "$ONLY" in ""|inference) ;; *) echo "run.sh: ONLY=$ONLY: only ONLY=inference is known" >&2; exit 2;; esac
+[ -n "$ONLY" ] || [ -s "$SCORES" ] || bin/evalbench -mode gen-scores -n 10000000 -data "$SCORES"
 [ -s "$FEATS" ] || bin/evalbench -mode gen-features -n 1000000 -model testdata/eval/binary-breast-cancer/holdout.csv -data "$FEATS"
-[ -s "$D/ref.csv" ] || bin/drift-gen -rows 1000000 -out "$D/ref.csv" -seed 1
-[ -s "$D/cur.csv" ] || bin/drift-gen -rows 1000000 -out "$D/cur.csv" -seed 2 -drift
+[ -s "$DEEP" ] || "$PY" bench/perf/deep_model.py "$FEATS" "$DEEP"
+[ -n "$ONLY" ] || [ -s "$D/ref.csv" ] || bin/drift-gen -rows 1000000 -out "$D/ref.csv" -seed 1
+[ -n "$ONLY" ] || [ -s "$D/cur.csv" ] || bin/drift-gen -rows 1000000 -out "$D/cur.csv" -seed 2 -drift
 
 measure() { # label, command...: one line: wall, CPU (user+sys), peak RSS, and the command's read_s if it prints one
   local label=$1; shift
@@ -55,6 +61,7 @@ measure() { # label, command...: one line: wall, CPU (user+sys), peak RSS, and t
 echo "machine: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs); $(date -u +%FT%TZ); load $(cut -d' ' -f1-3 /proc/loadavg)"
 echo "columns: label, wall, CPU (user+sys), peak RSS"
 
+if [ -z "$ONLY" ]; then
 echo "== 1. values: per-column SHA-256 of the float64s, modelgate vs pandas (round_trip and default parsers)"
 for f in "$SCORES" "$D/ref.csv"; do
   a=$(bin/evalbench -mode read -digest -data "$f" | grep -v read_s | sha256sum | cut -c1-16)
@@ -71,6 +78,8 @@ for i in $(seq 1 "$RUNS"); do
   measure "pandas.read_csv 1M x 23 #$i" "$PY" bench/perf/read_peer.py "$D/ref.csv"
 done
 
+fi
+
 echo "== 3. inference, 1M rows x 30 features, 80 trees depth 3 (predict alone, best of $REPS)"
 for i in $(seq 1 "$RUNS"); do
   for t in 1 2; do
@@ -78,7 +87,15 @@ for i in $(seq 1 "$RUNS"); do
     echo "xgboost   $t thread(s) #$i: $($PY bench/eval/xgb_infer.py "$FEATS" "$MODEL" "$t" "$REPS")"
   done
 done
+echo "== 3b. the same rows, 100 trees of depth 6 (xgboost's default max_depth; bench/perf/deep_model.py)"
+for i in $(seq 1 "$RUNS"); do
+  for t in 1 2; do
+    echo "modelgate $t thread(s) #$i: $(bin/evalbench -mode infer -data "$FEATS" -model "$DEEP" -threads "$t" -reps "$REPS")"
+    echo "xgboost   $t thread(s) #$i: $($PY bench/eval/xgb_infer.py "$FEATS" "$DEEP" "$t" "$REPS")"
+  done
+done
 
+[ -z "$ONLY" ] || exit 0
 echo "== 4. whole processes: drift (1M+1M rows x 22 columns) and evaluate (10M pairs, --resamples 0)"
 for i in $(seq 1 "$RUNS"); do
   measure "modelgate drift #$i" bin/modelgate drift --reference "$D/ref.csv" --current "$D/cur.csv"
