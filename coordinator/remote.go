@@ -1,0 +1,227 @@
+package coordinator
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io/fs"
+	"math/rand/v2"
+	"os"
+	"path"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/modelgate/modelgate/agents"
+	"github.com/modelgate/modelgate/internal/blob"
+	"github.com/modelgate/modelgate/internal/config"
+	"github.com/modelgate/modelgate/internal/store"
+	"github.com/modelgate/modelgate/internal/taskq"
+	"github.com/modelgate/modelgate/internal/taskq/work"
+)
+
+// TaskQueue is what a remote stage needs of internal/taskq: publish the
+// task, read the result a worker stored for it, withdraw it when nobody
+// waits any more.
+type TaskQueue interface {
+	Publish(ctx context.Context, t taskq.Task) (string, error)
+	ResultGet(ctx context.Context, key string) ([]byte, error)
+	Withdraw(ctx context.Context, t taskq.Task) error
+}
+
+// RemoteOptions configures a remote stage agent.
+type RemoteOptions struct {
+	Name  string // the agent's name, the same as the in-process agent's
+	Queue TaskQueue
+	Store store.Store // the run's config and base folder
+	Blobs *blob.FS    // the run's inputs and artifacts go in here, to be fetched by digest
+	// Poll is how often the stored result is looked for; default 100 ms.
+	Poll time.Duration
+}
+
+// Remote is an agent whose work a worker does: Run publishes the stage
+// as a task naming everything by digest and waits for the result a
+// worker reports (internal/api tasks.go), until the stage's timeout or
+// the run's context ends. The coordinator persists what it returns
+// exactly as it persists an in-process agent's report.
+type Remote struct{ o RemoteOptions }
+
+// NewRemote builds a remote agent.
+func NewRemote(o RemoteOptions) (*Remote, error) {
+	if o.Name == "" || o.Queue == nil || o.Store == nil || o.Blobs == nil {
+		return nil, errors.New("remote agent: name, queue, store and blobs are required")
+	}
+	if o.Poll <= 0 {
+		o.Poll = 100 * time.Millisecond
+	}
+	return &Remote{o: o}, nil
+}
+
+// Name implements agents.Agent.
+func (r *Remote) Name() string { return r.o.Name }
+
+// Run implements agents.Agent.
+func (r *Remote) Run(ctx context.Context, t agents.Task) (agents.Report, error) {
+	body, err := r.body(ctx, t)
+	if err != nil {
+		return agents.Report{}, err
+	}
+	raw, err := json.Marshal(body)
+	if err != nil {
+		return agents.Report{}, fmt.Errorf("%s task: %w", t.Stage, err)
+	}
+	task := taskq.Task{RunID: t.RunID, Stage: t.Stage, Attempt: t.Attempt, Body: raw}
+	// A result may already be there: this attempt was published by an
+	// earlier life of the run (a server that died waiting) and reported.
+	if res, err := r.result(ctx, task); err != nil || res != nil {
+		return r.outcome(res, err)
+	}
+	if task.ID, err = r.o.Queue.Publish(ctx, task); err != nil {
+		return agents.Report{}, agents.Retriable(err)
+	}
+	t.Log().Info("stage published to workers", "task", taskq.TaskID(task))
+	for {
+		wait := r.o.Poll + time.Duration(rand.Int64N(int64(r.o.Poll)/4+1))
+		select {
+		case <-ctx.Done():
+			// Nobody waits for this attempt any more: no worker should start it.
+			if err := r.o.Queue.Withdraw(context.WithoutCancel(ctx), task); err != nil {
+				t.Log().Warn("withdraw task", "err", err)
+			}
+			return agents.Report{}, ctx.Err()
+		case <-time.After(wait):
+		}
+		res, err := r.result(ctx, task)
+		if err != nil && ctx.Err() == nil {
+			t.Log().Warn("read task result; retrying", "err", err)
+			continue
+		}
+		if res != nil {
+			return r.outcome(res, nil)
+		}
+	}
+}
+
+func (r *Remote) result(ctx context.Context, task taskq.Task) (*work.Result, error) {
+	raw, err := r.o.Queue.ResultGet(ctx, task.Key())
+	if err != nil || raw == nil {
+		return nil, err
+	}
+	var res work.Result
+	if err := json.Unmarshal(raw, &res); err != nil {
+		return nil, fmt.Errorf("result of %s: %w", task.Key(), err)
+	}
+	return &res, nil
+}
+
+func (r *Remote) outcome(res *work.Result, err error) (agents.Report, error) {
+	switch {
+	case err != nil:
+		return agents.Report{}, agents.Retriable(err)
+	case res.DeadLetter:
+		return agents.Report{}, fmt.Errorf("task given up on (dead-lettered): %s", res.Error)
+	case res.Error != "" && res.Retriable:
+		return agents.Report{}, agents.Retriable(fmt.Errorf("worker %s: %s", res.Worker, res.Error))
+	case res.Error != "":
+		return agents.Report{}, fmt.Errorf("worker %s: %s", res.Worker, res.Error)
+	}
+	rep := *res.Report
+	rep.Agent = r.o.Name
+	for i := range rep.Artifacts {
+		// The path is the worker's, meaningless here: nothing on this
+		// server may be read by a name a worker chose.
+		rep.Artifacts[i].Path = ""
+	}
+	return rep, nil
+}
+
+// body names everything the worker needs by digest, putting each file in
+// the blob store (a no-op for uploaded inputs, which are there already).
+func (r *Remote) body(ctx context.Context, t agents.Task) (work.Body, error) {
+	run, err := r.o.Store.RunGet(ctx, t.RunID)
+	if err != nil {
+		return work.Body{}, fmt.Errorf("load run %s: %w", t.RunID, err)
+	}
+	b := work.Body{Model: run.Model, Environment: run.Environment, Config: string(run.Config),
+		Inputs: map[string]string{}, Reports: t.Reports}
+	for _, f := range t.Config.Files() {
+		if f.Field == "policy.bundle" {
+			continue // the server's own bundle judges
+		}
+		if filepath.IsAbs(f.Path) || run.BaseDir == "" {
+			return work.Body{}, fmt.Errorf("%s: %q is not inside the run's inputs; a remote stage can only carry uploaded or workspace-relative files", f.Field, f.Path)
+		}
+		name := path.Clean(filepath.ToSlash(f.Path))
+		if err := blob.CheckName(name); err != nil {
+			return work.Body{}, fmt.Errorf("%s: %q %w", f.Field, f.Path, err)
+		}
+		if err := r.add(ctx, b.Inputs, name, config.Resolve(run.BaseDir, f.Path)); err != nil {
+			if errors.Is(err, fs.ErrNotExist) {
+				continue // optional files (a signature); the agent reports what is missing
+			}
+			return work.Body{}, fmt.Errorf("%s: %w", f.Field, err)
+		}
+	}
+	if b.Candidate, err = r.artifact(ctx, t.Candidate.ArtifactPath); err != nil {
+		return work.Body{}, fmt.Errorf("candidate: %w", err)
+	}
+	b.Candidate.Version, b.Candidate.Digest, b.Candidate.Endpoint = t.Candidate.Version, t.Candidate.Digest, t.Candidate.Endpoint
+	if p := t.Production; p != nil {
+		a, err := r.artifact(ctx, p.ArtifactPath)
+		if err != nil {
+			return work.Body{}, fmt.Errorf("production %s: %w", p.Version, err)
+		}
+		a.Version, a.Digest, a.Endpoint = p.Version, p.Digest, p.Endpoint
+		b.Production = &work.Production{Artifact: a}
+	}
+	return b, nil
+}
+
+// artifact names a model file or folder by its files' digests.
+func (r *Remote) artifact(ctx context.Context, p string) (work.Artifact, error) {
+	if p == "" {
+		return work.Artifact{}, nil
+	}
+	st, err := os.Stat(p)
+	if err != nil {
+		return work.Artifact{}, err
+	}
+	a := work.Artifact{Name: filepath.Base(p), Dir: st.IsDir(), Files: map[string]string{}}
+	return a, r.add(ctx, a.Files, a.Name, p)
+}
+
+// add puts the file at p (or every file under the folder p) into the
+// blob store and into files under name.
+func (r *Remote) add(ctx context.Context, files map[string]string, name, p string) error {
+	st, err := os.Stat(p)
+	if err != nil {
+		return err
+	}
+	if !st.IsDir() {
+		info, err := r.o.Blobs.Import(ctx, p)
+		if err != nil {
+			return err
+		}
+		files[name] = info.Digest
+		return nil
+	}
+	return filepath.WalkDir(p, func(q string, d fs.DirEntry, err error) error {
+		if err != nil || d.IsDir() {
+			return err
+		}
+		if !d.Type().IsRegular() {
+			return fmt.Errorf("%s: only regular files can be sent to a worker", q)
+		}
+		rel, err := filepath.Rel(p, q)
+		if err != nil {
+			return err
+		}
+		info, err := r.o.Blobs.Import(ctx, q)
+		if err != nil {
+			return err
+		}
+		files[name+"/"+strings.ReplaceAll(rel, string(filepath.Separator), "/")] = info.Digest
+		return nil
+	})
+}
