@@ -118,8 +118,11 @@ func readToken(file string) (string, error) {
 	return tok, nil
 }
 
-// addRemoteFlags adds the server's worker flags (app.RemoteOptions).
-func addRemoteFlags(f *pflag.FlagSet, r *app.RemoteOptions) {
+// addRemoteFlags adds the server's worker flags (app.RemoteOptions) and
+// the Redis key prefix.
+func addRemoteFlags(f *pflag.FlagSet, o *app.Options) {
+	r := &o.Remote
+	f.StringVar(&o.StorePrefix, "store-prefix", "", `start every Redis key with this (default "modelgate:"): several installations on one Redis database`)
 	f.StringSliceVar(&r.Stages, "remote-stages", nil, "stages run by workers (modelgate worker) instead of this server: any of validate,test,scan,evaluate; needs --store redis://")
 	f.DurationVar(&r.ClaimIdle, "task-claim-idle", 2*time.Minute, "a task handed to a worker that has not reported after this goes to another worker; longer than a stage takes")
 	f.Int64Var(&r.MaxDeliveries, "task-max-deliveries", 5, "a task handed out more often than this is dead-lettered and its stage fails")

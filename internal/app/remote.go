@@ -73,7 +73,7 @@ func (s *Server) remoteStages(ctx context.Context, o Options, as map[string]agen
 	if r.ClaimIdle <= 0 {
 		r.ClaimIdle = 2 * time.Minute
 	}
-	q, err := taskq.Open(ctx, taskq.Options{URL: o.StoreURL, ClaimIdle: r.ClaimIdle, MaxDeliveries: r.MaxDeliveries,
+	q, err := taskq.Open(ctx, taskq.Options{URL: o.StoreURL, Prefix: o.StorePrefix, ClaimIdle: r.ClaimIdle, MaxDeliveries: r.MaxDeliveries,
 		Alert: s.deadLettered})
 	if err != nil {
 		return fmt.Errorf("task queue: %w", err)

@@ -104,6 +104,9 @@ type Options struct {
 	Prompt prompt.Options
 	// Remote sends stages to workers (remote.go).
 	Remote RemoteOptions
+	// StorePrefix starts every Redis key, the store's and the task
+	// queue's (--store-prefix); default "modelgate:".
+	StorePrefix string
 }
 
 // Server is an assembled process. Handler serves the API, /ui and
@@ -163,7 +166,7 @@ func Build(ctx context.Context, o Options) (*Server, error) {
 		}
 	}()
 
-	opened, err := dial.Open(ctx, dial.Params{URL: o.StoreURL, DataDir: o.DataDir})
+	opened, err := dial.Open(ctx, dial.Params{URL: o.StoreURL, DataDir: o.DataDir, Prefix: o.StorePrefix})
 	if err != nil {
 		return nil, fmt.Errorf("open store: %w", err)
 	}
