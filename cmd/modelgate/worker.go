@@ -37,6 +37,7 @@ func newWorkerCmd() *cobra.Command {
 		server, tokenFile, name, dir string
 		agentList                    []string
 		concurrency                  int
+		delay                        time.Duration
 		po                           prompt.Options
 	)
 	cmd := &cobra.Command{
@@ -81,7 +82,7 @@ before use. See docs/scale-out.md.`,
 				host, _ := os.Hostname()
 				name = fmt.Sprintf("%s-%d-%s", host, os.Getpid(), uuid.NewString()[:8])
 			}
-			w, err := worker.New(worker.Options{Client: c, Name: name, Agents: as, Dir: dir, Logger: log.Default(), Concurrency: concurrency})
+			w, err := worker.New(worker.Options{Client: c, Name: name, Agents: as, Dir: dir, Logger: log.Default(), Concurrency: concurrency, Delay: delay})
 			if err != nil {
 				return usageErr(err)
 			}
@@ -99,6 +100,8 @@ before use. See docs/scale-out.md.`,
 	f.StringVar(&name, "name", "", "this worker's name among its token's workers (default host-pid-random)")
 	f.StringVar(&dir, "data-dir", "", "folder for fetched blobs and task folders (default a temporary folder, removed at exit)")
 	f.IntVar(&concurrency, "concurrency", 1, "tasks run at once")
+	f.DurationVar(&delay, "test-stage-delay", 0, "hold every task this long before running it (fault tests)")
+	_ = f.MarkHidden("test-stage-delay")
 	addPromptFlags(f, &po)
 	return cmd
 }

@@ -207,6 +207,7 @@ func (s *Server) routes() []route {
 		{method: "POST", path: "/v1/tasks/claim", h: s.taskClaim},
 		{method: "GET", path: "/v1/tasks/{id}/blobs/{digest}", h: s.taskBlob},
 		{method: "POST", path: "/v1/tasks/{id}/report", maxBody: 16 << 20, h: s.taskReport},
+		{method: "POST", path: "/v1/tasks/{id}/heartbeat", h: s.taskHeartbeat},
 	}
 }
 

@@ -43,6 +43,10 @@ type ClaimedTask struct {
 	Attempt    int             `json:"attempt"`
 	Deliveries int64           `json:"deliveries"`
 	Body       json.RawMessage `json:"body"` // work.Body
+	// HeartbeatSeconds is how often to POST /v1/tasks/{id}/heartbeat
+	// while working: a task untouched for three of these goes to another
+	// worker.
+	HeartbeatSeconds float64 `json:"heartbeat_seconds"`
 }
 
 // ClaimReply is the answer of POST /v1/tasks/claim.
@@ -119,7 +123,7 @@ func (s *Server) taskClaim(w http.ResponseWriter, r *http.Request, p auth.Princi
 			return err
 		}
 		reply.Tasks = append(reply.Tasks, ClaimedTask{ID: c.ID, Claim: c.Token, RunID: t.RunID, Stage: t.Stage,
-			Attempt: t.Attempt, Deliveries: t.Deliveries, Body: t.Body})
+			Attempt: t.Attempt, Deliveries: t.Deliveries, Body: t.Body, HeartbeatSeconds: (q.ClaimIdle() / 3).Seconds()})
 		s.o.Logger.Info("task claimed", "task", c.ID, "key", t.Key(), "worker", consumer, "deliveries", t.Deliveries)
 	}
 	writeJSON(w, http.StatusOK, reply)
@@ -182,6 +186,22 @@ func (s *Server) taskBlob(w http.ResponseWriter, r *http.Request, p auth.Princip
 	w.Header().Set("Content-Length", strconv.FormatInt(info.Size, 10))
 	w.WriteHeader(http.StatusOK)
 	_, _ = io.Copy(w, rc)
+	return nil
+}
+
+// taskHeartbeat keeps a claimed task the caller's while it works on it.
+func (s *Server) taskHeartbeat(w http.ResponseWriter, r *http.Request, p auth.Principal) error {
+	q, c, err := s.claimed(r, p, "work")
+	if err != nil {
+		return err
+	}
+	switch err := q.Touch(r.Context(), c.Task, c.Consumer); {
+	case errors.Is(err, taskq.ErrNotPending):
+		return errorf(http.StatusConflict, "not_pending", "task "+c.ID+" is no longer pending (withdrawn: its stage timed out or its run ended)")
+	case err != nil:
+		return err
+	}
+	w.WriteHeader(http.StatusNoContent)
 	return nil
 }
 

@@ -148,6 +148,7 @@ func TestTaskEndpointsRefuseTokensThatAreNotWorkers(t *testing.T) {
 			{"POST", "/v1/tasks/claim", `{"stages":["test"],"worker":"x"}`},
 			{"GET", "/v1/tasks/" + id + "/blobs/" + tb.named, ""},
 			{"POST", "/v1/tasks/" + id + "/report", report("pass")},
+			{"POST", "/v1/tasks/" + id + "/heartbeat", ""},
 		} {
 			status, m, _ := tb.do(t, rq.method, rq.path, tc.token, rq.body, api.ClaimHeader, "guess")
 			require.Equal(t, want, status, "%s %s %s: %v", tc.name, rq.method, rq.path, m)
@@ -284,6 +285,34 @@ func TestRedeliveredTaskBelongsToTheNewWorker(t *testing.T) {
 	raw, err := tb2.q.ResultGet(context.Background(), tb2.runID+"/test/1")
 	require.NoError(t, err)
 	require.Contains(t, string(raw), `"fail"`)
+}
+
+// TestHeartbeatKeepsATaskFromOtherWorkers: a worker that keeps beating
+// keeps its task past ClaimIdle; once it stops, another worker gets it;
+// the first one's heartbeat then says its claim is gone.
+func TestHeartbeatKeepsATaskFromOtherWorkers(t *testing.T) {
+	t.Parallel()
+	tb := setupTasks(t, 300*time.Millisecond)
+	first := tb.claim(t, workerToken, "a")
+	require.InDelta(t, 0.1, first.HeartbeatSeconds, 1e-9)
+	for range 6 {
+		time.Sleep(100 * time.Millisecond)
+		status, m, _ := tb.do(t, "POST", "/v1/tasks/"+first.ID+"/heartbeat", workerToken, "", api.ClaimHeader, first.Claim)
+		require.Equal(t, 204, status, "%v", m)
+	}
+	status, m, _ := tb.do(t, "POST", "/v1/tasks/claim", worker2Token, `{"stages":["test"],"worker":"b"}`)
+	require.Equal(t, 200, status)
+	require.Empty(t, m["tasks"], "a task whose worker beats is nobody else's")
+	// another worker's heartbeat with the claim is refused and keeps nothing
+	status, _, _ = tb.do(t, "POST", "/v1/tasks/"+first.ID+"/heartbeat", worker2Token, "", api.ClaimHeader, first.Claim)
+	require.Equal(t, 409, status)
+	time.Sleep(400 * time.Millisecond)
+	second := tb.claim(t, worker2Token, "b")
+	require.Equal(t, first.ID, second.ID)
+	require.EqualValues(t, 2, second.Deliveries, "heartbeats do not count as deliveries")
+	status, m, _ = tb.do(t, "POST", "/v1/tasks/"+first.ID+"/heartbeat", workerToken, "", api.ClaimHeader, first.Claim)
+	require.Equal(t, 409, status, "%v", m)
+	require.Equal(t, "no_claim", errCode(m))
 }
 
 func (tb *taskBundle) get(t *testing.T, path, token string, headers ...string) (int, []byte) {

@@ -163,3 +163,26 @@ func (q *Queue) Withdraw(ctx context.Context, t Task) error {
 	}
 	return nil
 }
+
+// ErrNotPending is returned by Touch for a task no longer waiting for
+// its report (reported, withdrawn or dead-lettered).
+var ErrNotPending = errors.New("the task is no longer pending")
+
+// Touch tells the group the consumer is still at work on t: its idle
+// time starts again (XCLAIM to itself with JUSTID, which leaves the
+// delivery count alone), so a stage longer than ClaimIdle is not handed
+// to another worker while its worker is alive.
+func (q *Queue) Touch(ctx context.Context, t Task, consumer string) error {
+	ids, err := q.c.XClaimJustID(ctx, &goredis.XClaimArgs{Stream: q.stream(t.Stage), Group: q.o.Group,
+		Consumer: consumer, MinIdle: 0, Messages: []string{t.ID}}).Result()
+	if err != nil {
+		return fmt.Errorf("touch task %s: %w", t.Key(), err)
+	}
+	if len(ids) == 0 {
+		return ErrNotPending
+	}
+	return nil
+}
+
+// ClaimIdle is how long a delivered task may go untouched.
+func (q *Queue) ClaimIdle() time.Duration { return q.o.ClaimIdle }

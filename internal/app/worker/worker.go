@@ -43,6 +43,9 @@ type Options struct {
 	Concurrency int
 	// Wait is how long one claim waits for a task; default 10 s.
 	Wait time.Duration
+	// Delay holds every task this long before its agent runs: fault tests
+	// use it to kill a worker in the middle of a task.
+	Delay time.Duration
 }
 
 // Worker takes and runs tasks until its context ends.
@@ -142,9 +145,16 @@ func (w *Worker) handle(ctx context.Context, t api.ClaimedTask) {
 	lg := w.o.Logger.With("task", t.ID, "run", t.RunID, "stage", t.Stage, "attempt", t.Attempt)
 	lg.Info("task claimed", "deliveries", t.Deliveries)
 	start := time.Now()
-	res := w.execute(ctx, t, lg)
+	tctx, lost := context.WithCancelCause(ctx)
+	defer lost(nil)
+	go w.heartbeat(tctx, t, lost, lg)
+	res := w.execute(tctx, t, lg)
 	if ctx.Err() != nil {
 		lg.Warn("stopping before the task was reported; it will be redelivered")
+		return
+	}
+	if err := context.Cause(tctx); err != nil && !errors.Is(err, context.Canceled) {
+		lg.Warn("task taken from this worker; not reporting it", "why", err)
 		return
 	}
 	rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
@@ -164,6 +174,34 @@ func (w *Worker) handle(ctx context.Context, t api.ClaimedTask) {
 			verdict = string(res.Report.Verdict)
 		}
 		lg.Info("task reported", "verdict", verdict, "error", res.Error, "seconds", time.Since(start).Seconds())
+	}
+}
+
+// heartbeat keeps the task this worker's while it works; when the server
+// says the claim is gone (another worker has it, or its stage gave up),
+// the work stops.
+func (w *Worker) heartbeat(ctx context.Context, t api.ClaimedTask, lost context.CancelCauseFunc, lg *log.Logger) {
+	every := time.Duration(t.HeartbeatSeconds * float64(time.Second))
+	if every <= 0 {
+		return
+	}
+	tick := time.NewTicker(max(every, 100*time.Millisecond))
+	defer tick.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-tick.C:
+		}
+		_, err := w.o.Client.Do(ctx, "POST", "/v1/tasks/"+url.PathEscape(t.ID)+"/heartbeat", nil, nil, api.ClaimHeader, t.Claim)
+		var ae *client.Error
+		if errors.As(err, &ae) && ae.Status == 409 {
+			lost(fmt.Errorf("%s: %s", ae.Code, ae.Message))
+			return
+		}
+		if err != nil && ctx.Err() == nil {
+			lg.Warn("heartbeat", "err", err) // the next one may pass; past ClaimIdle the task moves on
+		}
 	}
 }
 
@@ -217,6 +255,13 @@ func (w *Worker) execute(ctx context.Context, t api.ClaimedTask, lg *log.Logger)
 		task.Production = &agents.Production{Version: p.Version, Digest: p.Digest, Endpoint: p.Endpoint}
 		if task.Production.ArtifactPath, err = w.artifact(ctx, p.Artifact, filepath.Join(dir, "production")); err != nil {
 			return fail(fmt.Errorf("production: %w", err), false)
+		}
+	}
+	if w.o.Delay > 0 {
+		select {
+		case <-ctx.Done():
+			return fail(ctx.Err(), true)
+		case <-time.After(w.o.Delay):
 		}
 	}
 	actx, cancel := ctx, context.CancelFunc(func() {})

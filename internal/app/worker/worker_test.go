@@ -17,9 +17,9 @@ import (
 
 	"github.com/modelgate/modelgate/agents/prompt"
 	"github.com/modelgate/modelgate/coordinator"
+	"github.com/modelgate/modelgate/internal/api/client"
 	"github.com/modelgate/modelgate/internal/app"
 	"github.com/modelgate/modelgate/internal/app/worker"
-	"github.com/modelgate/modelgate/internal/api/client"
 	"github.com/modelgate/modelgate/internal/auth"
 	"github.com/modelgate/modelgate/internal/store"
 	"github.com/modelgate/modelgate/internal/store/redis"
