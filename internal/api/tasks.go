@@ -108,8 +108,11 @@ func (s *Server) taskClaim(w http.ResponseWriter, r *http.Request, p auth.Princi
 		return badRequest("wait_seconds: must be between 0 and 20")
 	}
 	consumer := p.Subject + "/" + req.Worker
+	// A blocked read sees new tasks only; a dead worker's become claimable
+	// after ClaimIdle, so no wait may outlast half of it.
+	block := min(time.Duration(req.WaitSeconds)*time.Second, q.ClaimIdle()/2)
 	got, err := q.Receive(r.Context(), taskq.ReceiveParams{Stages: slices.Compact(slices.Sorted(slices.Values(req.Stages))),
-		Consumer: consumer, Count: 1, Block: time.Duration(req.WaitSeconds) * time.Second})
+		Consumer: consumer, Count: 1, Block: block})
 	if err != nil {
 		if r.Context().Err() != nil {
 			return nil // the worker went away while waiting
