@@ -13,7 +13,7 @@ import (
 func init() { register(newDemoCmd) }
 
 func newDemoCmd() *cobra.Command {
-	var dataDir string
+	var dataDir, redisURL string
 	var verbose bool
 	cmd := &cobra.Command{
 		Use:   "demo",
@@ -32,6 +32,11 @@ client sees it). Ends by verifying the audit trail. Takes about 20 seconds.`,
 			o := demo.Options{Out: cmd.OutOrStdout(), DataDir: dataDir, Color: isTerminal(cmd.OutOrStdout())}
 			if verbose {
 				o.Logger = log.Default()
+				o.ChildLogs = cmd.ErrOrStderr()
+			}
+			if redisURL != "" {
+				// server here, worker and gateway as processes of their own (docs/scale-out.md)
+				o.StoreURL, o.Split = redisURL, true
 			}
 			res, err := demo.Run(ctx, o)
 			if err != nil {
@@ -45,5 +50,6 @@ client sees it). Ends by verifying the audit trail. Takes about 20 seconds.`,
 	}
 	cmd.Flags().StringVar(&dataDir, "data-dir", "", "keep the demo's state here (default: a temporary folder)")
 	cmd.Flags().BoolVarP(&verbose, "verbose", "v", false, "show the server's logs")
+	cmd.Flags().StringVar(&redisURL, "redis", "", "run as three processes sharing this Redis (redis://HOST:PORT/DB): this one the server, a worker, a gateway")
 	return cmd
 }
