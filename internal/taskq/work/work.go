@@ -13,6 +13,7 @@ import (
 	"fmt"
 	"maps"
 	"slices"
+	"strings"
 
 	"github.com/modelgate/modelgate/internal/blob"
 	"github.com/modelgate/modelgate/internal/pipeline"
@@ -96,6 +97,11 @@ func (a Artifact) check(field string) error {
 	}
 	if err := blob.CheckName(a.Name); err != nil {
 		return fmt.Errorf("task body: %s.name %q: %w", field, a.Name, err)
+	}
+	for name := range a.Files {
+		if name != a.Name && !strings.HasPrefix(name, a.Name+"/") {
+			return fmt.Errorf("task body: %s.files[%q] is not under %q", field, name, a.Name)
+		}
 	}
 	return checkFiles(field+".files", a.Files)
 }
