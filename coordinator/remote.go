@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/modelgate/modelgate/agents"
+	"github.com/modelgate/modelgate/agents/training"
 	"github.com/modelgate/modelgate/internal/blob"
 	"github.com/modelgate/modelgate/internal/config"
 	"github.com/modelgate/modelgate/internal/store"
@@ -75,7 +76,15 @@ func (r *Remote) Run(ctx context.Context, t agents.Task) (agents.Report, error) 
 	// A result may already be there: this attempt was published by an
 	// earlier life of the run (a server that died waiting) and reported.
 	if res, err := r.result(ctx, task); err != nil || res != nil {
-		return r.outcome(res, err)
+		return r.outcome(ctx, t, res, err)
+	}
+	if _, ok := ctx.Deadline(); !ok && t.Stage == StageTrain && t.Config.Train != nil {
+		// The coordinator gives training no stage timeout (the agent kills
+		// its command at train.timeout); a worker does the same, and a
+		// train task nobody takes must not hold the run for ever.
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, t.Config.Train.Timeout.Duration+5*time.Minute)
+		defer cancel()
 	}
 	if task.ID, err = r.o.Queue.Publish(ctx, task); err != nil {
 		return agents.Report{}, agents.Retriable(err)
@@ -98,7 +107,7 @@ func (r *Remote) Run(ctx context.Context, t agents.Task) (agents.Report, error) 
 			continue
 		}
 		if res != nil {
-			return r.outcome(res, nil)
+			return r.outcome(ctx, t, res, nil)
 		}
 	}
 }
@@ -115,7 +124,7 @@ func (r *Remote) result(ctx context.Context, task taskq.Task) (*work.Result, err
 	return &res, nil
 }
 
-func (r *Remote) outcome(res *work.Result, err error) (agents.Report, error) {
+func (r *Remote) outcome(ctx context.Context, t agents.Task, res *work.Result, err error) (agents.Report, error) {
 	switch {
 	case err != nil:
 		return agents.Report{}, agents.Retriable(err)
@@ -133,6 +142,46 @@ func (r *Remote) outcome(res *work.Result, err error) (agents.Report, error) {
 		// server may be read by a name a worker chose.
 		rep.Artifacts[i].Path = ""
 	}
+	if t.Stage == StageTrain {
+		return r.trained(ctx, t, rep)
+	}
+	return rep, nil
+}
+
+// trained points a train report at the artifact its worker uploaded (the
+// worker API accepted the report only if the digest was uploaded for
+// this task): the coordinator then takes the candidate from the blob
+// store, never from a path a worker named.
+func (r *Remote) trained(ctx context.Context, t agents.Task, rep agents.Report) (agents.Report, error) {
+	var d training.Details
+	if err := json.Unmarshal(rep.Details, &d); err != nil || d.Digest == "" {
+		return rep, errors.New("train report from a worker names no artifact digest")
+	}
+	if _, err := r.o.Blobs.Stat(ctx, d.Digest); err != nil {
+		return rep, fmt.Errorf("trained artifact %s: %w", d.Digest, err)
+	}
+	src, err := r.o.Blobs.Path(d.Digest)
+	if err != nil {
+		return rep, err
+	}
+	// under the name the config gives it (its extension says its format),
+	// in a folder of this attempt's own
+	dir := filepath.Join(t.WorkDir, "remote-train", fmt.Sprintf("attempt-%d", t.Attempt))
+	_ = os.RemoveAll(dir)
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return rep, fmt.Errorf("trained artifact: %w", err)
+	}
+	d.ArtifactPath = filepath.Join(dir, filepath.Base(training.ArtifactName(t.Config)))
+	if err := os.Link(src, d.ArtifactPath); err != nil {
+		if err := blob.CopyFile(src, d.ArtifactPath); err != nil {
+			return rep, fmt.Errorf("trained artifact: %w", err)
+		}
+	}
+	raw, err := json.Marshal(d)
+	if err != nil {
+		return rep, err
+	}
+	rep.Details = raw
 	return rep, nil
 }
 

@@ -38,6 +38,7 @@ func newWorkerCmd() *cobra.Command {
 		agentList                    []string
 		concurrency                  int
 		delay                        time.Duration
+		trainRO                      []string
 		po                           prompt.Options
 	)
 	cmd := &cobra.Command{
@@ -64,9 +65,18 @@ before use. See docs/scale-out.md.`,
 			all := app.StageAgents(log.Default(), po)
 			as := map[string]agents.Agent{}
 			for _, a := range agentList {
-				st, ok := agentStages[strings.TrimSpace(a)]
+				a = strings.TrimSpace(a)
+				if a == "training" || a == coordinator.StageTrain {
+					ta, err := app.WorkerTraining(ctx, log.Default().WithPrefix("train"), trainRO)
+					if err != nil {
+						return usageErr(err)
+					}
+					as[coordinator.StageTrain] = ta
+					continue
+				}
+				st, ok := agentStages[a]
 				if !ok {
-					return usageErr(fmt.Errorf("--agents: %q is none of validation, testing, security, evaluation (training and deployment stay on the server)", a))
+					return usageErr(fmt.Errorf("--agents: %q is none of validation, training, testing, security, evaluation (deployment stays on the server)", a))
 				}
 				as[st] = all[st]
 			}
@@ -96,7 +106,8 @@ before use. See docs/scale-out.md.`,
 	f := cmd.Flags()
 	f.StringVar(&server, "server", "", "server URL (default $MODELGATE_SERVER, then http://127.0.0.1:8080)")
 	f.StringVar(&tokenFile, "token-file", "", "file holding a token of the worker role (default $MODELGATE_TOKEN)")
-	f.StringSliceVar(&agentList, "agents", []string{"testing", "security", "evaluation"}, "agents to run: validation, testing, security, evaluation")
+	f.StringSliceVar(&agentList, "agents", []string{"testing", "security", "evaluation"}, "agents to run: validation, training (in bwrap), testing, security, evaluation")
+	f.StringArrayVar(&trainRO, "train-ro-bind", nil, "a host folder sandboxed train commands may read, e.g. a toolchain outside /usr (repeatable)")
 	f.StringVar(&name, "name", "", "this worker's name among its token's workers (default host-pid-random)")
 	f.StringVar(&dir, "data-dir", "", "folder for fetched blobs and task folders (default a temporary folder, removed at exit)")
 	f.IntVar(&concurrency, "concurrency", 1, "tasks run at once")
@@ -126,7 +137,7 @@ func readToken(file string) (string, error) {
 func addRemoteFlags(f *pflag.FlagSet, o *app.Options) {
 	r := &o.Remote
 	f.StringVar(&o.StorePrefix, "store-prefix", "", `start every Redis key with this (default "modelgate:"): several installations on one Redis database`)
-	f.StringSliceVar(&r.Stages, "remote-stages", nil, "stages run by workers (modelgate worker) instead of this server: any of validate,test,scan,evaluate; needs --store redis://")
+	f.StringSliceVar(&r.Stages, "remote-stages", nil, "stages run by workers (modelgate worker) instead of this server: any of validate,train,test,scan,evaluate; needs --store redis://")
 	f.DurationVar(&r.ClaimIdle, "task-claim-idle", 2*time.Minute, "a task handed to a worker that has not reported after this goes to another worker; longer than a stage takes")
 	f.Int64Var(&r.MaxDeliveries, "task-max-deliveries", 5, "a task handed out more often than this is dead-lettered and its stage fails")
 }

@@ -208,6 +208,7 @@ func (s *Server) routes() []route {
 		{method: "GET", path: "/v1/tasks/{id}/blobs/{digest}", h: s.taskBlob},
 		{method: "POST", path: "/v1/tasks/{id}/report", maxBody: 16 << 20, h: s.taskReport},
 		{method: "POST", path: "/v1/tasks/{id}/heartbeat", h: s.taskHeartbeat},
+		{method: "PUT", path: "/v1/tasks/{id}/blobs/{digest}", maxBody: s.o.MaxBlobBytes, h: s.taskBlobPut},
 	}
 }
 

@@ -11,6 +11,8 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/modelgate/modelgate/agents/training"
+	"github.com/modelgate/modelgate/coordinator"
 	"github.com/modelgate/modelgate/internal/auth"
 	"github.com/modelgate/modelgate/internal/blob"
 	"github.com/modelgate/modelgate/internal/taskq"
@@ -208,6 +210,70 @@ func (s *Server) taskHeartbeat(w http.ResponseWriter, r *http.Request, p auth.Pr
 	return nil
 }
 
+// taskBlobPut takes a train task's artifact: only the worker holding the
+// claim of a train task may upload, only bytes that hash to the digest
+// named, and its report may then name that digest and no other blob.
+func (s *Server) taskBlobPut(w http.ResponseWriter, r *http.Request, p auth.Principal) error {
+	bs, err := s.blobs()
+	if err != nil {
+		return err
+	}
+	q, c, err := s.claimed(r, p, "work")
+	if err != nil {
+		return err
+	}
+	if c.Task.Stage != coordinator.StageTrain {
+		return forbidden(fmt.Sprintf("task %s is a %s task: only a train task hands an artifact back", c.ID, c.Task.Stage))
+	}
+	d, err := blobDigest(r)
+	if err != nil {
+		return err
+	}
+	info, created, err := bs.Put(r.Context(), blob.PutParams{Digest: d, Body: r.Body, Max: s.o.MaxBlobBytes})
+	var mbe *http.MaxBytesError
+	switch {
+	case errors.Is(err, blob.ErrDigestMismatch):
+		return errorf(http.StatusBadRequest, "digest_mismatch", err.Error())
+	case errors.Is(err, blob.ErrTooLarge), errors.As(err, &mbe):
+		return errorf(http.StatusRequestEntityTooLarge, "too_large",
+			fmt.Sprintf("artifact is larger than this server accepts (%d bytes, --max-blob-bytes)", s.o.MaxBlobBytes))
+	case err != nil:
+		return err
+	}
+	if err := q.UploadAdd(r.Context(), c.ID, info.Digest); err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, BlobReply{Info: info, Created: created})
+	return nil
+}
+
+// checkTrained holds a train report to what its worker uploaded: the
+// artifact it names is a blob uploaded under this claim; the path is the
+// worker's and is dropped (the coordinator takes the blob).
+func (s *Server) checkTrained(r *http.Request, q *taskq.Queue, c taskq.Claim, res *work.Result) error {
+	if c.Task.Stage != coordinator.StageTrain || res.Report == nil {
+		return nil
+	}
+	var d training.Details
+	if err := json.Unmarshal(res.Report.Details, &d); err != nil || d.Digest == "" {
+		return badRequest("report.details: a train report names its artifact's digest (details.digest)")
+	}
+	ok, err := q.UploadHas(r.Context(), c.ID, d.Digest)
+	if err != nil {
+		return err
+	}
+	if !ok {
+		return badRequest(fmt.Sprintf("report.details.digest %s was not uploaded for task %s (PUT /v1/tasks/%s/blobs/%s first)", d.Digest, c.ID, c.ID, d.Digest))
+	}
+	d.ArtifactPath = ""
+	raw, err := json.Marshal(d)
+	if err != nil {
+		return err
+	}
+	res.Report.Details = raw
+	return nil
+}
+
 func (s *Server) taskReport(w http.ResponseWriter, r *http.Request, p auth.Principal) error {
 	q, c, err := s.claimed(r, p, "work")
 	if err != nil {
@@ -229,6 +295,9 @@ func (s *Server) taskReport(w http.ResponseWriter, r *http.Request, p auth.Princ
 	}
 	if res.Report != nil {
 		res.Report.Stage = t.Stage
+	}
+	if err := s.checkTrained(r, q, c, &res); err != nil {
+		return err
 	}
 	raw, err := json.Marshal(res)
 	if err != nil {

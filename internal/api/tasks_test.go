@@ -3,6 +3,8 @@ package api_test
 import (
 	"bytes"
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -100,7 +102,7 @@ func setupTasks(t *testing.T, claimIdle time.Duration) *taskBundle {
 		}
 	}
 	srv, err := api.New(api.Options{Coordinator: coord, Store: st, Auth: a, Gatherer: reg, Logger: quiet, Blobs: blobs,
-		Tasks: q, TaskStages: []string{"test", "scan"}, Policies: engine,
+		Tasks: q, TaskStages: []string{"train", "test", "scan"}, Policies: engine, MaxBlobBytes: 1 << 20,
 		Authorize: func(ctx context.Context, p auth.Principal, action, model, env string) (bool, error) {
 			return engine.Authorize(ctx, oversight.AuthzInput{Principal: p, Action: action, Model: model, Environment: env})
 		}})
@@ -313,6 +315,71 @@ func TestHeartbeatKeepsATaskFromOtherWorkers(t *testing.T) {
 	status, m, _ = tb.do(t, "POST", "/v1/tasks/"+first.ID+"/heartbeat", workerToken, "", api.ClaimHeader, first.Claim)
 	require.Equal(t, 409, status, "%v", m)
 	require.Equal(t, "no_claim", errCode(m))
+}
+
+// TestTrainArtifactComesBackOnlyThroughItsTask: only the worker holding
+// a train task's claim may upload, only bytes of the digest it names, and
+// its report may name that artifact and no other blob (a stored input of
+// another run, say); the worker's path is dropped.
+func TestTrainArtifactComesBackOnlyThroughItsTask(t *testing.T) {
+	t.Parallel()
+	tb := setupTasks(t, time.Minute)
+	ctx := context.Background()
+	body, _ := json.Marshal(work.Body{Config: "model: fraud\ntask: binary\n"})
+	_, err := tb.q.Publish(ctx, taskq.Task{RunID: tb.runID, Stage: "train", Attempt: 1, Body: body})
+	require.NoError(t, err)
+	testTask := tb.claim(t, workerToken, "a")
+	require.Equal(t, "test", testTask.Stage)
+	status, m, _ := tb.do(t, "POST", "/v1/tasks/claim", workerToken, `{"stages":["train"],"worker":"a"}`)
+	require.Equal(t, 200, status, "%v", m)
+	raw, _ := json.Marshal(m)
+	var reply api.ClaimReply
+	require.NoError(t, json.Unmarshal(raw, &reply))
+	require.Len(t, reply.Tasks, 1)
+	train := reply.Tasks[0]
+
+	artifact := []byte(`{"learner":{}}`)
+	sum := sha256.Sum256(artifact)
+	digest := "sha256:" + hex.EncodeToString(sum[:])
+	put := func(task api.ClaimedTask, token, digest string, data []byte) (int, map[string]any) {
+		status, m, _ := tb.do(t, "PUT", "/v1/tasks/"+task.ID+"/blobs/"+digest, token, string(data), api.ClaimHeader, task.Claim)
+		return status, m
+	}
+	// no token, a ci token, a viewer; another worker with this claim; a test task's claim
+	for _, tok := range []string{ciToken, viewerToken} {
+		status, _ := put(train, tok, digest, artifact)
+		require.Equal(t, 403, status)
+	}
+	status, _ = put(train, "", digest, artifact)
+	require.Equal(t, 401, status)
+	status, _ = put(train, worker2Token, digest, artifact)
+	require.Equal(t, 409, status)
+	status, m = put(testTask, workerToken, digest, artifact)
+	require.Equal(t, 403, status, "%v", m)
+	// bytes that are not the digest
+	status, m = put(train, workerToken, digest, []byte("other bytes"))
+	require.Equal(t, 400, status, "%v", m)
+	require.Equal(t, "digest_mismatch", errCode(m))
+
+	trainReport := func(d string) string {
+		return `{"report":{"verdict":"pass","details":{"artifact_path":"/etc/shadow","digest":"` + d + `","size":14,"argv":["x"],"sandbox":"bwrap"}}}`
+	}
+	// a report naming a blob the server has but this task never uploaded
+	status, m, _ = tb.do(t, "POST", "/v1/tasks/"+train.ID+"/report", workerToken, trainReport(tb.named), api.ClaimHeader, train.Claim)
+	require.Equal(t, 400, status, "%v", m)
+	status, m, _ = tb.do(t, "POST", "/v1/tasks/"+train.ID+"/report", workerToken, `{"report":{"verdict":"pass"}}`, api.ClaimHeader, train.Claim)
+	require.Equal(t, 400, status, "%v", m)
+
+	status, m = put(train, workerToken, digest, artifact)
+	require.Equal(t, 200, status, "%v", m)
+	status, m, _ = tb.do(t, "POST", "/v1/tasks/"+train.ID+"/report", workerToken, trainReport(digest), api.ClaimHeader, train.Claim)
+	require.Equal(t, 200, status, "%v", m)
+	stored, err := tb.q.ResultGet(ctx, tb.runID+"/train/1")
+	require.NoError(t, err)
+	var res work.Result
+	require.NoError(t, json.Unmarshal(stored, &res))
+	require.NotContains(t, string(res.Report.Details), "/etc/shadow", "a worker's path is never kept")
+	require.Contains(t, string(res.Report.Details), digest)
 }
 
 func (tb *taskBundle) get(t *testing.T, path, token string, headers ...string) (int, []byte) {

@@ -14,8 +14,11 @@ import (
 	"github.com/modelgate/modelgate/agents/prompt"
 	"github.com/modelgate/modelgate/agents/security"
 	testagent "github.com/modelgate/modelgate/agents/testing"
+	"github.com/modelgate/modelgate/agents/training"
 	"github.com/modelgate/modelgate/agents/validation"
 	"github.com/modelgate/modelgate/coordinator"
+	"github.com/modelgate/modelgate/internal/sandbox"
+	"github.com/modelgate/modelgate/internal/store"
 	"github.com/modelgate/modelgate/internal/taskq"
 	"github.com/modelgate/modelgate/internal/taskq/work"
 )
@@ -34,11 +37,10 @@ type RemoteOptions struct {
 	MaxDeliveries int64
 }
 
-// RemoteCapable are the stages a worker can run. Training stays on the
-// server until a worker can hand its artifact back (it would need an
-// upload scoped to its task); deployment drives the routes and holds the
-// deploy lease (docs/scale-out.md says why).
-var RemoteCapable = []string{coordinator.StageValidate, coordinator.StageTest, coordinator.StageScan, coordinator.StageEvaluate}
+// RemoteCapable are the stages a worker can run. Deployment stays on the
+// server: it drives the routes and holds the deploy lease
+// (docs/scale-out.md says why).
+var RemoteCapable = []string{coordinator.StageValidate, coordinator.StageTrain, coordinator.StageTest, coordinator.StageScan, coordinator.StageEvaluate}
 
 // StageAgents are the agents of the stages a worker can run, built as the
 // server builds them: a worker runs the very same code.
@@ -53,6 +55,29 @@ func StageAgents(lg *log.Logger, po prompt.Options) map[string]agents.Agent {
 	}
 	wrapPromptStages(as, po)
 	return as
+}
+
+// WorkerTraining is the training agent of a worker: inside bubblewrap as
+// on a server (ro are extra read-only folders, --train-ro-bind), its
+// output lines in the worker's log. A worker without a working bwrap
+// cannot train.
+func WorkerTraining(ctx context.Context, lg *log.Logger, ro []string) (agents.Agent, error) {
+	b, err := sandbox.Find(ctx, ro)
+	if err != nil {
+		return nil, fmt.Errorf("training on a worker runs in bubblewrap, as on a server: %w", err)
+	}
+	return training.New(training.Options{Runner: b, Logs: logLines{lg}, Logger: lg}), nil
+}
+
+// logLines writes a training command's output to a worker's log (the
+// server's `modelgate logs` does not see a worker's training output).
+type logLines struct{ lg *log.Logger }
+
+func (l logLines) LogAppend(_ context.Context, p store.LogAppendParams) error {
+	for _, line := range p.Lines {
+		l.lg.Info("train", "run", p.RunID, "line", line)
+	}
+	return nil
 }
 
 // remoteStages replaces the agents of the remote stages with ones that

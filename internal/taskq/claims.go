@@ -186,3 +186,29 @@ func (q *Queue) Touch(ctx context.Context, t Task, consumer string) error {
 
 // ClaimIdle is how long a delivered task may go untouched.
 func (q *Queue) ClaimIdle() time.Duration { return q.o.ClaimIdle }
+
+func (q *Queue) uploadsKey(id string) string { return q.o.Prefix + "uploads:" + id }
+
+// UploadAdd records that the worker holding task id's claim uploaded
+// digest (a trained artifact), so that its report may name that blob and
+// no other.
+func (q *Queue) UploadAdd(ctx context.Context, id, digest string) error {
+	_, err := q.c.TxPipelined(ctx, func(p goredis.Pipeliner) error {
+		p.SAdd(ctx, q.uploadsKey(id), digest)
+		p.Expire(ctx, q.uploadsKey(id), claimTTL)
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("record upload of task %s: %w", id, err)
+	}
+	return nil
+}
+
+// UploadHas reports whether digest was uploaded for task id.
+func (q *Queue) UploadHas(ctx context.Context, id, digest string) (bool, error) {
+	ok, err := q.c.SIsMember(ctx, q.uploadsKey(id), digest).Result()
+	if err != nil {
+		return false, fmt.Errorf("uploads of task %s: %w", id, err)
+	}
+	return ok, nil
+}

@@ -25,6 +25,7 @@ import (
 	"github.com/charmbracelet/log"
 
 	"github.com/modelgate/modelgate/agents"
+	"github.com/modelgate/modelgate/agents/training"
 	"github.com/modelgate/modelgate/internal/api"
 	"github.com/modelgate/modelgate/internal/api/client"
 	"github.com/modelgate/modelgate/internal/blob"
@@ -279,7 +280,51 @@ func (w *Worker) execute(ctx context.Context, t api.ClaimedTask, lg *log.Logger)
 	if rep.Agent == "" {
 		rep.Agent = agent.Name()
 	}
+	if t.Stage == "train" {
+		if err := w.handBack(ctx, t, rep); err != nil {
+			return fail(err, true)
+		}
+	}
 	return work.Result{Report: &rep}
+}
+
+// handBack uploads a trained artifact for the task: the server takes the
+// candidate from these bytes, checked against the digest the report names.
+func (w *Worker) handBack(ctx context.Context, t api.ClaimedTask, rep agents.Report) error {
+	var d training.Details
+	if err := json.Unmarshal(rep.Details, &d); err != nil || d.Digest == "" || d.ArtifactPath == "" {
+		return errors.New("train report names no artifact")
+	}
+	fh, err := os.Open(d.ArtifactPath)
+	if err != nil {
+		return fmt.Errorf("trained artifact: %w", err)
+	}
+	defer fh.Close()
+	st, err := fh.Stat()
+	if err != nil {
+		return err
+	}
+	if !st.Mode().IsRegular() {
+		return fmt.Errorf("trained artifact %s is not a file: a worker hands back one file", d.ArtifactPath)
+	}
+	req, err := http.NewRequestWithContext(ctx, "PUT", w.o.Client.Base+"/v1/tasks/"+url.PathEscape(t.ID)+"/blobs/"+d.Digest, fh)
+	if err != nil {
+		return err
+	}
+	req.ContentLength = st.Size()
+	req.Header.Set("Authorization", "Bearer "+w.o.Client.Token)
+	req.Header.Set(api.ClaimHeader, t.Claim)
+	req.Header.Set("Content-Type", "application/octet-stream")
+	resp, err := (&http.Client{}).Do(req)
+	if err != nil {
+		return fmt.Errorf("upload trained artifact: %w", err)
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != 200 {
+		b, _ := io.ReadAll(io.LimitReader(resp.Body, 4096))
+		return fmt.Errorf("upload trained artifact: server answered %d: %s", resp.StatusCode, strings.TrimSpace(string(b)))
+	}
+	return nil
 }
 
 func run(ctx context.Context, a agents.Agent, t agents.Task) (rep agents.Report, err error) {

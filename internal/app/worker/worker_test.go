@@ -2,11 +2,14 @@ package worker_test
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"io"
 	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -42,6 +45,10 @@ func testRedis(t *testing.T) string {
 // build assembles a server on dir: on Redis with the given remote stages,
 // or embedded on SQLite when url is empty.
 func build(t *testing.T, ctx context.Context, dir, url, prefix string, remote []string) *app.Server {
+	return buildWith(t, ctx, dir, url, prefix, remote, true)
+}
+
+func buildWith(t *testing.T, ctx context.Context, dir, url, prefix string, remote []string, trainDirect bool) *app.Server {
 	t.Helper()
 	b, err := yaml.Marshal(auth.File{Tokens: []auth.Token{{Token: workerToken, Name: "w", Roles: []string{"worker"}}}})
 	require.NoError(t, err)
@@ -49,7 +56,7 @@ func build(t *testing.T, ctx context.Context, dir, url, prefix string, remote []
 	require.NoError(t, os.WriteFile(filepath.Join(dir, "tokens.yaml"), b, 0o600))
 	quiet := log.NewWithOptions(io.Discard, log.Options{})
 	s, err := app.Build(ctx, app.Options{DataDir: filepath.Join(dir, "data"), TokensFile: filepath.Join(dir, "tokens.yaml"),
-		StoreURL: url, StorePrefix: prefix, NoDeploy: true, Logger: quiet, TrainDirect: true,
+		StoreURL: url, StorePrefix: prefix, NoDeploy: true, Logger: quiet, TrainDirect: trainDirect,
 		Remote: app.RemoteOptions{Stages: remote, ClaimIdle: 5 * time.Second}})
 	require.NoError(t, err)
 	t.Cleanup(func() { s.Close() })
@@ -65,13 +72,20 @@ func runDemo(t *testing.T, ctx context.Context, s *app.Server) map[string]store.
 	require.NoError(t, err)
 	cfg, err := os.ReadFile(filepath.Join(example, "modelgate.yaml"))
 	require.NoError(t, err)
-	run, _, err := s.Coordinator.Submit(ctx, coordinator.SubmitParams{Config: cfg, BaseDir: example, Requester: "ci-bot"})
+	_, stages := runConfig(t, ctx, s, example, cfg)
+	return stages
+}
+
+func runConfig(t *testing.T, ctx context.Context, s *app.Server, base string, cfg []byte) (store.Run, map[string]store.Stage) {
+	t.Helper()
+	run, _, err := s.Coordinator.Submit(ctx, coordinator.SubmitParams{Config: cfg, BaseDir: base, Requester: "ci-bot"})
 	require.NoError(t, err)
 	for {
 		r, err := s.Store.RunGet(ctx, run.ID)
 		require.NoError(t, err)
 		if r.State != store.RunQueued && r.State != store.RunRunning {
 			require.NotEqual(t, store.RunFailed, r.State, r.Error)
+			run = r
 			break
 		}
 		select {
@@ -86,7 +100,7 @@ func runDemo(t *testing.T, ctx context.Context, s *app.Server) map[string]store.
 	for _, st := range stages {
 		out[st.Name] = st
 	}
-	return out
+	return run, out
 }
 
 // TestRemoteStagesMatchEmbedded: the demo pipeline with test, scan and
@@ -134,7 +148,7 @@ func TestRemoteStagesMatchEmbedded(t *testing.T) {
 		require.NoError(t, err)
 		er, err := e.AgentReport()
 		require.NoError(t, err)
-		require.Equal(t, er.Metrics, rr.Metrics, name)
+		require.Equal(t, untimed(er.Metrics), untimed(rr.Metrics), name)
 		require.Equal(t, len(er.Findings), len(rr.Findings), name)
 		for i := range er.Findings {
 			require.Equal(t, er.Findings[i].Code, rr.Findings[i].Code, name)
@@ -151,4 +165,94 @@ func TestRemoteStagesMatchEmbedded(t *testing.T) {
 		require.Equal(t, "w/one", d["worker"])
 		require.Equal(t, true, d["stored"])
 	}
+}
+
+// TestRemoteTrainingInSandbox: training on a worker, inside bubblewrap as
+// on a server; the artifact comes back as a blob of the digest the report
+// names and becomes the run's candidate, which the other remote stages
+// then judge.
+func TestRemoteTrainingInSandbox(t *testing.T) {
+	if testing.Short() {
+		t.Skip("runs a pipeline with bwrap")
+	}
+	url := testRedis(t)
+	t.Parallel()
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	defer cancel()
+	prefix := "mgworkertest:" + uuid.NewString() + ":"
+	rs, err := redis.Open(ctx, redis.Options{URL: url, Prefix: prefix})
+	require.NoError(t, err)
+	t.Cleanup(func() { _ = rs.DeleteAll(context.Background()); rs.Close() })
+
+	remote := []string{coordinator.StageTrain, coordinator.StageTest, coordinator.StageScan, coordinator.StageEvaluate}
+	s := buildWith(t, ctx, t.TempDir(), url, prefix, remote, false)
+	web := httptest.NewServer(s.Handler)
+	defer web.Close()
+	quiet := log.NewWithOptions(io.Discard, log.Options{})
+	as := app.StageAgents(quiet, prompt.Options{})
+	delete(as, coordinator.StageValidate)
+	ta, err := app.WorkerTraining(ctx, quiet, nil)
+	require.NoError(t, err)
+	as[coordinator.StageTrain] = ta
+	w, err := worker.New(worker.Options{Client: client.New(web.URL, workerToken), Name: "trainer", Agents: as,
+		Dir: t.TempDir(), Logger: quiet, Wait: time.Second, Concurrency: 3})
+	require.NoError(t, err)
+	wctx, wstop := context.WithCancel(ctx)
+	defer wstop()
+	go func() { _ = w.Run(wctx) }()
+
+	example, err := filepath.Abs("../demo/example")
+	require.NoError(t, err)
+	cfg := []byte(`model: tumor-classifier
+task: binary
+label: target
+environment: staging
+data: {reference: train.csv, holdout: holdout.csv}
+train: {command: [/bin/sh, -c, "echo fitting; cp model-candidate.json {{.ArtifactDir}}/model.json"], files: [model-candidate.json], timeout: 1m}
+candidate: {version: v2}
+evaluation:
+  thresholds: {roc_auc: {min: 0.9}}
+`)
+	run, stages := runConfig(t, ctx, s, example, cfg)
+	want, err := os.ReadFile(filepath.Join(example, "model-candidate.json"))
+	require.NoError(t, err)
+	sum := sha256.Sum256(want)
+	require.Equal(t, "sha256:"+hex.EncodeToString(sum[:]), run.Candidate.Digest, "the candidate is the bytes the sandboxed command wrote")
+	got, err := os.ReadFile(run.Candidate.ArtifactPath)
+	require.NoError(t, err)
+	require.Equal(t, want, got)
+	var rep struct {
+		Details struct {
+			Sandbox string `json:"sandbox"`
+		} `json:"details"`
+	}
+	require.NoError(t, json.Unmarshal(stages[coordinator.StageTrain].Report, &rep))
+	require.Equal(t, "bwrap", rep.Details.Sandbox)
+	for _, name := range remote {
+		require.Equal(t, store.StageSucceeded, stages[name].State, name)
+	}
+	ev, err := stages[coordinator.StageEvaluate].AgentReport()
+	require.NoError(t, err)
+	require.InDelta(t, 0.99, ev.Metrics["candidate.roc_auc"], 0.02, "the trained candidate was judged")
+	entries, err := s.Store.AuditList(ctx, store.AuditListParams{Type: "task.reported"})
+	require.NoError(t, err)
+	stagesReported := map[string]bool{}
+	for _, e := range entries {
+		var d map[string]any
+		require.NoError(t, json.Unmarshal(e.Data, &d))
+		stagesReported[d["stage"].(string)] = true
+	}
+	require.True(t, stagesReported[coordinator.StageTrain])
+}
+
+// untimed drops the metrics that measure time (a latency, a duration):
+// they differ between any two runs.
+func untimed(m map[string]float64) map[string]float64 {
+	out := map[string]float64{}
+	for k, v := range m {
+		if !strings.Contains(k, "latency") && !strings.Contains(k, "seconds") {
+			out[k] = v
+		}
+	}
+	return out
 }
