@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
-	"math/rand/v2"
 	"os"
 	"path"
 	"path/filepath"
@@ -28,6 +27,9 @@ import (
 type TaskQueue interface {
 	Publish(ctx context.Context, t taskq.Task) (string, error)
 	ResultGet(ctx context.Context, key string) ([]byte, error)
+	// ResultWait returns the result once stored, looking at least every
+	// fallback, until ctx ends.
+	ResultWait(ctx context.Context, key string, fallback time.Duration) ([]byte, error)
 	Withdraw(ctx context.Context, t taskq.Task) error
 }
 
@@ -37,7 +39,8 @@ type RemoteOptions struct {
 	Queue TaskQueue
 	Store store.Store // the run's config and base folder
 	Blobs *blob.FS    // the run's inputs and artifacts go in here, to be fetched by digest
-	// Poll is how often the stored result is looked for; default 100 ms.
+	// Poll is how often the stored result is looked for besides the
+	// announcement of every stored result; default 1 s.
 	Poll time.Duration
 }
 
@@ -54,7 +57,7 @@ func NewRemote(o RemoteOptions) (*Remote, error) {
 		return nil, errors.New("remote agent: name, queue, store and blobs are required")
 	}
 	if o.Poll <= 0 {
-		o.Poll = 100 * time.Millisecond
+		o.Poll = time.Second
 	}
 	return &Remote{o: o}, nil
 }
@@ -91,24 +94,23 @@ func (r *Remote) Run(ctx context.Context, t agents.Task) (agents.Report, error) 
 	}
 	t.Log().Info("stage published to workers", "task", taskq.TaskID(task))
 	for {
-		wait := r.o.Poll + time.Duration(rand.Int64N(int64(r.o.Poll)/4+1))
-		select {
-		case <-ctx.Done():
+		raw, err := r.o.Queue.ResultWait(ctx, task.Key(), r.o.Poll)
+		if ctx.Err() != nil {
 			// Nobody waits for this attempt any more: no worker should start it.
 			if err := r.o.Queue.Withdraw(context.WithoutCancel(ctx), task); err != nil {
 				t.Log().Warn("withdraw task", "err", err)
 			}
 			return agents.Report{}, ctx.Err()
-		case <-time.After(wait):
 		}
-		res, err := r.result(ctx, task)
-		if err != nil && ctx.Err() == nil {
-			t.Log().Warn("read task result; retrying", "err", err)
+		if err != nil {
+			t.Log().Warn("wait for task result; retrying", "err", err)
 			continue
 		}
-		if res != nil {
-			return r.outcome(ctx, t, res, nil)
+		var res work.Result
+		if err := json.Unmarshal(raw, &res); err != nil {
+			return r.outcome(ctx, t, nil, fmt.Errorf("result of %s: %w", task.Key(), err))
 		}
+		return r.outcome(ctx, t, &res, nil)
 	}
 }
 

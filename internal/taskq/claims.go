@@ -134,6 +134,8 @@ func (q *Queue) ResultPut(ctx context.Context, key string, result []byte) error 
 	if !ok {
 		return ErrReported
 	}
+	// waiters look again at once; one that misses this looks anyway soon
+	_ = q.c.Publish(ctx, q.resultsChannel(), key).Err()
 	return nil
 }
 

@@ -1,8 +1,10 @@
 package taskq_test
 
 import (
+	"context"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/require"
 
@@ -53,4 +55,34 @@ func FuzzParseTaskID(f *testing.F) {
 			t.Fatalf("accepted %q as %q %q", id, st, en)
 		}
 	})
+}
+
+// TestResultWaitHearsTheResultAtOnce: a waiter learns of a stored result
+// from its announcement, long before its fallback look; a second result
+// for the key is refused and the first is what waiters get.
+func TestResultWaitHearsTheResultAtOnce(t *testing.T) {
+	t.Parallel()
+	b := setup(t, taskq.Options{})
+	ctx := context.Background()
+	got := make(chan []byte, 1)
+	go func() {
+		raw, err := b.q.ResultWait(ctx, "run/test/1", time.Minute)
+		require.NoError(t, err)
+		got <- raw
+	}()
+	time.Sleep(200 * time.Millisecond) // the waiter is subscribed
+	start := time.Now()
+	require.NoError(t, b.q.ResultPut(ctx, "run/test/1", []byte(`first`)))
+	require.ErrorIs(t, b.q.ResultPut(ctx, "run/test/1", []byte(`second`)), taskq.ErrReported)
+	select {
+	case raw := <-got:
+		require.Equal(t, "first", string(raw))
+		require.Less(t, time.Since(start), 2*time.Second)
+	case <-time.After(10 * time.Second):
+		t.Fatal("the waiter did not hear of the result")
+	}
+	cctx, cancel := context.WithTimeout(ctx, 100*time.Millisecond)
+	defer cancel()
+	_, err := b.q.ResultWait(cctx, "run/test/2", time.Minute)
+	require.ErrorIs(t, err, context.DeadlineExceeded)
 }

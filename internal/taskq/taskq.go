@@ -61,6 +61,8 @@ type Queue struct {
 	// must not take every connection the rest of the queue needs.
 	blocking *goredis.Client
 	o        Options
+	w        waiters        // result waiters (wait.go)
+	closers  []func() error // the result subscription
 }
 
 // Open connects and checks that Redis answers.
@@ -93,7 +95,16 @@ func Open(ctx context.Context, o Options) (*Queue, error) {
 }
 
 // Close closes the connection pools.
-func (q *Queue) Close() error { return errors.Join(q.c.Close(), q.blocking.Close()) }
+func (q *Queue) Close() error {
+	errs := []error{}
+	q.w.mu.Lock()
+	for _, c := range q.closers {
+		errs = append(errs, c())
+	}
+	q.closers = nil
+	q.w.mu.Unlock()
+	return errors.Join(append(errs, q.c.Close(), q.blocking.Close())...)
+}
 
 func (q *Queue) stream(stage string) string { return q.o.Prefix + "tasks:" + stage }
 func (q *Queue) dead() string               { return q.o.Prefix + "tasks:dead" }

@@ -146,7 +146,7 @@ func BenchmarkWorkers(b *testing.B) {
 				for i := range tc.workers {
 					w, err := worker.New(worker.Options{Client: client.New(web.URL, workerToken), Name: fmt.Sprintf("w%d", i),
 						Agents: map[string]agents.Agent{"test": noop("test"), "scan": noop("scan"), "evaluate": noop("evaluate")},
-						Dir: filepath.Join(dir, fmt.Sprintf("w%d", i)), Logger: quiet, Concurrency: 4, Wait: 2 * time.Second})
+						Dir:    filepath.Join(dir, fmt.Sprintf("w%d", i)), Logger: quiet, Concurrency: 4, Wait: 2 * time.Second})
 					if err != nil {
 						b.Fatal(err)
 					}
