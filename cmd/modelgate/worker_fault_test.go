@@ -303,7 +303,9 @@ func TestTaskDeliveredTooOftenIsDeadLettered(t *testing.T) {
 	run := r.terminal(t, id, 90*time.Second)
 	require.Equal(t, store.RunFailed, run.State)
 	require.Regexp(t, `^(test|scan|evaluate) stage: task given up on \(dead-lettered\): delivered 2 times \(more than 1\)`, run.Error)
-	// a held every task it claimed (its concurrency is 3): each is given up, once
+	// a held every task it was handed (its concurrency is 3; one claim may
+	// hand it several, and it may die before it logs them all): each is
+	// given up once, and only those
 	claims := 0
 	for _, l := range a.log() {
 		if strings.Contains(l, "task claimed") {
@@ -311,7 +313,12 @@ func TestTaskDeliveredTooOftenIsDeadLettered(t *testing.T) {
 		}
 	}
 	dead := r.audit(t, "task.dead_lettered")
-	require.Len(t, dead, claims)
+	require.GreaterOrEqual(t, len(dead), max(claims, 1))
+	seen := map[string]bool{}
+	for _, d := range dead {
+		require.False(t, seen[d["stage"].(string)], "given up twice: %v", d)
+		seen[d["stage"].(string)] = true
+	}
 	stages, err := r.st.StageList(context.Background(), id)
 	require.NoError(t, err)
 	byName := map[string]store.Stage{}
@@ -320,10 +327,12 @@ func TestTaskDeliveredTooOftenIsDeadLettered(t *testing.T) {
 	}
 	for _, d := range dead {
 		require.EqualValues(t, 2, d["deliveries"])
-		s := byName[d["stage"].(string)]
-		require.Equal(t, store.StageFailed, s.State, s.Name)
-		require.Contains(t, s.Error, "dead-lettered")
 	}
+	// the stage that failed the run (its siblings were cancelled with it)
+	first := strings.Fields(run.Error)[0]
+	require.True(t, seen[first], "%s failed the run but was not dead-lettered", first)
+	require.Equal(t, store.StageFailed, byName[first].State)
+	require.Contains(t, byName[first].Error, "dead-lettered")
 	require.NotEmpty(t, byName[stage])
 	for _, e := range r.audit(t, "task.reported") {
 		for _, d := range dead {
