@@ -24,6 +24,7 @@ import (
 	"github.com/modelgate/modelgate/internal/app"
 	"github.com/modelgate/modelgate/internal/app/worker"
 	"github.com/modelgate/modelgate/internal/auth"
+	"github.com/modelgate/modelgate/internal/sandbox"
 	"github.com/modelgate/modelgate/internal/store"
 	"github.com/modelgate/modelgate/internal/store/redis"
 )
@@ -176,6 +177,12 @@ func TestRemoteTrainingInSandbox(t *testing.T) {
 		t.Skip("runs a pipeline with bwrap")
 	}
 	url := testRedis(t)
+	if _, err := sandbox.Find(context.Background(), nil); err != nil {
+		if os.Getenv("MODELGATE_CI") != "" {
+			t.Fatalf("CI must run this with a real bwrap: %v", err)
+		}
+		t.Skipf("no usable bwrap: %v", err)
+	}
 	t.Parallel()
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
@@ -194,8 +201,11 @@ func TestRemoteTrainingInSandbox(t *testing.T) {
 	ta, err := app.WorkerTraining(ctx, quiet, nil)
 	require.NoError(t, err)
 	as[coordinator.StageTrain] = ta
+	wdir := t.TempDir()
+	secret := filepath.Join(wdir, "worker-secret.txt") // the worker's own files: its token, its cache
+	require.NoError(t, os.WriteFile(secret, []byte("do not read"), 0o600))
 	w, err := worker.New(worker.Options{Client: client.New(web.URL, workerToken), Name: "trainer", Agents: as,
-		Dir: t.TempDir(), Logger: quiet, Wait: time.Second, Concurrency: 3})
+		Dir: wdir, Logger: quiet, Wait: time.Second, Concurrency: 3})
 	require.NoError(t, err)
 	wctx, wstop := context.WithCancel(ctx)
 	defer wstop()
@@ -243,6 +253,16 @@ evaluation:
 		stagesReported[d["stage"].(string)] = true
 	}
 	require.True(t, stagesReported[coordinator.StageTrain])
+
+	// the command sees its inputs, not the worker's files
+	sneaky := []byte(strings.Replace(string(cfg), "cp model-candidate.json", "cat "+secret+" >", 1))
+	r2, _, err := s.Coordinator.Submit(ctx, coordinator.SubmitParams{Config: sneaky, BaseDir: example, Requester: "ci-bot"})
+	require.NoError(t, err)
+	got2, err := s.Coordinator.Wait(ctx, r2.ID, false)
+	require.NoError(t, err)
+	require.Equal(t, store.RunFailed, got2.State)
+	require.Contains(t, got2.Error, "No such file")
+	require.NotContains(t, got2.Error, "do not read")
 }
 
 // untimed drops the metrics that measure time (a latency, a duration):
