@@ -29,6 +29,7 @@ import (
 const (
 	faultAdmin  = "admin-token-0123456789abcdef"
 	faultWorker = "worker-token-0123456789abcdef"
+	faultCI     = "ci-token-0123456789abcdefgh"
 )
 
 // faultConfig is the demo's model checked in staging, promoted in the
@@ -167,6 +168,7 @@ func rig(t *testing.T, maxDeliveries int) *faultRig {
 	b, err := yaml.Marshal(auth.File{Tokens: []auth.Token{
 		{Token: faultAdmin, Name: "ada", Roles: []string{"admin"}},
 		{Token: faultWorker, Name: "w", Roles: []string{"worker"}},
+		{Token: faultCI, Name: "ci-bot", Roles: []string{"ci"}},
 	}})
 	require.NoError(t, err)
 	require.NoError(t, os.WriteFile(filepath.Join(r.dir, "tokens.yaml"), b, 0o600))
