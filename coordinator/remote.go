@@ -10,6 +10,7 @@ import (
 	"path"
 	"path/filepath"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/modelgate/modelgate/agents"
@@ -39,6 +40,8 @@ type RemoteOptions struct {
 	Queue TaskQueue
 	Store store.Store // the run's config and base folder
 	Blobs *blob.FS    // the run's inputs and artifacts go in here, to be fetched by digest
+	// Inputs, shared by a server's remote agents; nil = this agent's own.
+	Inputs *InputDigests
 	// Poll is how often the stored result is looked for besides the
 	// announcement of every stored result; default 1 s.
 	Poll time.Duration
@@ -49,7 +52,18 @@ type RemoteOptions struct {
 // worker reports (internal/api tasks.go), until the stage's timeout or
 // the run's context ends. The coordinator persists what it returns
 // exactly as it persists an in-process agent's report.
-type Remote struct{ o RemoteOptions }
+type Remote struct {
+	o RemoteOptions
+}
+
+// InputDigests are each run's input digests, taken once per run and
+// process and shared by the remote agents given the same one: the
+// parallel stages get the same picture of the run's files, and a large
+// data set is hashed once, not once per stage.
+type InputDigests struct {
+	mu sync.Mutex
+	m  map[string]map[string]string
+}
 
 // NewRemote builds a remote agent.
 func NewRemote(o RemoteOptions) (*Remote, error) {
@@ -58,6 +72,9 @@ func NewRemote(o RemoteOptions) (*Remote, error) {
 	}
 	if o.Poll <= 0 {
 		o.Poll = time.Second
+	}
+	if o.Inputs == nil {
+		o.Inputs = &InputDigests{}
 	}
 	return &Remote{o: o}, nil
 }
@@ -194,25 +211,9 @@ func (r *Remote) body(ctx context.Context, t agents.Task) (work.Body, error) {
 	if err != nil {
 		return work.Body{}, fmt.Errorf("load run %s: %w", t.RunID, err)
 	}
-	b := work.Body{Model: run.Model, Environment: run.Environment, Config: string(run.Config),
-		Inputs: map[string]string{}, Reports: t.Reports}
-	for _, f := range t.Config.Files() {
-		if f.Field == "policy.bundle" {
-			continue // the server's own bundle judges
-		}
-		if filepath.IsAbs(f.Path) || run.BaseDir == "" {
-			return work.Body{}, fmt.Errorf("%s: %q is not inside the run's inputs; a remote stage can only carry uploaded or workspace-relative files", f.Field, f.Path)
-		}
-		name := path.Clean(filepath.ToSlash(f.Path))
-		if err := blob.CheckName(name); err != nil {
-			return work.Body{}, fmt.Errorf("%s: %q %w", f.Field, f.Path, err)
-		}
-		if err := r.add(ctx, b.Inputs, name, config.Resolve(run.BaseDir, f.Path)); err != nil {
-			if errors.Is(err, fs.ErrNotExist) {
-				continue // optional files (a signature); the agent reports what is missing
-			}
-			return work.Body{}, fmt.Errorf("%s: %w", f.Field, err)
-		}
+	b := work.Body{Model: run.Model, Environment: run.Environment, Config: string(run.Config), Reports: t.Reports}
+	if b.Inputs, err = r.runInputs(ctx, run, t); err != nil {
+		return work.Body{}, err
 	}
 	if b.Candidate, err = r.artifact(ctx, t.Candidate.ArtifactPath); err != nil {
 		return work.Body{}, fmt.Errorf("candidate: %w", err)
@@ -227,6 +228,45 @@ func (r *Remote) body(ctx context.Context, t agents.Task) (work.Body, error) {
 		b.Production = &work.Production{Artifact: a}
 	}
 	return b, nil
+}
+
+// runInputs names the files the run's config refers to by digest, once
+// per run (see Remote.inputs).
+func (r *Remote) runInputs(ctx context.Context, run store.Run, t agents.Task) (map[string]string, error) {
+	key := run.ID + "\x00" + run.BaseDir
+	c := r.o.Inputs
+	c.mu.Lock()
+	got, ok := c.m[key]
+	c.mu.Unlock()
+	if ok {
+		return got, nil
+	}
+	inputs := map[string]string{}
+	for _, f := range t.Config.Files() {
+		if f.Field == "policy.bundle" {
+			continue // the server's own bundle judges
+		}
+		if filepath.IsAbs(f.Path) || run.BaseDir == "" {
+			return nil, fmt.Errorf("%s: %q is not inside the run's inputs; a remote stage can only carry uploaded or workspace-relative files", f.Field, f.Path)
+		}
+		name := path.Clean(filepath.ToSlash(f.Path))
+		if err := blob.CheckName(name); err != nil {
+			return nil, fmt.Errorf("%s: %q %w", f.Field, f.Path, err)
+		}
+		if err := r.add(ctx, inputs, name, config.Resolve(run.BaseDir, f.Path)); err != nil {
+			if errors.Is(err, fs.ErrNotExist) {
+				continue // optional files (a signature); the agent reports what is missing
+			}
+			return nil, fmt.Errorf("%s: %w", f.Field, err)
+		}
+	}
+	c.mu.Lock()
+	if c.m == nil || len(c.m) >= 4096 {
+		c.m = map[string]map[string]string{} // a bound, not a cache policy: a run past its stages needs none
+	}
+	c.m[key] = inputs
+	c.mu.Unlock()
+	return inputs, nil
 }
 
 // artifact names a model file or folder by its files' digests.

@@ -105,12 +105,13 @@ func (s *Server) remoteStages(ctx context.Context, o Options, as map[string]agen
 	}
 	s.closers = append(s.closers, q.Close)
 	s.Tasks = q
+	inputs := &coordinator.InputDigests{}
 	for _, st := range r.Stages {
 		a, ok := as[st]
 		if !ok {
 			continue
 		}
-		rem, err := coordinator.NewRemote(coordinator.RemoteOptions{Name: a.Name(), Queue: q, Store: s.Store, Blobs: s.Blobs})
+		rem, err := coordinator.NewRemote(coordinator.RemoteOptions{Name: a.Name(), Queue: q, Store: s.Store, Blobs: s.Blobs, Inputs: inputs})
 		if err != nil {
 			return err
 		}

@@ -109,8 +109,9 @@ func BenchmarkWorkers(b *testing.B) {
 					b.Fatal(err)
 				}
 				b.Cleanup(func() { _ = q.DeleteAll(context.Background(), "test", "scan", "evaluate"); q.Close() })
+				inputs := &coordinator.InputDigests{}
 				for _, s := range []string{"test", "scan", "evaluate"} {
-					if as[s], err = coordinator.NewRemote(coordinator.RemoteOptions{Name: s, Queue: q, Store: st, Blobs: blobs}); err != nil {
+					if as[s], err = coordinator.NewRemote(coordinator.RemoteOptions{Name: s, Queue: q, Store: st, Blobs: blobs, Inputs: inputs}); err != nil {
 						b.Fatal(err)
 					}
 				}

@@ -285,7 +285,28 @@ func (w *Worker) execute(ctx context.Context, t api.ClaimedTask, lg *log.Logger)
 			return fail(err, true)
 		}
 	}
+	rep = relative(rep, inputs)
 	return work.Result{Report: &rep}
+}
+
+// relative writes the report's mentions of the task's input folder as the
+// inputs' own relative names: the folder is this worker's and gone once
+// the task is, and the report should read as the server's would.
+func relative(rep agents.Report, inputs string) agents.Report {
+	raw, err := json.Marshal(rep)
+	if err != nil {
+		return rep
+	}
+	prefix, err := json.Marshal(inputs + string(filepath.Separator))
+	if err != nil {
+		return rep
+	}
+	p := strings.Trim(string(prefix), `"`)
+	var out agents.Report
+	if err := json.Unmarshal([]byte(strings.ReplaceAll(string(raw), p, "")), &out); err != nil {
+		return rep
+	}
+	return out
 }
 
 // handBack uploads a trained artifact for the task: the server takes the
