@@ -93,8 +93,8 @@ func (r *Remote) Run(ctx context.Context, t agents.Task) (agents.Report, error) 
 		return agents.Report{}, fmt.Errorf("%s task: %w", t.Stage, err)
 	}
 	task := taskq.Task{RunID: t.RunID, Stage: t.Stage, Attempt: t.Attempt, Body: raw}
-	// A result may already be there: this attempt was published by an
-	// earlier life of the run (a server that died waiting) and reported.
+	// A result may already be there (this attempt was run before, by an
+	// embedder calling Run twice): it stands, first-write-wins.
 	if res, err := r.result(ctx, task); err != nil || res != nil {
 		return r.outcome(ctx, t, res, err)
 	}
