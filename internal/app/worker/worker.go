@@ -118,7 +118,16 @@ func (w *Worker) Run(ctx context.Context) error {
 			<-slots
 			continue
 		}
+		// One claim may hand out a task per stage: each is kept (its
+		// heartbeat runs) from now, also while it waits for a free slot.
+		held := make([]heldTask, len(tasks))
 		for i, t := range tasks {
+			h := heldTask{t: t, lg: w.o.Logger.With("task", t.ID, "run", t.RunID, "stage", t.Stage, "attempt", t.Attempt)}
+			h.ctx, h.lost = context.WithCancelCause(ctx)
+			go w.heartbeat(h.ctx, t, h.lost, h.lg)
+			held[i] = h
+		}
+		for i, h := range held {
 			if i > 0 {
 				slots <- struct{}{}
 			}
@@ -126,7 +135,8 @@ func (w *Worker) Run(ctx context.Context) error {
 			go func() {
 				defer wg.Done()
 				defer func() { <-slots }()
-				w.handle(ctx, t)
+				defer h.lost(nil)
+				w.handle(ctx, h)
 			}()
 		}
 	}
@@ -142,13 +152,22 @@ func (w *Worker) claim(ctx context.Context) ([]api.ClaimedTask, error) {
 
 // handle runs one task and reports it; a task it cannot report stays
 // pending on the server, to be redelivered.
-func (w *Worker) handle(ctx context.Context, t api.ClaimedTask) {
-	lg := w.o.Logger.With("task", t.ID, "run", t.RunID, "stage", t.Stage, "attempt", t.Attempt)
+// heldTask is a claimed task with its heartbeat running.
+type heldTask struct {
+	t    api.ClaimedTask
+	lg   *log.Logger
+	ctx  context.Context // ends when the claim is lost
+	lost context.CancelCauseFunc
+}
+
+func (w *Worker) handle(ctx context.Context, h heldTask) {
+	t, lg, tctx := h.t, h.lg, h.ctx
 	lg.Info("task claimed", "deliveries", t.Deliveries)
 	start := time.Now()
-	tctx, lost := context.WithCancelCause(ctx)
-	defer lost(nil)
-	go w.heartbeat(tctx, t, lost, lg)
+	if err := context.Cause(tctx); err != nil && !errors.Is(err, context.Canceled) {
+		lg.Warn("task taken from this worker before it started; not running it", "why", err)
+		return
+	}
 	res := w.execute(tctx, t, lg)
 	if ctx.Err() != nil {
 		lg.Warn("stopping before the task was reported; it will be redelivered")

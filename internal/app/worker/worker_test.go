@@ -18,6 +18,7 @@ import (
 	"github.com/stretchr/testify/require"
 	"gopkg.in/yaml.v3"
 
+	"github.com/modelgate/modelgate/agents"
 	"github.com/modelgate/modelgate/agents/prompt"
 	"github.com/modelgate/modelgate/coordinator"
 	"github.com/modelgate/modelgate/internal/api/client"
@@ -275,4 +276,101 @@ func untimed(m map[string]float64) map[string]float64 {
 		}
 	}
 	return out
+}
+
+type slowAgent struct {
+	name string
+	d    time.Duration
+}
+
+func (a slowAgent) Name() string { return a.name }
+func (a slowAgent) Run(ctx context.Context, _ agents.Task) (agents.Report, error) {
+	select {
+	case <-ctx.Done():
+		return agents.Report{}, ctx.Err()
+	case <-time.After(a.d):
+	}
+	return agents.Report{Verdict: agents.Pass, Summary: a.name + " ok"}, nil
+}
+
+// TestLongTaskStaysWithItsLiveWorker: a stage that takes longer than
+// ClaimIdle stays with the live worker that holds it (its heartbeats),
+// though another worker is there to take it; every stage is reported
+// once.
+func TestLongTaskStaysWithItsLiveWorker(t *testing.T) {
+	if testing.Short() {
+		t.Skip("waits past ClaimIdle")
+	}
+	url := testRedis(t)
+	t.Parallel()
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	prefix := "mgworkertest:" + uuid.NewString() + ":"
+	rs, err := redis.Open(ctx, redis.Options{URL: url, Prefix: prefix})
+	require.NoError(t, err)
+	t.Cleanup(func() { _ = rs.DeleteAll(context.Background()); rs.Close() })
+
+	dir := t.TempDir()
+	b, err := yaml.Marshal(auth.File{Tokens: []auth.Token{{Token: workerToken, Name: "w", Roles: []string{"worker"}}}})
+	require.NoError(t, err)
+	require.NoError(t, os.WriteFile(filepath.Join(dir, "tokens.yaml"), b, 0o600))
+	quiet := log.NewWithOptions(io.Discard, log.Options{})
+	s, err := app.Build(ctx, app.Options{DataDir: filepath.Join(dir, "data"), TokensFile: filepath.Join(dir, "tokens.yaml"),
+		StoreURL: url, StorePrefix: prefix, NoDeploy: true, Logger: quiet,
+		Remote: app.RemoteOptions{Stages: []string{"test", "scan", "evaluate"}, ClaimIdle: 900 * time.Millisecond}})
+	require.NoError(t, err)
+	t.Cleanup(func() { s.Close() })
+	require.NoError(t, s.Start(ctx))
+	web := httptest.NewServer(s.Handler)
+	defer web.Close()
+
+	slow := map[string]agents.Agent{}
+	for _, st := range []string{"test", "scan", "evaluate"} {
+		slow[st] = slowAgent{name: st, d: 1500 * time.Millisecond}
+	}
+	one, err := worker.New(worker.Options{Client: client.New(web.URL, workerToken), Name: "one", Agents: slow, Dir: t.TempDir(),
+		Logger: quiet, Wait: time.Second, Concurrency: 1})
+	require.NoError(t, err)
+	wctx, wstop := context.WithCancel(ctx)
+	defer wstop()
+	go func() { _ = one.Run(wctx) }()
+
+	example, err := filepath.Abs("../demo/example")
+	require.NoError(t, err)
+	cfg := []byte("model: m\ntask: binary\nlabel: target\ndata: {reference: train.csv, holdout: holdout.csv}\ncandidate: {artifact: model-candidate.json}\nenvironment: staging\n")
+	run, _, err := s.Coordinator.Submit(ctx, coordinator.SubmitParams{Config: cfg, BaseDir: example, Requester: "ci-bot"})
+	require.NoError(t, err)
+	// worker one holds one task (its concurrency is 1)
+	held := ""
+	require.Eventually(t, func() bool {
+		for _, st := range []string{"test", "scan", "evaluate"} {
+			if p, err := s.Tasks.Pending(ctx, st); err == nil && p == 1 {
+				held = st
+				return true
+			}
+		}
+		if r, err := s.Store.RunGet(ctx, run.ID); err == nil && r.State.Terminal() {
+			t.Fatalf("run ended before any task was held: %s %s", r.State, r.Error)
+		}
+		return false
+	}, 30*time.Second, 10*time.Millisecond)
+	two, err := worker.New(worker.Options{Client: client.New(web.URL, workerToken), Name: "two", Agents: slow, Dir: t.TempDir(),
+		Logger: quiet, Wait: time.Second, Concurrency: 3})
+	require.NoError(t, err)
+	go func() { _ = two.Run(wctx) }()
+
+	got, err := s.Coordinator.Wait(ctx, run.ID, false)
+	require.NoError(t, err)
+	require.Equal(t, store.RunSucceeded, got.State, got.Error)
+	entries, err := s.Store.AuditList(ctx, store.AuditListParams{Type: "task.reported"})
+	require.NoError(t, err)
+	require.Len(t, entries, 3, "each stage reported once")
+	for _, e := range entries {
+		var d map[string]any
+		require.NoError(t, json.Unmarshal(e.Data, &d))
+		require.Equal(t, true, d["stored"])
+		if d["stage"] == held {
+			require.Equal(t, "w/one", d["worker"], "the %s task outlasted ClaimIdle with its live worker", held)
+		}
+	}
 }
