@@ -397,3 +397,21 @@ func (tb *taskBundle) get(t *testing.T, path, token string, headers ...string) (
 	require.NoError(t, err)
 	return resp.StatusCode, data
 }
+
+// TestWorkerRoleMayOnlyWork: of every action the authorization policy
+// knows, a worker token may do two, on any model and environment.
+func TestWorkerRoleMayOnlyWork(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	engine, err := oversight.NewEngine(ctx, oversight.EngineOptions{Logger: log.NewWithOptions(io.Discard, log.Options{})})
+	require.NoError(t, err)
+	w := auth.Principal{Subject: "w1", Roles: []string{"worker"}}
+	for _, action := range []string{"trigger", "upload", "train", "train_network", "approve", "reject", "promote", "rollback",
+		"abort", "reload", "read", "configure", "work", "blob_read", "alias", "annotate"} {
+		for _, scope := range [][2]string{{"", ""}, {"fraud", "production"}} {
+			ok, err := engine.Authorize(ctx, oversight.AuthzInput{Principal: w, Action: action, Model: scope[0], Environment: scope[1]})
+			require.NoError(t, err)
+			require.Equal(t, action == "work" || action == "blob_read", ok, "%s on %v", action, scope)
+		}
+	}
+}
