@@ -1,6 +1,7 @@
 package main
 
 import (
+	"errors"
 	"os/signal"
 	"syscall"
 
@@ -13,7 +14,7 @@ import (
 func init() { register(newDemoCmd) }
 
 func newDemoCmd() *cobra.Command {
-	var dataDir string
+	var dataDir, redisURL string
 	var verbose, llmDemo bool
 	cmd := &cobra.Command{
 		Use:   "demo",
@@ -39,6 +40,14 @@ canary because it is slow on live traffic. Takes about 15 seconds.`,
 			o := demo.Options{Out: cmd.OutOrStdout(), DataDir: dataDir, Color: isTerminal(cmd.OutOrStdout())}
 			if verbose {
 				o.Logger = log.Default()
+				o.ChildLogs = cmd.ErrOrStderr()
+			}
+			if redisURL != "" {
+				if llmDemo {
+					return usageErr(errors.New("--llm and --redis: give one (the three-process demo is the tabular one)"))
+				}
+				// server here, worker and gateway as processes of their own (docs/scale-out.md)
+				o.StoreURL, o.Split = redisURL, true
 			}
 			if llmDemo {
 				res, err := demo.RunLLM(ctx, o)
@@ -63,5 +72,6 @@ canary because it is slow on live traffic. Takes about 15 seconds.`,
 	cmd.Flags().StringVar(&dataDir, "data-dir", "", "keep the demo's state here (default: a temporary folder)")
 	cmd.Flags().BoolVarP(&verbose, "verbose", "v", false, "show the server's logs")
 	cmd.Flags().BoolVar(&llmDemo, "llm", false, "run the LLM demo: prompt versions against a scripted local OpenAI-compatible server")
+	cmd.Flags().StringVar(&redisURL, "redis", "", "run as three processes sharing this Redis (redis://HOST:PORT/DB): this one the server, a worker, a gateway")
 	return cmd
 }

@@ -36,6 +36,7 @@ type gatewayFlags struct {
 	reload       time.Duration
 	publish      time.Duration
 	llmAllow     llm.Allowlist
+	storePrefix  string
 }
 
 func newGatewayCmd() *cobra.Command {
@@ -57,6 +58,7 @@ func newGatewayCmd() *cobra.Command {
 	fl.StringVar(&f.addr, "addr", ":8080", "address to listen on")
 	fl.StringVar(&f.dataDir, "data-dir", "modelgate-data", "folder of the store ("+sqlite.FileName+")")
 	fl.StringVar(&f.store, "store", "", "store shared with the server: sqlite://PATH or redis://HOST:PORT/DB (default: SQLite in --data-dir)")
+	fl.StringVar(&f.storePrefix, "store-prefix", "", `the server's --store-prefix (default "modelgate:")`)
 	fl.Int64Var(&f.maxBody, "max-body", 8<<20, "largest request body in bytes (413 above)")
 	fl.DurationVar(&f.timeout, "timeout", 10*time.Second, "per upstream call")
 	fl.IntVar(&f.shadowQueue, "shadow-queue", 1024, "shadow requests waiting before new ones are dropped")
@@ -78,7 +80,7 @@ func runGateway(cmd *cobra.Command, f gatewayFlags) error {
 	}
 	ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	opened, err := dial.Open(ctx, dial.Params{URL: f.store, DataDir: f.dataDir})
+	opened, err := dial.Open(ctx, dial.Params{URL: f.store, DataDir: f.dataDir, Prefix: f.storePrefix})
 	if err != nil {
 		return usageErr(err)
 	}

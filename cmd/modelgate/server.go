@@ -90,6 +90,7 @@ written once to initial-tokens.yaml beside it for you to copy and delete.`,
 	f.StringArrayVar(&o.AuditWitnesses, "audit-witness", nil, "also send every audit checkpoint here: a file path (appended) or an http(s) URL (JSON POST); repeatable")
 	addLLMFlags(f, &o.LLM)
 	addPromptFlags(f, &o.Prompt)
+	addRemoteFlags(f, &o)
 	f.StringVar(&o.ChatOps.SlackAPIURL, "slack-api-url", "", "Slack Web API base URL (default Slack's; tests point it at a fake)")
 	f.StringVar(&o.ChatOps.SlackTeamID, "slack-team", "", "accept Slack requests only from this workspace id (T…)")
 	f.StringVar(&o.ChatOps.PublicURL, "public-url", "", "this server's public address, for links in Slack messages")

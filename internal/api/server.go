@@ -23,6 +23,7 @@ import (
 	"github.com/modelgate/modelgate/internal/blob"
 	"github.com/modelgate/modelgate/internal/egress"
 	"github.com/modelgate/modelgate/internal/store"
+	"github.com/modelgate/modelgate/internal/taskq"
 	"github.com/modelgate/modelgate/internal/workspace"
 )
 
@@ -98,6 +99,11 @@ type Options struct {
 	Recorder audit.Recorder
 	// BundleKey signs exported bundles (export.go); nil answers 501.
 	BundleKey ed25519.PrivateKey
+	// Tasks and TaskStages serve the worker API (tasks.go): the queue
+	// remote stages are published on, and which stages those are; nil
+	// answers 501.
+	Tasks      *taskq.Queue
+	TaskStages []string
 }
 
 // Server is the API's http.Handler.
@@ -198,6 +204,11 @@ func (s *Server) routes() []route {
 		{method: "GET", path: "/v1/policies", h: s.policyGet},
 		{method: "POST", path: "/v1/policies/reload", h: s.policyReload},
 		{method: "POST", path: "/v1/ask", h: s.ask},
+		{method: "POST", path: "/v1/tasks/claim", h: s.taskClaim},
+		{method: "GET", path: "/v1/tasks/{id}/blobs/{digest}", h: s.taskBlob},
+		{method: "POST", path: "/v1/tasks/{id}/report", maxBody: 16 << 20, h: s.taskReport},
+		{method: "POST", path: "/v1/tasks/{id}/heartbeat", h: s.taskHeartbeat},
+		{method: "PUT", path: "/v1/tasks/{id}/blobs/{digest}", maxBody: s.o.MaxBlobBytes, h: s.taskBlobPut},
 	}
 }
 

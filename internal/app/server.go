@@ -40,6 +40,7 @@ import (
 	"github.com/modelgate/modelgate/internal/sandbox"
 	"github.com/modelgate/modelgate/internal/store"
 	"github.com/modelgate/modelgate/internal/store/dial"
+	"github.com/modelgate/modelgate/internal/taskq"
 	"github.com/modelgate/modelgate/internal/ui"
 	"github.com/modelgate/modelgate/internal/workspace"
 	"github.com/modelgate/modelgate/tools/gateway"
@@ -101,6 +102,11 @@ type Options struct {
 	ChatOps ChatOps
 	// Prompt configures task: llm runs: the endpoint allowlist, prices, key.
 	Prompt prompt.Options
+	// Remote sends stages to workers (remote.go).
+	Remote RemoteOptions
+	// StorePrefix starts every Redis key, the store's and the task
+	// queue's (--store-prefix); default "modelgate:".
+	StorePrefix string
 }
 
 // Server is an assembled process. Handler serves the API, /ui and
@@ -128,6 +134,7 @@ type Server struct {
 	Chat       *chatops.Handler  // Slack commands, buttons and notifications
 	Starter    *triggers.Starter // runs started from registered settings
 	Leader     *lease.Leader     // scheduler leader among replicas (scaleout.go)
+	Tasks      *taskq.Queue      // stage tasks for workers, with --remote-stages (remote.go)
 
 	// The cron schedules and the production monitor (chatops.go).
 	Scheduler *triggers.Scheduler
@@ -159,7 +166,7 @@ func Build(ctx context.Context, o Options) (*Server, error) {
 		}
 	}()
 
-	opened, err := dial.Open(ctx, dial.Params{URL: o.StoreURL, DataDir: o.DataDir})
+	opened, err := dial.Open(ctx, dial.Params{URL: o.StoreURL, DataDir: o.DataDir, Prefix: o.StorePrefix})
 	if err != nil {
 		return nil, fmt.Errorf("open store: %w", err)
 	}
@@ -223,6 +230,9 @@ func Build(ctx context.Context, o Options) (*Server, error) {
 	as[coordinator.StageScan] = security.New(security.Options{Logger: o.Logger})
 	as[coordinator.StageEvaluate] = evaluation.New(evaluation.Options{})
 	wrapPromptStages(as, o.Prompt)
+	if err := s.remoteStages(ctx, o, as); err != nil {
+		return nil, err
+	}
 	if !o.NoDeploy {
 		s.Deployer = deployment.New(deployment.Options{Store: st, Gateway: s.Gateway, Recorder: s.Trail,
 			Tick: o.DeployTick, Logger: o.Logger.WithPrefix("deploy"), ServeBinary: o.ServeBinary,
@@ -304,7 +314,7 @@ func Build(ctx context.Context, o Options) (*Server, error) {
 		},
 		Approvals: s.Queue, Rollouts: rollouts, Policies: s.Engine, ApprovalErrs: approval.ErrorStatus, Recorder: s.Trail,
 		Gatherer: s.Registry, Logger: o.Logger, Assistant: s.Assistant, BundleKey: s.Trail.SigningKey(),
-		Mount: mount,
+		Mount: mount, Tasks: s.Tasks, TaskStages: o.Remote.Stages,
 	})
 	if err != nil {
 		return nil, err

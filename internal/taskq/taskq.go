@@ -56,7 +56,13 @@ type DeadLetter struct {
 // Queue is a connection to the task streams.
 type Queue struct {
 	c *goredis.Client
-	o Options
+	// blocking serves the blocking reads (XREADGROUP BLOCK) alone: each
+	// holds a connection for its whole wait, and many waiting workers
+	// must not take every connection the rest of the queue needs.
+	blocking *goredis.Client
+	o        Options
+	w        waiters        // result waiters (wait.go)
+	closers  []func() error // the result subscription
 }
 
 // Open connects and checks that Redis answers.
@@ -80,16 +86,25 @@ func Open(ctx context.Context, o Options) (*Queue, error) {
 	if o.ClaimIdle <= 0 {
 		o.ClaimIdle = time.Minute
 	}
-	q := &Queue{c: goredis.NewClient(opt), o: o}
+	q := &Queue{c: goredis.NewClient(opt), blocking: goredis.NewClient(opt), o: o}
 	if err := q.c.Ping(ctx).Err(); err != nil {
-		_ = q.c.Close()
+		_ = q.Close()
 		return nil, fmt.Errorf("taskq: ping redis: %w", err)
 	}
 	return q, nil
 }
 
-// Close closes the connection pool.
-func (q *Queue) Close() error { return q.c.Close() }
+// Close closes the connection pools.
+func (q *Queue) Close() error {
+	errs := []error{}
+	q.w.mu.Lock()
+	for _, c := range q.closers {
+		errs = append(errs, c())
+	}
+	q.closers = nil
+	q.w.mu.Unlock()
+	return errors.Join(append(errs, q.c.Close(), q.blocking.Close())...)
+}
 
 func (q *Queue) stream(stage string) string { return q.o.Prefix + "tasks:" + stage }
 func (q *Queue) dead() string               { return q.o.Prefix + "tasks:dead" }
@@ -167,11 +182,11 @@ func (q *Queue) Receive(ctx context.Context, p ReceiveParams) ([]Task, error) {
 	for range p.Stages {
 		streams = append(streams, ">")
 	}
-	block := p.Block
+	block, rc := p.Block, q.blocking
 	if block <= 0 {
-		block = -1 // go-redis: no BLOCK argument
+		block, rc = -1, q.c // go-redis: no BLOCK argument
 	}
-	res, err := q.c.XReadGroup(ctx, &goredis.XReadGroupArgs{Group: q.o.Group, Consumer: p.Consumer,
+	res, err := rc.XReadGroup(ctx, &goredis.XReadGroupArgs{Group: q.o.Group, Consumer: p.Consumer,
 		Streams: streams, Count: p.Count, Block: block}).Result()
 	if errors.Is(err, goredis.Nil) {
 		return nil, nil

@@ -56,6 +56,12 @@ type Options struct {
 	// Color sets headings in bold; only for a terminal, so that a log
 	// or a pipe gets no escape codes.
 	Color bool
+	// Split runs the worker and the gateway as processes of their own
+	// on the Redis store StoreURL (processes.go); StorePrefix starts their
+	// keys; ChildLogs gets their logs.
+	Split       bool
+	StorePrefix string
+	ChildLogs   io.Writer
 }
 
 // Result is what the demo saw, for its test.
@@ -79,6 +85,9 @@ type demo struct {
 	gw   string
 	rows [][]float64
 	res  Result
+
+	workerToken string   // Split: the worker's
+	stops       []func() // Split: stop the child processes
 }
 
 // Run runs the demo end to end.
@@ -90,6 +99,7 @@ func Run(ctx context.Context, o Options) (Result, error) {
 		o.Logger = log.NewWithOptions(io.Discard, log.Options{})
 	}
 	d := &demo{o: o, out: o.Out}
+	defer d.stopChildren()
 	if err := d.prepare(ctx); err != nil {
 		return d.res, err
 	}
@@ -136,8 +146,12 @@ func (d *demo) prepare(ctx context.Context) error {
 	d.say("example pipeline in %s (breast-cancer classifier, XGBoost; 398 training rows, 171 holdout rows)", work)
 
 	tick := 250 * time.Millisecond
-	srv, err := app.Build(ctx, app.Options{DataDir: filepath.Join(dir, "data"), StoreURL: d.o.StoreURL, Logger: d.o.Logger,
-		ServeBinary: d.o.ServeBinary, DeployTick: tick})
+	ao := app.Options{DataDir: filepath.Join(dir, "data"), StoreURL: d.o.StoreURL, Logger: d.o.Logger,
+		ServeBinary: d.o.ServeBinary, DeployTick: tick}
+	if err := d.splitOptions(&ao); err != nil {
+		return err
+	}
+	srv, err := app.Build(ctx, ao)
 	if err != nil {
 		return err
 	}
@@ -155,6 +169,9 @@ func (d *demo) prepare(ctx context.Context) error {
 		return err
 	}
 	d.say("server: API %s/v1, reviewers' page %s/ui/, gateway %s (state in %s)", apiURL, apiURL, gwURL, filepath.Join(dir, "data"))
+	if err := d.startProcesses(ctx, apiURL); err != nil {
+		return err
+	}
 
 	// production v1 is already serving before any candidate arrives
 	v1Path := filepath.Join(work, "model-production.json")
