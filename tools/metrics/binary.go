@@ -147,6 +147,13 @@ const ECEBins = 10
 // predicted positive). w weights rows (nil = all 1); bootstrap resamples
 // pass counts.
 func (d *BinaryData) Binary(threshold float64, w []float64) BinaryMetrics {
+	if w == nil && d.Len() >= concurrentRows {
+		return d.binaryConcurrent(threshold)
+	}
+	return d.binarySequential(threshold, w)
+}
+
+func (d *BinaryData) binarySequential(threshold float64, w []float64) BinaryMetrics {
 	var m BinaryMetrics
 	c := d.ConfusionAt(threshold, w)
 	m.Confusion = c

@@ -155,3 +155,31 @@ func FuzzSortDesc(f *testing.F) {
 		}
 	})
 }
+
+// From concurrentRows on, Binary computes its passes side by side; every
+// metric is the one the passes give one after the other, bit for bit.
+func TestBinaryConcurrentEqualsSequential(t *testing.T) {
+	t.Parallel()
+	rng := rand.New(rand.NewPCG(5, 8))
+	n := concurrentRows + 12345
+	y := make([]float64, n)
+	p := make([]float64, n)
+	for i := range y {
+		x := rng.NormFloat64() - 2
+		if rng.Float64() < 0.1 {
+			y[i] = 1
+			x += 2
+		}
+		p[i] = math.Round(1/(1+math.Exp(-x))*1e6) / 1e6 // ties as well
+	}
+	d, err := NewBinaryData(y, p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, th := range []float64{0.5, 0.1, 0.9} {
+		want, got := d.binarySequential(th, nil), d.Binary(th, nil)
+		if got != want {
+			t.Fatalf("threshold %g: concurrent %+v, sequential %+v", th, got, want)
+		}
+	}
+}
