@@ -37,6 +37,9 @@ func (p *parser) parseBlockPlain(data []byte, modes []mode) (*chunk, bool) {
 	// stop marks the bytes that end a field: one load per byte.
 	var stop [256]bool
 	stop[p.delim], stop['\n'] = true, true
+	// A delimiter a number can hold (a digit, '.', a sign) would be read
+	// as part of it: such files take the scan-then-parse way.
+	fused := !(p.delim-'0' < 10 || p.delim == '.' || p.delim == '-' || p.delim == '+')
 	pos, row := 0, 0
 	for pos < len(data) {
 		if data[pos] == '\n' {
@@ -49,6 +52,20 @@ func (p *parser) parseBlockPlain(data []byte, modes []mode) (*chunk, bool) {
 		}
 		col := 0
 		for {
+			if fused && col < ncol && modes[col] == modeNum {
+				// The usual number: parsed as it is scanned, one pass.
+				if v, end, ok := scanShort(data, pos); ok && (end == len(data) || stop[data[end]]) {
+					cc := &c.cols[col]
+					cc.num = append(cc.num, v)
+					cc.null = append(cc.null, false)
+					col++
+					pos = end + 1
+					if end == len(data) || data[end] == '\n' {
+						break
+					}
+					continue
+				}
+			}
 			i := pos
 			for i < len(data) && !stop[data[i]] {
 				i++
@@ -154,6 +171,51 @@ func shortFloat(b []byte) (float64, bool) {
 		f = -f
 	}
 	return f, true
+}
+
+// scanShort is shortFloat on the field starting at data[pos], found as it
+// is parsed: it stops at the first byte that cannot continue the number
+// and returns its offset. When that byte ends the field (a delimiter, a
+// newline, the end of data), data[pos:end] is the field and v is what
+// shortFloat, and so parseNumber, gives for it; anything else (a '\r',
+// an exponent, 16 digits, no digit) is ok=false and the field is scanned
+// and parsed the general way.
+func scanShort(data []byte, pos int) (v float64, end int, ok bool) {
+	i := pos
+	neg := false
+	if i < len(data) && (data[i] == '-' || data[i] == '+') {
+		neg = data[i] == '-'
+		i++
+	}
+	var mant uint64
+	start := i
+	for i < len(data) && data[i]-'0' < 10 {
+		mant = mant*10 + uint64(data[i]-'0')
+		i++
+	}
+	digits := i - start
+	frac := 0
+	if i < len(data) && data[i] == '.' {
+		i++
+		fs := i
+		for i < len(data) && data[i]-'0' < 10 {
+			mant = mant*10 + uint64(data[i]-'0')
+			i++
+		}
+		frac = i - fs
+		digits += frac
+	}
+	if digits == 0 || digits > 15 {
+		return 0, i, false
+	}
+	f := float64(mant)
+	if frac > 0 {
+		f /= pow10[frac]
+	}
+	if neg {
+		f = -f
+	}
+	return f, i, true
 }
 
 // Block buffers are recycled once readFrame has copied them into its

@@ -162,3 +162,28 @@ func FuzzShortFloat(f *testing.F) {
 		}
 	})
 }
+
+// FuzzScanShort: whenever scanShort accepts a field (the number ends at
+// a delimiter, a newline or the end), shortFloat on that field accepts it
+// with the same bits, and so does strconv.ParseFloat.
+func FuzzScanShort(f *testing.F) {
+	for _, s := range []string{"1.5,2", "-0.0001\n", "123.456", "999999999999999,", "1234567890123456,", "0.0275746114\n0", "+.5,", "5.\r\n", "-,", ".\n", "1.2.3,", "1e5,", ""} {
+		f.Add([]byte(s), uint8(0))
+	}
+	f.Fuzz(func(t *testing.T, data []byte, at uint8) {
+		pos := 0
+		if len(data) > 0 {
+			pos = int(at) % len(data)
+		}
+		v, end, ok := scanShort(data, pos)
+		if !ok || (end < len(data) && data[end] != ',' && data[end] != '\n') {
+			return
+		}
+		field := data[pos:end]
+		want, ok2 := shortFloat(field)
+		ref, err := strconv.ParseFloat(string(field), 64)
+		if !ok2 || math.Float64bits(want) != math.Float64bits(v) || err != nil || math.Float64bits(ref) != math.Float64bits(v) {
+			t.Fatalf("%q: scanShort %v, shortFloat %v %v, strconv %v %v", field, v, want, ok2, ref, err)
+		}
+	})
+}
