@@ -167,7 +167,7 @@ func FuzzShortFloat(f *testing.F) {
 // a delimiter, a newline or the end), shortFloat on that field accepts it
 // with the same bits, and so does strconv.ParseFloat.
 func FuzzScanShort(f *testing.F) {
-	for _, s := range []string{"1.5,2", "-0.0001\n", "123.456", "999999999999999,", "1234567890123456,", "0.0275746114\n0", "+.5,", "5.\r\n", "-,", ".\n", "1.2.3,", "1e5,", ""} {
+	for _, s := range []string{"1.5,2", "-0.0001\n", "123.456", "999999999999999,", "1234567890123456,", "0.0275746114\n0", "+.5,", "5.\r\n", "-,", ".\n", "1.2.3,", "1e5,", "", "12345678.1234567,", "99999999.9999999\n", "0.12345678\n", "1234567812345678,", "0.00000000000001,", "12345678/,"} {
 		f.Add([]byte(s), uint8(0))
 	}
 	f.Fuzz(func(t *testing.T, data []byte, at uint8) {
