@@ -68,19 +68,17 @@ func newBinaryData(y, p []float64, f32 bool) (*BinaryData, error) {
 	if len(y) > math.MaxInt32 {
 		return nil, fmt.Errorf("%d rows is more than supported (%d)", len(y), math.MaxInt32)
 	}
-	for i := range y {
-		if y[i] != 0 && y[i] != 1 {
-			return nil, &ValueError{What: "label", Row: i, Msg: fmt.Sprintf("%g is not 0 or 1 (a binary task needs labels 0/1)", y[i])}
-		}
-		if err := checkProb(p[i]); err != nil {
-			return nil, &ValueError{What: "score", Row: i, Msg: err.Error()}
-		}
-	}
 	d := &BinaryData{Y: y, P: p, Float32: f32}
-	// The per-row losses and the sort are independent: do them at once.
+	// The checks with the per-row losses, and the sort, are independent:
+	// do them at once. Sorting values the checks then refuse is wasted
+	// but harmless (any bits sort), and the error is the same.
 	done := make(chan struct{})
+	var bad error
 	go func() {
 		defer close(done)
+		if bad = checkBinary(y, p); bad != nil {
+			return
+		}
 		d.loss = make([]float64, len(y))
 		for i := range y {
 			var a, q float64
@@ -98,7 +96,24 @@ func newBinaryData(y, p []float64, f32 bool) (*BinaryData, error) {
 	}()
 	d.order, d.sorted = sortDesc(p, y)
 	<-done
+	if bad != nil {
+		return nil, bad
+	}
 	return d, nil
+}
+
+// checkBinary finds the first row whose label is not 0/1 or whose score
+// is not a probability.
+func checkBinary(y, p []float64) error {
+	for i := range y {
+		if y[i] != 0 && y[i] != 1 {
+			return &ValueError{What: "label", Row: i, Msg: fmt.Sprintf("%g is not 0 or 1 (a binary task needs labels 0/1)", y[i])}
+		}
+		if err := checkProb(p[i]); err != nil {
+			return &ValueError{What: "score", Row: i, Msg: err.Error()}
+		}
+	}
+	return nil
 }
 
 func checkProb(v float64) error {
