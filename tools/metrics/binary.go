@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"sync"
 )
 
 // Confusion is a binary confusion matrix at a threshold. Counts are
@@ -30,7 +31,13 @@ type BinaryData struct {
 	Float32 bool
 	order   []int32   // indices by descending score, label of the row in the top bit
 	sorted  []float64 // scores in descending order
-	loss    []float64 // each row's log-loss term, so resamples need no log
+	// loss is each row's log-loss term, so resamples need no log. It is
+	// built at the first weighted LogLoss: without resamples only their
+	// sum (lossSum, in row order, as LogLoss would add them) is needed,
+	// and 80 MB fewer on 10M rows is 20k fewer page faults.
+	loss     []float64
+	lossOnce sync.Once
+	lossSum  float64
 }
 
 // ValueError names a bad value and its row (0-based data row).
@@ -79,20 +86,11 @@ func newBinaryData(y, p []float64, f32 bool) (*BinaryData, error) {
 		if bad = checkBinary(y, p); bad != nil {
 			return
 		}
-		d.loss = make([]float64, len(y))
+		var sum float64
 		for i := range y {
-			var a, q float64
-			if d.Float32 {
-				a, q = renorm32(float32(p[i]))
-			} else {
-				a, q = renorm64(p[i])
-			}
-			if y[i] == 1 {
-				d.loss[i] = -math.Log(q)
-			} else {
-				d.loss[i] = -math.Log(a)
-			}
+			sum += d.rowLoss(i)
 		}
+		d.lossSum = sum
 	}()
 	d.order, d.sorted = sortDesc(p, y)
 	<-done
@@ -100,6 +98,20 @@ func newBinaryData(y, p []float64, f32 bool) (*BinaryData, error) {
 		return nil, bad
 	}
 	return d, nil
+}
+
+// rowLoss is row i's log-loss term.
+func (d *BinaryData) rowLoss(i int) float64 {
+	var a, q float64
+	if d.Float32 {
+		a, q = renorm32(float32(d.P[i]))
+	} else {
+		a, q = renorm64(d.P[i])
+	}
+	if d.Y[i] == 1 {
+		return -math.Log(q)
+	}
+	return -math.Log(a)
 }
 
 // checkBinary finds the first row whose label is not 0/1 or whose score
@@ -266,11 +278,14 @@ func (d *BinaryData) Ranking(w []float64) (auc, ap float64) {
 func (d *BinaryData) LogLoss(w []float64) float64 {
 	var sum, tot float64
 	if w == nil {
-		for _, l := range d.loss {
-			sum += l
-		}
-		return safeDiv(sum, float64(len(d.loss)))
+		return safeDiv(d.lossSum, float64(len(d.Y)))
 	}
+	d.lossOnce.Do(func() {
+		d.loss = make([]float64, len(d.Y))
+		for i := range d.loss {
+			d.loss[i] = d.rowLoss(i)
+		}
+	})
 	for i, l := range d.loss {
 		sum += w[i] * l
 		tot += w[i]

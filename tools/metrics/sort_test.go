@@ -183,3 +183,42 @@ func TestBinaryConcurrentEqualsSequential(t *testing.T) {
 		}
 	}
 }
+
+// The per-row losses are only built for weighted calls; with every weight
+// 1 the weighted log-loss is the unweighted one bit for bit (1·l is l, the
+// weights sum to n exactly), float32 scores included, and concurrent
+// first weighted calls build them once.
+func TestLazyLossesEqualTheSum(t *testing.T) {
+	t.Parallel()
+	rng := rand.New(rand.NewPCG(2, 9))
+	n := 50_000
+	y := make([]float64, n)
+	p := make([]float64, n)
+	ones := make([]float64, n)
+	for i := range y {
+		y[i] = float64(rng.IntN(2))
+		p[i] = rng.Float64()
+		ones[i] = 1
+	}
+	p[0], p[1] = 0, 1 // clipped at eps
+	for _, f32 := range []bool{false, true} {
+		d, err := newBinaryData(y, p, f32)
+		if err != nil {
+			t.Fatal(err)
+		}
+		want := d.LogLoss(nil)
+		got := make([]float64, 4)
+		done := make(chan int)
+		for k := range got {
+			go func() { got[k] = d.LogLoss(ones); done <- k }()
+		}
+		for range got {
+			<-done
+		}
+		for _, g := range got {
+			if math.Float64bits(g) != math.Float64bits(want) {
+				t.Fatalf("float32 %v: weighted %v, unweighted %v", f32, g, want)
+			}
+		}
+	}
+}
