@@ -187,3 +187,24 @@ func FuzzScanShort(f *testing.F) {
 		}
 	})
 }
+
+// FuzzScanField: the eight-bytes-at-a-time scan stops where a byte loop
+// stops, for any data, start and delimiter.
+func FuzzScanField(f *testing.F) {
+	for _, s := range []string{"", "a,b", "0.0275746114\n1", "abcdefgh,", "abcdefghijklmnop\n", "\x80\xff,\n", ",,,,,,,,,", "1234567\n"} {
+		f.Add([]byte(s), uint8(0), uint8(','))
+	}
+	f.Fuzz(func(t *testing.T, data []byte, at, delim uint8) {
+		i := 0
+		if len(data) > 0 {
+			i = int(at) % len(data)
+		}
+		want := i
+		for want < len(data) && data[want] != delim && data[want] != '\n' {
+			want++
+		}
+		if got := scanField(data, i, uint64(delim)*lanes); got != want {
+			t.Fatalf("%q from %d, delimiter %q: stop at %d, want %d", data, i, delim, got, want)
+		}
+	})
+}
