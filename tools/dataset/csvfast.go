@@ -15,16 +15,26 @@ import (
 // invalid UTF-8, a record with the wrong number of fields) it hands back
 // to parseBlock, which then reports exactly what it always reported: the
 // fast path changes speed, never a value or an error.
-func (p *parser) parseBlockPlain(data []byte, modes []mode) (*chunk, bool) {
+func (p *parser) parseBlockPlain(data []byte, modes []mode, pl *placer, off, n int) (*chunk, bool) {
 	if p.noFast || bytes.IndexByte(data, '"') >= 0 || !utf8.Valid(data) {
 		return nil, false
 	}
 	ncol := len(modes)
 	est := bytes.Count(data, []byte{'\n'}) + 1
-	c := &chunk{cols: make([]chunkCol, ncol), lines: est - 1, errCol: -1}
+	c := &chunk{cols: make([]chunkCol, ncol), lines: est - 1, errCol: -1, off: -1}
+	if pl != nil {
+		c.off = off
+	}
 	interns := make([]map[string]string, ncol)
 	for i, m := range modes {
 		cc := &c.cols[i]
+		if pl != nil {
+			*cc = pl.window(i, off, n)
+			if m == modeStr {
+				interns[i] = map[string]string{}
+			}
+			continue
+		}
 		cc.badRow = -1
 		switch m {
 		case modeNum:
