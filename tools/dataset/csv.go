@@ -350,15 +350,16 @@ func (p *parser) parseBlockAt(data []byte, modes []mode, pl *placer, off, n int)
 	if off < 0 {
 		pl = nil
 	}
-	c, ok := p.parseBlockPlain(data, modes, pl, off, n)
-	if ok {
+	if c, ok := p.parseBlockPlain(data, modes, pl, off, n); ok {
 		c.bytes = len(data)
 		return c
 	}
-	c = p.parseBlockGeneral(data, modes, pl, off, n)
-	return c
+	return p.parseBlockGeneral(data, modes, pl, off, n)
 }
 
+// parseBlockGeneral is the record-by-record parser, which takes every
+// block (quotes, invalid UTF-8, wrong field counts) and says what is
+// wrong where.
 func (p *parser) parseBlockGeneral(data []byte, modes []mode, pl *placer, off, n int) *chunk {
 	ncol := len(modes)
 	est := bytes.Count(data, []byte{'\n'}) + 1
