@@ -44,6 +44,9 @@ type Options struct {
 	ServeBinary  string // modelgate binary for local targets; default os.Executable()
 	ServeDir     string // where verified copies of served artifacts go; default TMPDIR/modelgate-serve
 	Actor        string // who automatic transitions are attributed to; default "modelgate"
+	// Blobs is where a prompt rollout reads the approved prompt by its
+	// digest (llm.go); nil: from the recorded path, checked against it.
+	Blobs BlobOpener
 }
 
 // Agent rolls candidates out through the gateway: smoke test, shadow,
@@ -180,13 +183,13 @@ func (a *Agent) create(ctx context.Context, task agents.Task) (loaded, error) {
 		RunID: task.RunID, Model: task.Model, Environment: env, Strategy: cfg.Strategy,
 		Phase: PhasePending, Done: map[string]bool{}, StartedAt: a.clock.Now().UTC(),
 	}
-	cand, err := candidateBackend(task)
+	cand, err := a.candidateFor(ctx, task)
 	if err != nil {
 		return loaded{}, err
 	}
 	st.Candidate = cand
 	if task.Production != nil {
-		stable, err := a.stableBackend(task)
+		stable, err := a.stableFor(ctx, task)
 		if err != nil {
 			return loaded{}, err
 		}

@@ -52,4 +52,12 @@
 //
 // Promote moves any running phase to promoting; Pause holds the current
 // split (no window is judged) until Resume, which opens a fresh window.
+//
+// # Prompts
+//
+// A task: llm rollout deploys prompt versions (llm.go): each read by its
+// approved digest, its endpoint checked against the gateway's allowlist
+// before any route names it, smoke-tested with chat requests, shadowed on
+// token F1, and canaried on error rate, p95 latency, time to first token
+// and completion tokens (config.LLMRules).
 package deployment

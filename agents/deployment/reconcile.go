@@ -103,7 +103,10 @@ func (r *rollout) desiredRoutes() (gateway.RouteTable, bool) {
 	st := r.st()
 	t := gateway.RouteTable{Model: st.Model, StickyHeader: r.cfg.Sticky, Threshold: r.threshold(), RunID: st.RunID, Mode: gateway.ModeStable,
 		CandidateTimeoutMs: int(r.cfg.CandidateTimeout.Milliseconds())}
-	cand := gateway.Backend{Version: st.Candidate.Version, URL: st.Candidate.URL, Name: st.Candidate.Name}
+	if st.Candidate.Prompt != nil && t.CandidateTimeoutMs == 0 {
+		t.CandidateTimeoutMs = llmCandidateTimeoutMs
+	}
+	cand := gateway.Backend{Version: st.Candidate.Version, URL: st.Candidate.URL, Name: st.Candidate.Name, Prompt: st.Candidate.Prompt}
 	switch st.Phase {
 	case PhasePromoting, PhasePromoted:
 		t.Stable = cand
@@ -112,7 +115,7 @@ func (r *rollout) desiredRoutes() (gateway.RouteTable, bool) {
 	if st.Stable == nil {
 		return t, false // first version: nothing routed before promotion
 	}
-	t.Stable = gateway.Backend{Version: st.Stable.Version, URL: st.Stable.URL, Name: st.Stable.Name}
+	t.Stable = gateway.Backend{Version: st.Stable.Version, URL: st.Stable.URL, Name: st.Stable.Name, Prompt: st.Stable.Prompt}
 	switch st.Phase {
 	case PhaseSmoke:
 		t.Candidate, t.Preview = &cand, true
@@ -161,7 +164,12 @@ func (r *rollout) reconcileStart(ctx context.Context) (bool, error) {
 		}
 		st.Done["audit.started"] = true
 	}
-	if !st.Candidate.Local && st.Upstream == nil {
+	if st.Candidate.Prompt != nil {
+		if moved, err := r.checkPromptEndpoints(ctx); moved || err != nil {
+			return moved, err
+		}
+	}
+	if !st.Candidate.Local && st.Upstream == nil && st.Candidate.Prompt == nil {
 		chk, err := r.a.checkUpstream(ctx, st.Candidate, r.cfg.Target.AllowUnverified)
 		if err != nil {
 			return false, err
@@ -195,7 +203,7 @@ func (r *rollout) reconcileSmoke(ctx context.Context) (bool, error) {
 	if err := r.reconcileRoutes(ctx); err != nil {
 		return false, err
 	}
-	res := r.a.smoke(ctx, smokeParams{task: r.task, state: st, rows: r.cfg.Smoke.Rows})
+	res := r.a.smokeFor(ctx, smokeParams{task: r.task, state: st, rows: r.cfg.Smoke.Rows})
 	st.Smoke = &res
 	if !res.Passed {
 		return r.startRollback(ctx, "smoke test failed: "+res.Message, map[string]any{"smoke": res})
@@ -265,7 +273,7 @@ func (r *rollout) reconcileShadow(ctx context.Context) (bool, error) {
 	if err != nil {
 		return false, fmt.Errorf("read the shadow window of %s: %w", st.Model, err)
 	}
-	an := AnalyzeShadow(ShadowParams{Checks: r.cfg.Shadow.Checks, MinRequests: r.cfg.MinReqs, Summary: sum})
+	an := r.analyzeShadow(sum)
 	res := StepResult{Phase: PhaseShadow, At: r.now(), Analysis: an, Shadow: &sum}
 	st.addHistory(res)
 	if err := r.recordWindow(ctx, res); err != nil {
@@ -376,6 +384,11 @@ func (r *rollout) analyze(ctx context.Context, checks config.CanaryChecks, hasSt
 		if p.Stable, err = m.Stats(ctx, st.Model, st.Stable.Version, st.Mark); err != nil {
 			return Analysis{}, fmt.Errorf("read the stable version's window of %s: %w", st.Model, err)
 		}
+	}
+	if st.Candidate.Prompt != nil {
+		l := r.cfg.LLMChecks()
+		return AnalyzeLLMCanary(LLMCanaryParams{Checks: l.Canary, SlackMs: *l.SlackMs, MinRequests: r.cfg.MinReqs, HasStable: hasStable,
+			Candidate: p.Candidate, Stable: p.Stable}), nil
 	}
 	return AnalyzeCanary(p), nil
 }
@@ -507,7 +520,10 @@ func (r *rollout) reconcileRollback(ctx context.Context) (bool, error) {
 			return false, err
 		}
 	}
-	if err := r.reconcileRoutes(ctx); err != nil {
+	// A stable prompt whose endpoint the gateway no longer allows cannot
+	// be routed to: the rollback still ends, and the gateway calls nothing
+	// outside its allowlist.
+	if err := r.reconcileRoutes(ctx); err != nil && !errors.Is(err, gateway.ErrPromptUpstream) {
 		return false, err
 	}
 	st.Phase, st.FinishedAt = PhaseRolledBack, r.now()

@@ -60,6 +60,7 @@ func metrics(st *State) map[string]float64 {
 	if st.Phase == PhaseCanary || st.Strategy == "canary" {
 		m["canary.failed_checks"] = float64(st.FailedChecks)
 	}
+	llmMetrics(st, m)
 	return m
 }
 
@@ -106,7 +107,9 @@ func (a *Agent) report(st State) agents.Report {
 func promotedSummary(st *State) string {
 	var parts []string
 	for _, h := range st.History {
-		if h.Phase == PhaseShadow && h.Shadow != nil && h.Analysis.Phase == Successful {
+		if h.Phase == PhaseShadow && h.Shadow != nil && h.Analysis.Phase == Successful && h.Shadow.Chat != nil {
+			parts = append(parts, fmt.Sprintf("shadow mean token F1 %.2f over %d answers", h.Shadow.Chat.MeanF1, h.Shadow.Chat.Pairs))
+		} else if h.Phase == PhaseShadow && h.Shadow != nil && h.Analysis.Phase == Successful {
 			parts = append(parts, fmt.Sprintf("shadow agreement %.1f%% over %d rows", 100*h.Shadow.Agreement, h.Shadow.Rows))
 		}
 	}

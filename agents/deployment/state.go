@@ -37,6 +37,8 @@ type Backend struct {
 	Artifact string `json:"artifact,omitempty"` // model file, for local backends
 	Endpoint string `json:"endpoint,omitempty"` // external URL to record in the registry
 	Digest   string `json:"digest,omitempty"`
+	// Prompt is a task: llm version's prompt, applied by the gateway (llm.go).
+	Prompt *gateway.PromptSpec `json:"prompt,omitempty"`
 }
 
 // Request is a manual control a person asked for.

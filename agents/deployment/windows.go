@@ -41,6 +41,9 @@ func (r *rollout) recordWindow(ctx context.Context, res StepResult) error {
 	if res.Shadow != nil {
 		data["compared"] = res.Shadow.Compared
 		data["agreement"] = res.Shadow.Agreement
+		if c := res.Shadow.Chat; c != nil {
+			data["mean_f1"], data["exact_share"], data["normalised_share"] = c.MeanF1, c.ExactShare, c.NormalisedShare
+		}
 	}
 	if err := r.a.record(ctx, "deploy.analysed", st.RunID, r.a.opts.Actor, data); err != nil {
 		return err

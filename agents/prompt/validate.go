@@ -36,6 +36,9 @@ func (r *runner) validate(_ context.Context, rep *agents.Report) error {
 		if f := r.allowed("prompt", p.Endpoint); f != nil {
 			fail(*f)
 		}
+		if f := r.deployable(p); f != nil {
+			fail(*f)
+		}
 	}
 	check := func(field, path string) *llmeval.Suite {
 		if path == "" {

@@ -17,6 +17,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/modelgate/modelgate/internal/app"
+	"github.com/modelgate/modelgate/internal/llm"
 	"github.com/modelgate/modelgate/internal/store/dial"
 	"github.com/modelgate/modelgate/internal/store/sqlite"
 	"github.com/modelgate/modelgate/tools/gateway"
@@ -34,6 +35,7 @@ type gatewayFlags struct {
 	stickyHeader string
 	reload       time.Duration
 	publish      time.Duration
+	llmAllow     llm.Allowlist
 }
 
 func newGatewayCmd() *cobra.Command {
@@ -61,6 +63,7 @@ func newGatewayCmd() *cobra.Command {
 	fl.StringVar(&f.stickyHeader, "sticky-header", "", "request header pinning a client to one version (e.g. X-Customer-Id); random split when empty")
 	fl.DurationVar(&f.reload, "reload", 2*time.Second, "how often to re-read the route tables from the store")
 	fl.DurationVar(&f.publish, "publish", time.Second, "how often to publish this gateway's measurement windows to the store, where rollouts read them")
+	fl.Var(&allowFlag{a: &f.llmAllow}, "llm-endpoint-allow", "OpenAI-compatible base URL that task: llm prompt routes may call (repeatable; default none: prompt routes are not served)")
 	return cmd
 }
 
@@ -87,7 +90,8 @@ func runGateway(cmd *cobra.Command, f gatewayFlags) error {
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(prometheus.NewGoCollector(), prometheus.NewProcessCollector(prometheus.ProcessCollectorOpts{}))
 	gw, err := gateway.New(gateway.Options{Routes: st, MaxBodyBytes: f.maxBody, Timeout: f.timeout, ShadowQueue: f.shadowQueue,
-		Registry: reg, StickyHeader: f.stickyHeader, Logger: log.Default()})
+		Registry: reg, StickyHeader: f.stickyHeader, Logger: log.Default(),
+		PromptUpstreams: f.llmAllow.Check, PromptAPIKey: os.Getenv(llm.EnvAPIKey)})
 	if err != nil {
 		return err
 	}

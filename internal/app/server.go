@@ -205,7 +205,8 @@ func Build(ctx context.Context, o Options) (*Server, error) {
 		return nil, fmt.Errorf("tokens %s: %w", s.TokensFile, err)
 	}
 
-	s.Gateway, err = gateway.New(gateway.Options{Routes: st, Registry: s.Registry, Logger: o.Logger.WithPrefix("gateway")})
+	s.Gateway, err = gateway.New(gateway.Options{Routes: st, Registry: s.Registry, Logger: o.Logger.WithPrefix("gateway"),
+		PromptUpstreams: o.Prompt.Allow.Check, PromptAPIKey: o.Prompt.APIKey}) // prompt routes: only --llm-endpoint-allow
 	if err != nil {
 		return nil, fmt.Errorf("gateway: %w", err)
 	}
@@ -225,7 +226,7 @@ func Build(ctx context.Context, o Options) (*Server, error) {
 	if !o.NoDeploy {
 		s.Deployer = deployment.New(deployment.Options{Store: st, Gateway: s.Gateway, Recorder: s.Trail,
 			Tick: o.DeployTick, Logger: o.Logger.WithPrefix("deploy"), ServeBinary: o.ServeBinary,
-			ServeDir: filepath.Join(o.DataDir, "serve"),
+			ServeDir: filepath.Join(o.DataDir, "serve"), Blobs: s.Blobs,
 			// standalone gateways publish their windows to the store
 			Measurements: deployment.Shared{Local: s.Gateway, Windows: st}})
 		as[coordinator.StageDeploy] = s.Deployer

@@ -28,6 +28,7 @@ type Deploy struct {
 	// stable answers and the call counts as a candidate error. 0 = the
 	// gateway's default (2s).
 	CandidateTimeout Duration `yaml:"candidate_timeout" json:"candidate_timeout,omitzero"`
+	LLM              LLMRules `yaml:"llm" json:"llm"` // task: llm rollouts' checks (deploy_llm.go)
 	// Absent is set by Parse when the file has no deploy section: such a
 	// run is promoted in the registry only (Pipeline.Skips("deploy")),
 	// rather than rolled out with defaults to a gateway that may have no
@@ -199,6 +200,7 @@ func (c *CanaryChecks) setDefaults() {
 }
 
 func (c *Deploy) validate(v *validator) {
+	c.validateLLM(v)
 	if c.Strategy != "canary" && c.Strategy != "bluegreen" {
 		v.add("deploy.strategy", "must be canary or bluegreen")
 	}

@@ -25,6 +25,18 @@
 // rather than wait. Each pair is compared: same class per row (score ≥
 // threshold for one output, argmax for several), |Δscore|, both latencies.
 //
+// # Chat completions
+//
+// A chat request with "stream": true is passed through event by event,
+// each flushed as it arrives (stream.go), and timed to its first token;
+// every chat answer's usage is counted, and a malformed one is the
+// version's error. Shadow copies ask for the whole answer, which is
+// compared with production's: exact, normalised and token F1 (the eval
+// suite's llmeval functions). A backend may be a prompt version
+// (prompt.go): the approved prompt's model, system message and
+// parameters are applied to every request, and it is served only when
+// Options.PromptUpstreams allows its URL.
+//
 // # Measurements
 //
 // Measurements are kept per version as exact counters plus the most

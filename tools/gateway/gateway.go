@@ -48,6 +48,12 @@ type Options struct {
 	SampleSize       int                   // rows kept in the input reservoir per model; default 1000
 	Logger           *log.Logger
 	Transport        http.RoundTripper // default: a pooled transport tuned for many small calls to few hosts
+	// PromptUpstreams says whether a prompt backend may point at a URL
+	// (the server's --llm-endpoint-allow); nil refuses every prompt backend.
+	PromptUpstreams func(url string) error
+	// PromptAPIKey is sent as the bearer token to prompt upstreams in place
+	// of whatever Authorization the client sent (MODELGATE_LLM_API_KEY).
+	PromptAPIKey string
 }
 
 // Gateway is the data plane: it routes inference requests to model
@@ -180,6 +186,9 @@ func (g *Gateway) SetRoutes(ctx context.Context, model string, t RouteTable) err
 	if err := t.Validate(); err != nil {
 		return err
 	}
+	if err := g.checkPrompts(t); err != nil {
+		return err
+	}
 	raw, err := json.Marshal(t)
 	if err != nil {
 		return fmt.Errorf("encode route table for %s: %w", model, err)
@@ -270,6 +279,9 @@ func (g *Gateway) Load(ctx context.Context) error {
 	changed := 0
 	for model, raw := range all {
 		t, err := DecodeRouteTable(model, raw)
+		if err == nil {
+			err = g.checkPrompts(t)
+		}
 		if err != nil {
 			errs = append(errs, err)
 			continue
@@ -354,6 +366,9 @@ func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	case path == "/v1/chat/completions":
 		g.serveInfer(w, r, "", kindChat, false)
+		return
+	case path == "/preview/v1/chat/completions":
+		g.serveInfer(w, r, "", kindChat, true)
 		return
 	}
 	preview := false
@@ -495,15 +510,14 @@ func (g *Gateway) serveInfer(w http.ResponseWriter, r *http.Request, model strin
 		apiError(w, http.StatusBadRequest, "malformed_request", "request body is not valid JSON")
 		return
 	}
+	stream := false
 	if kind == kindChat {
-		var m struct {
-			Model string `json:"model"`
-		}
+		var m chatRequest
 		if err := json.Unmarshal(body, &m); err != nil || m.Model == "" {
 			apiError(w, http.StatusBadRequest, "malformed_request", `chat completion request needs a "model" string`)
 			return
 		}
-		model = m.Model
+		model, stream = m.Model, m.Stream
 	}
 	rt, b, ok := g.lookup(w, model, preview)
 	if !ok {
@@ -519,6 +533,10 @@ func (g *Gateway) serveInfer(w http.ResponseWriter, r *http.Request, model strin
 		if slot < rt.candidateSlots {
 			b = rt.candidate
 		}
+	}
+	if stream {
+		g.serveStream(w, r, rt, b, body, model, preview)
+		return
 	}
 
 	res := g.call(r.Context(), b, kind, body, r.Header)
@@ -556,10 +574,7 @@ func (g *Gateway) serveInfer(w http.ResponseWriter, r *http.Request, model strin
 		_, _ = w.Write(res.buf.Bytes())
 	}
 
-	if !preview && rt.shadowMilli > 0 && rt.candidate != nil && answered == rt.stable && res.outcome == outcomeOK &&
-		(rt.shadowMilli >= 1e6 || rand.Uint64N(1e6) < rt.shadowMilli) {
-		g.enqueueShadow(rt, kind, body, r.Header, res)
-	}
+	g.maybeShadow(rt, answered, kind, body, r.Header, res, preview)
 	if kind == kindV2 && !preview && res.outcome == outcomeOK {
 		if slot := rt.model.inputs.slot(); slot >= 0 {
 			if names, rows, err := ParseInputs(body, rt.table.Features); err == nil {
@@ -577,11 +592,19 @@ type result struct {
 	outcome     int
 	latencyMs   float64
 	outputs     *Outputs
+	chat        chatAnswer // kindChat answers that parsed
 	err         error
 }
 
 func (g *Gateway) call(ctx context.Context, b *backend, kind int, body []byte, hdr http.Header) result {
 	res := result{buf: g.getBuf()}
+	if kind == kindChat && b.prompt != nil {
+		applied, err := b.prompt.Apply(body)
+		if err != nil {
+			return g.refusePrompted(b, res, err)
+		}
+		body, hdr = applied, g.promptHeader(hdr)
+	}
 	start := time.Now()
 	res.err = g.roundTrip(ctx, b, kind, body, hdr, &res)
 	res.latencyMs = float64(time.Since(start).Nanoseconds()) / 1e6
@@ -605,8 +628,30 @@ func (g *Gateway) call(ctx context.Context, b *backend, kind int, body []byte, h
 		} else {
 			res.outputs = &out
 		}
+	case kind == kindChat:
+		a, err := parseChatAnswer(res.buf.Bytes())
+		if err != nil {
+			// A 200 whose body is not a chat completion is the version's
+			// fault, as for V2.
+			res.outcome = outcomeError
+			res.err = err
+		} else {
+			res.chat = a
+		}
 	}
+	g.account(b, kind, false, -1, &res)
+	return res
+}
+
+// account records one upstream call's outcome in the version's stats and
+// metrics; a chat answer's tokens and time to first token (ttftMs < 0:
+// none) too.
+func (g *Gateway) account(b *backend, kind int, stream bool, ttftMs float64, res *result) {
 	b.stats.record(res.latencyMs, res.outcome, res.outputs)
+	if kind == kindChat && res.outcome == outcomeOK {
+		b.stats.recordChat(res.chat, stream, ttftMs)
+		b.metrics.observeChat(res.chat, ttftMs)
+	}
 	switch res.outcome {
 	case outcomeOK:
 		b.metrics.ok.Inc()
@@ -616,7 +661,6 @@ func (g *Gateway) call(ctx context.Context, b *backend, kind int, body []byte, h
 		b.metrics.clientErrors.Inc()
 	}
 	b.metrics.duration.Observe(res.latencyMs / 1e3)
-	return res
 }
 
 func (g *Gateway) roundTrip(ctx context.Context, b *backend, kind int, body []byte, hdr http.Header, res *result) error {
@@ -710,6 +754,8 @@ func clientReason(err error) string {
 		return "the model server closed the connection"
 	case strings.HasPrefix(err.Error(), "malformed V2 response"):
 		return "the model server sent a malformed V2 response"
+	case strings.HasPrefix(err.Error(), "malformed chat"):
+		return "the model server sent a malformed chat completion"
 	}
 	return "the model server could not be reached"
 }

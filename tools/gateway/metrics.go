@@ -18,6 +18,8 @@ type metrics struct {
 	agreement *prometheus.GaugeVec
 	weight    *prometheus.GaugeVec
 
+	llm *llmVecs
+
 	mu       sync.Mutex
 	versions map[[2]string]*versionMetrics
 	shadows  map[string]*shadowMetrics
@@ -57,6 +59,7 @@ func (m *metrics) forShadow(model string) *shadowMetrics {
 type versionMetrics struct {
 	ok, errors, clientErrors, fallbacks prometheus.Counter
 	duration                            prometheus.Observer
+	chat                                chatMetricsRef // created at the first chat answer
 }
 
 func newMetrics(reg prometheus.Registerer) (*metrics, error) {
@@ -102,6 +105,11 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 	m.dropped = cs[4].(*prometheus.CounterVec)
 	m.agreement = cs[5].(*prometheus.GaugeVec)
 	m.weight = cs[6].(*prometheus.GaugeVec)
+	llm, err := newLLMVecs(reg)
+	if err != nil {
+		return nil, err
+	}
+	m.llm = llm
 	return m, nil
 }
 
@@ -118,6 +126,7 @@ func (m *metrics) forVersion(model, version string) *versionMetrics {
 		clientErrors: m.requests.WithLabelValues(model, version, "client_error"),
 		fallbacks:    m.requests.WithLabelValues(model, version, "fallback"),
 		duration:     m.duration.WithLabelValues(model, version),
+		chat:         chatMetricsRef{vecs: m.llm, model: model, version: version},
 	}
 	m.versions[k] = v
 	return v

@@ -22,6 +22,9 @@ type Backend struct {
 	Version string `json:"version"`
 	URL     string `json:"url"`            // base URL of a V2 (or OpenAI-compatible) server
 	Name    string `json:"name,omitempty"` // model name at that server; default the route's model
+	// Prompt makes the backend a prompt version (prompt.go): URL is then
+	// the prompt's OpenAI-compatible base URL, ending in /v1.
+	Prompt *PromptSpec `json:"prompt,omitempty"`
 }
 
 // RouteTable is how one model's traffic is split. Tables are immutable
@@ -129,6 +132,9 @@ func (b Backend) validate() error {
 	if strings.ContainsAny(b.Name, "/?#% ") {
 		return fmt.Errorf("name %q must not contain '/', '?', '#', '%%' or spaces", b.Name)
 	}
+	if b.Prompt != nil {
+		return b.Prompt.validate()
+	}
 	return nil
 }
 
@@ -164,6 +170,7 @@ type backend struct {
 	stats                   *series
 	metrics                 *versionMetrics
 	timeout                 time.Duration // per call: the gateway's for stable, shorter for a candidate
+	prompt                  *PromptSpec   // applied to every chat request sent here; nil for a plain backend
 }
 
 // route is a compiled RouteTable: URLs precomputed, stats bound.
@@ -198,8 +205,12 @@ func compileBackend(t RouteTable, b Backend, role string, ms *modelState, m *met
 		inferURL:   joinURL(b.URL, "/v2/models/"+url.PathEscape(name)+"/infer"),
 		chatURL:    joinURL(b.URL, "/v1/chat/completions"),
 		versionHdr: []string{b.Version},
+		prompt:     b.Prompt,
 		stats:      ms.series(b.Version),
 		metrics:    m.forVersion(t.Model, b.Version),
+	}
+	if b.Prompt != nil {
+		be.chatURL = joinURL(b.URL, "/chat/completions") // an OpenAI base URL already ends in /v1
 	}
 	// Validate checked the base URL, so these parse; a nil one makes
 	// roundTrip report the parse error as before instead of panicking.

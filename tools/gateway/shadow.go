@@ -2,6 +2,7 @@ package gateway
 
 import (
 	"context"
+	"math/rand/v2"
 	"net/http"
 	"slices"
 )
@@ -16,6 +17,16 @@ type shadowJob struct {
 	header    http.Header
 	primary   *Outputs
 	primaryMs float64
+	chatText  string // production's chat answer (kindChat)
+}
+
+// maybeShadow mirrors a request answered by stable to the candidate, at
+// the route's shadow share.
+func (g *Gateway) maybeShadow(rt *route, answered *backend, kind int, body []byte, hdr http.Header, res result, preview bool) {
+	if !preview && rt.shadowMilli > 0 && rt.candidate != nil && answered == rt.stable && res.outcome == outcomeOK &&
+		(rt.shadowMilli >= 1e6 || rand.Uint64N(1e6) < rt.shadowMilli) {
+		g.enqueueShadow(rt, kind, body, hdr, res)
+	}
 }
 
 // enqueueShadow never blocks: a full queue drops the mirror and counts
@@ -29,7 +40,7 @@ func (g *Gateway) enqueueShadow(rt *route, kind int, body []byte, hdr http.Heade
 		rt.shadowMetrics.dropped.Inc()
 		return
 	}
-	job := shadowJob{rt: rt, kind: kind, body: slices.Clone(body), primary: res.outputs, primaryMs: res.latencyMs}
+	job := shadowJob{rt: rt, kind: kind, body: slices.Clone(body), primary: res.outputs, primaryMs: res.latencyMs, chatText: res.chat.Text}
 	if ct := hdr.Get("Content-Type"); ct != "" {
 		job.header = http.Header{"Content-Type": {ct}}
 	}
@@ -67,11 +78,22 @@ func (g *Gateway) runShadow(job shadowJob) {
 	c := job.rt.candidate
 	// The shadow call is detached from the client's request: the client
 	// is long gone by the time it runs.
-	res := g.call(context.Background(), c, job.kind, job.body, job.header)
+	body := job.body
+	if job.kind == kindChat {
+		// The copy is asked for a whole answer: the comparison needs the
+		// text, not the stream's timing.
+		if b, err := unstreamed(body); err == nil {
+			body = b
+		}
+	}
+	res := g.call(context.Background(), c, job.kind, body, job.header)
 	defer g.putBuf(res.buf)
 	failed := res.outcome != outcomeOK
 	sh := &job.rt.model.shadow
 	sh.compare(job.primary, res.outputs, job.primaryMs, res.latencyMs, job.rt.threshold, failed)
+	if job.kind == kindChat && !failed {
+		sh.compareChat(job.chatText, res.chat.Text)
+	}
 	m := job.rt.shadowMetrics
 	if failed {
 		m.errors.Inc()

@@ -54,6 +54,8 @@ type series struct {
 	latency   ring   // ms
 	scores    ring
 	latHist   Histogram // every latency since start, for merging with other gateways
+
+	llm *LLMCounters // chat answers' tokens and time to first token; nil until the first
 }
 
 func (s *series) record(latencyMs float64, outcome int, out *Outputs) {
@@ -89,12 +91,14 @@ type Pos struct {
 	Fallbacks uint64 `json:"fallbacks"`
 	Latency   uint64 `json:"latency_seq"`
 	Scores    uint64 `json:"scores_seq"`
+
+	LLM *LLMCounters `json:"llm,omitempty"` // chat counters at the mark
 }
 
 func (s *series) pos() Pos {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	return Pos{s.requests, s.errors, s.clientErr, s.fallbacks, s.latency.seq, s.scores.seq}
+	return Pos{s.requests, s.errors, s.clientErr, s.fallbacks, s.latency.seq, s.scores.seq, s.llmCopy()}
 }
 
 // VersionStats are one version's measurements over a window.
@@ -107,6 +111,8 @@ type VersionStats struct {
 	ErrorRate    float64   `json:"error_rate"`
 	LatencyP50Ms float64   `json:"latency_p50_ms"`
 	LatencyP99Ms float64   `json:"latency_p99_ms"`
+	LatencyP95Ms float64   `json:"latency_p95_ms"`
+	LLM          *LLMStats `json:"llm,omitempty"` // chat traffic only
 	Histogram    []Bucket  `json:"latency_histogram"`
 	Scores       []float64 `json:"-"` // the window's scores (the most recent 32,768 at most)
 	ScoreCount   int       `json:"score_count"`
@@ -138,6 +144,7 @@ func (s *series) stats(version string, from Pos) VersionStats {
 	}
 	lat := s.latency.since(from.Latency)
 	st.Scores = s.scores.since(from.Scores)
+	st.LLM = s.llm.Since(from.LLM).Stats()
 	s.mu.Unlock()
 	st.ScoreCount = len(st.Scores)
 	if st.Requests > 0 {
@@ -146,6 +153,7 @@ func (s *series) stats(version string, from Pos) VersionStats {
 	slices.Sort(lat)
 	st.LatencyP50Ms = Quantile(lat, 0.50)
 	st.LatencyP99Ms = Quantile(lat, 0.99)
+	st.LatencyP95Ms = Quantile(lat, 0.95)
 	st.Histogram = histogram(lat)
 	return st
 }
@@ -193,6 +201,7 @@ type shadowSeries struct {
 	deltas    ring // |Δscore| per row
 	// every latency since start, for merging with other gateways
 	primaryHist, shadowHist Histogram
+	chat                    *chatShadow // chat answers compared; nil until the first pair
 }
 
 // ShadowPos is where the shadow counters stood at a Mark.
@@ -207,13 +216,15 @@ type ShadowPos struct {
 	Primary   uint64  `json:"primary_seq"`
 	Shadow    uint64  `json:"shadow_seq"`
 	Deltas    uint64  `json:"deltas_seq"`
+
+	Chat *ChatShadowCounters `json:"chat,omitempty"` // chat comparison at the mark, without samples
 }
 
 func (s *shadowSeries) pos() ShadowPos {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return ShadowPos{s.mirrored, s.dropped.Load(), s.compared, s.errors, s.rows, s.agreeRows, s.sumDelta,
-		s.primary.seq, s.shadow.seq, s.deltas.seq}
+		s.primary.seq, s.shadow.seq, s.deltas.seq, s.chatCounters(false, 0)}
 }
 
 // ShadowSummary compares the candidate's shadow answers with the
@@ -234,6 +245,9 @@ type ShadowSummary struct {
 	ShadowP99Ms   float64 `json:"shadow_latency_p99_ms"`
 	PrimaryMeanMs float64 `json:"primary_latency_mean_ms"`
 	ShadowMeanMs  float64 `json:"shadow_latency_mean_ms"`
+	// Chat compares chat answers (exact, normalised, token F1); nil for a
+	// model without chat traffic shadowed.
+	Chat *ChatShadowSummary `json:"chat,omitempty"`
 }
 
 func (s *shadowSeries) summary(from ShadowPos) ShadowSummary {
@@ -253,7 +267,13 @@ func (s *shadowSeries) summary(from ShadowPos) ShadowSummary {
 	p := s.primary.since(from.Primary)
 	sh := s.shadow.since(from.Shadow)
 	d := s.deltas.since(from.Deltas)
+	var chatFrom uint64
+	if from.Chat != nil {
+		chatFrom = from.Chat.F1Seq
+	}
+	chat := s.chatCounters(true, chatFrom).Since(from.Chat)
 	s.mu.Unlock()
+	sum.Chat = summariseChat(chat)
 	if n := sum.Compared + sum.Errors; n > 0 {
 		sum.ErrorRate = float64(sum.Errors) / float64(n)
 	}

@@ -35,6 +35,8 @@ type VersionWindow struct {
 	Latency      Histogram `json:"latency"`
 	ScoreSeq     uint64    `json:"score_seq"` // scores ever recorded; Scores are the last len(Scores) of them
 	Scores       Samples   `json:"scores,omitempty"`
+
+	LLM *LLMCounters `json:"llm,omitempty"` // chat answers only
 }
 
 // ShadowWindow is the shadow comparison's published counters.
@@ -50,6 +52,8 @@ type ShadowWindow struct {
 	Shadow    Histogram `json:"shadow_latency"`
 	DeltaSeq  uint64    `json:"delta_seq"`
 	Deltas    Samples   `json:"deltas,omitempty"`
+
+	Chat *ChatShadowCounters `json:"chat,omitempty"` // chat answers only
 }
 
 // Samples are float64 values sent as base64 of their little-endian bits:
@@ -102,14 +106,14 @@ func (g *Gateway) Window(model string) Window {
 	for v, s := range vs {
 		s.mu.Lock()
 		w.Versions[v] = VersionWindow{Requests: s.requests, Errors: s.errors, ClientErrors: s.clientErr, Fallbacks: s.fallbacks,
-			Latency: s.latHist, ScoreSeq: s.scores.seq, Scores: s.scores.since(0)}
+			Latency: s.latHist, ScoreSeq: s.scores.seq, Scores: s.scores.since(0), LLM: s.llmCopy()}
 		s.mu.Unlock()
 	}
 	sh := &ms.shadow
 	sh.mu.Lock()
 	w.Shadow = ShadowWindow{Mirrored: sh.mirrored, Dropped: sh.dropped.Load(), Compared: sh.compared, Errors: sh.errors,
 		Rows: sh.rows, AgreeRows: sh.agreeRows, SumDelta: sh.sumDelta, Primary: sh.primaryHist, Shadow: sh.shadowHist,
-		DeltaSeq: sh.deltas.seq, Deltas: sh.deltas.since(0)}
+		DeltaSeq: sh.deltas.seq, Deltas: sh.deltas.since(0), Chat: sh.chatCounters(true, 0)}
 	sh.mu.Unlock()
 	return w
 }
@@ -163,6 +167,9 @@ func DecodeWindow(model string, raw []byte) (Window, error) {
 	if uint64(len(w.Shadow.Deltas)) > w.Shadow.DeltaSeq {
 		return Window{}, fmt.Errorf("window of %s from gateway %s: %d shadow deltas but %d recorded", model, w.Gateway, len(w.Shadow.Deltas), w.Shadow.DeltaSeq)
 	}
+	if c := w.Shadow.Chat; c != nil && uint64(len(c.F1)) > c.F1Seq {
+		return Window{}, fmt.Errorf("window of %s from gateway %s: %d shadow F1 values but %d recorded", model, w.Gateway, len(c.F1), c.F1Seq)
+	}
 	return w, nil
 }
 
@@ -176,6 +183,11 @@ func (w Window) Position() Window {
 		p.Versions[v] = vw
 	}
 	p.Shadow.Deltas = nil
+	if c := w.Shadow.Chat; c != nil {
+		pc := *c
+		pc.F1 = nil
+		p.Shadow.Chat = &pc
+	}
 	return p
 }
 
@@ -213,7 +225,7 @@ func (w VersionWindow) Since(from VersionWindow) VersionWindow {
 	}
 	return VersionWindow{Requests: w.Requests - from.Requests, Errors: sub(w.Errors, from.Errors), ClientErrors: sub(w.ClientErrors, from.ClientErrors),
 		Fallbacks: sub(w.Fallbacks, from.Fallbacks), Latency: w.Latency.Since(&from.Latency),
-		ScoreSeq: w.ScoreSeq - from.ScoreSeq, Scores: tail(w.Scores, w.ScoreSeq, from.ScoreSeq)}
+		ScoreSeq: w.ScoreSeq - from.ScoreSeq, Scores: tail(w.Scores, w.ScoreSeq, from.ScoreSeq), LLM: w.LLM.Since(from.LLM)}
 }
 
 // Since is the shadow comparison beyond from.
@@ -224,7 +236,7 @@ func (w ShadowWindow) Since(from ShadowWindow) ShadowWindow {
 	return ShadowWindow{Mirrored: sub(w.Mirrored, from.Mirrored), Dropped: sub(w.Dropped, from.Dropped), Compared: w.Compared - from.Compared,
 		Errors: sub(w.Errors, from.Errors), Rows: w.Rows - from.Rows, AgreeRows: sub(w.AgreeRows, from.AgreeRows), SumDelta: w.SumDelta - from.SumDelta,
 		Primary: w.Primary.Since(&from.Primary), Shadow: w.Shadow.Since(&from.Shadow),
-		DeltaSeq: w.DeltaSeq - from.DeltaSeq, Deltas: tail(w.Deltas, w.DeltaSeq, from.DeltaSeq)}
+		DeltaSeq: w.DeltaSeq - from.DeltaSeq, Deltas: tail(w.Deltas, w.DeltaSeq, from.DeltaSeq), Chat: w.Chat.Since(from.Chat)}
 }
 
 // MergeVersion is one version's statistics over several gateways'
@@ -240,7 +252,14 @@ func MergeVersion(version string, ws ...VersionWindow) VersionStats {
 		n += len(w.Scores)
 	}
 	st.Scores = make([]float64, 0, n)
+	var llm *LLMCounters
 	for _, w := range ws {
+		if w.LLM != nil {
+			if llm == nil {
+				llm = &LLMCounters{}
+			}
+			llm.merge(w.LLM)
+		}
 		st.Requests += w.Requests
 		st.Errors += w.Errors
 		st.ClientErrors += w.ClientErrors
@@ -252,7 +271,8 @@ func MergeVersion(version string, ws ...VersionWindow) VersionStats {
 	if st.Requests > 0 {
 		st.ErrorRate = float64(st.Errors) / float64(st.Requests)
 	}
-	st.LatencyP50Ms, st.LatencyP99Ms = lat.Quantile(0.50), lat.Quantile(0.99)
+	st.LatencyP50Ms, st.LatencyP99Ms, st.LatencyP95Ms = lat.Quantile(0.50), lat.Quantile(0.99), lat.Quantile(0.95)
+	st.LLM = llm.Stats()
 	st.Histogram = lat.buckets()
 	return st
 }
@@ -264,7 +284,9 @@ func MergeShadow(ws ...ShadowWindow) ShadowSummary {
 	var p, sh Histogram
 	var sumDelta float64
 	var deltas []float64
+	chats := make([]*ChatShadowCounters, 0, len(ws))
 	for _, w := range ws {
+		chats = append(chats, w.Chat)
 		s.Mirrored += w.Mirrored
 		s.Dropped += w.Dropped
 		s.Compared += w.Compared
@@ -290,5 +312,6 @@ func MergeShadow(ws ...ShadowWindow) ShadowSummary {
 		s.MaxAbsDelta = deltas[len(deltas)-1]
 		s.P95AbsDelta = Quantile(deltas, 0.95)
 	}
+	s.Chat = summariseChat(chats...)
 	return s
 }

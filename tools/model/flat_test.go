@@ -51,7 +51,7 @@ func randomTree(rng *rand.Rand, nf, depth int) xgbTree {
 
 // randomModel builds a model of trees trees over nf features with groups
 // output groups (groups > 1: multiclass), and dart weights when dart.
-func randomModel(t *testing.T, rng *rand.Rand, trees, nf, depth, groups int, dart bool) *XGBoost {
+func randomModel(t testing.TB, rng *rand.Rand, trees, nf, depth, groups int, dart bool) *XGBoost {
 	t.Helper()
 	raw := &xgbJSON{}
 	raw.Learner = &struct {

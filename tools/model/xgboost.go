@@ -14,6 +14,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 )
 
 // maxModelBytes bounds what LoadXGBoost reads: the largest real XGBoost
@@ -771,8 +772,22 @@ func (m *XGBoost) Predict(ctx context.Context, b Batch) (Predictions, error) {
 	if err != nil {
 		return Predictions{}, err
 	}
-	if err := m.checkFinite(b, cols); err != nil {
-		return Predictions{}, err
+	// The flat layout's key pass reads every value anyway and flags a
+	// float32 infinity, so checkFinite (one more pass over the whole
+	// batch) runs only after a flag or a cut-short run, and returns what
+	// it would have returned up front; the scores are then discarded.
+	flat := m.flat != nil
+	if !flat {
+		if err := m.checkFinite(b, cols); err != nil {
+			return Predictions{}, err
+		}
+	}
+	var sawInf atomic.Bool
+	refuse := func() error {
+		if flat && (sawInf.Load() || ctx.Err() != nil) {
+			return m.checkFinite(b, cols)
+		}
+		return nil
 	}
 	out := Predictions{Kind: m.obj.kind, Rows: b.Rows, Values: make([]float64, b.Rows*m.classes), Float32: true}
 	if m.obj.kind == Multiclass {
@@ -781,7 +796,12 @@ func (m *XGBoost) Predict(ctx context.Context, b Batch) (Predictions, error) {
 	nBlocks := (b.Rows + blockRows - 1) / blockRows
 	workers := min(m.threads, nBlocks)
 	if workers <= 1 {
-		m.predictBlocks(b, cols, out.Values, 0, nBlocks)
+		if m.predictBlocks(b, cols, out.Values, 0, nBlocks) {
+			sawInf.Store(true)
+		}
+		if err := refuse(); err != nil {
+			return Predictions{}, err
+		}
 		return out, ctx.Err()
 	}
 	// Blocks are handed out in chunks so that a slow core does not hold
@@ -802,30 +822,62 @@ func (m *XGBoost) Predict(ctx context.Context, b Batch) (Predictions, error) {
 				if lo >= nBlocks {
 					return
 				}
-				m.predictBlocks(b, cols, out.Values, lo, min(lo+chunk, nBlocks))
+				if m.predictBlocks(b, cols, out.Values, lo, min(lo+chunk, nBlocks)) {
+					sawInf.Store(true)
+				}
 			}
 		}()
 	}
 	wg.Wait()
+	if err := refuse(); err != nil {
+		return Predictions{}, err
+	}
 	if err := ctx.Err(); err != nil {
 		return Predictions{}, err
 	}
 	return out, nil
 }
 
-func (m *XGBoost) predictBlocks(b Batch, cols []int, out []float64, lo, hi int) {
+// predictBlocks scores blocks [lo, hi) into out. On the flat layout it
+// reports whether a model feature was ±Inf as float32 and not missing
+// (Predict then runs checkFinite); the walk's caller checked up front.
+func (m *XGBoost) predictBlocks(b Batch, cols []int, out []float64, lo, hi int) (sawInf bool) {
 	nf := m.nFeatures
 	g := m.classes
-	bufRows := min(blockRows, b.Rows)
-	feats := make([]float32, bufRows*nf)
-	sums := make([]float32, bufRows*g)
 	width := len(b.Features)
+	bufRows := min(blockRows, b.Rows)
+	sums := make([]float32, bufRows*g)
+	var feats []float32 // the rows as float32 (pointer walk)
+	var keys []uint32   // or their keys (flat layout, flat.go)
+	var row []float64   // one row's model features when the batch has others
+	inOrder := true     // the model's features are the batch's first columns
+	for j, c := range cols {
+		inOrder = inOrder && c == j
+	}
+	missKey := orderKey(m.missing)
+	var inf uint32
+	if m.flat != nil {
+		keys = make([]uint32, bufRows*2*nf)
+		row = make([]float64, nf)
+	} else {
+		feats = make([]float32, bufRows*nf)
+	}
 	for blk := lo; blk < hi; blk++ {
 		r0 := blk * blockRows
 		r1 := min(r0+blockRows, b.Rows)
 		n := r1 - r0
 		for i := 0; i < n; i++ {
 			src := b.Values[(r0+i)*width : (r0+i+1)*width]
+			if keys != nil {
+				if !inOrder {
+					for j, c := range cols {
+						row[j] = src[c]
+					}
+					src = row
+				}
+				inf |= flatKeys(src[:nf], missKey, keys[i*2*nf:(i+1)*2*nf])
+				continue
+			}
 			dst := feats[i*nf : (i+1)*nf]
 			for j, c := range cols {
 				dst[j] = float32(src[c])
@@ -844,7 +896,7 @@ func (m *XGBoost) predictBlocks(b Batch, cols []int, out []float64, lo, hi int) 
 			sums[i] = m.base
 		}
 		if m.flat != nil {
-			m.sumTreesFlat(feats[:n*nf], sums[:n*g], n)
+			m.sumTreesFlat(keys, sums[:n*g], n)
 		} else {
 			m.sumTrees(feats[:n*nf], sums[:n*g], n)
 		}
@@ -856,6 +908,7 @@ func (m *XGBoost) predictBlocks(b Batch, cols []int, out []float64, lo, hi int) 
 			}
 		}
 	}
+	return inf != 0
 }
 
 // sumTrees adds every tree's leaf to the rows' float32 sums, tree by tree
