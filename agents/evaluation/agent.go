@@ -108,10 +108,6 @@ func (a *Agent) Run(ctx context.Context, task agents.Task) (agents.Report, error
 	if cfg.Data.Delimiter != "" {
 		delim = []rune(cfg.Data.Delimiter)[0]
 	}
-	frame, err := dataset.Read(holdout, dataset.Options{Delimiter: delim})
-	if err != nil {
-		return agents.Report{}, fmt.Errorf("evaluation: holdout: %w", err)
-	}
 	candidate := task.Candidate
 	if candidate.ArtifactPath == "" && candidate.Endpoint == "" {
 		// A task built straight from the config (no registry step).
@@ -148,6 +144,12 @@ func (a *Agent) Run(ctx context.Context, task agents.Task) (agents.Report, error
 	}
 	if err != nil {
 		return agents.Report{}, fmt.Errorf("evaluation: open production model: %w", err)
+	}
+	// Read after the models are opened: the holdout is then parsed for
+	// only the columns they and the evaluation use.
+	frame, err := ReadHoldout(holdout, dataset.Options{Delimiter: delim}, HoldoutColumns(cfg.Label, cfg.Evaluation, cand, base))
+	if err != nil {
+		return agents.Report{}, fmt.Errorf("evaluation: holdout: %w", err)
 	}
 	ev := cfg.Evaluation
 	if a.o.Resamples > 0 {

@@ -173,8 +173,7 @@ func readLabels(f *dataset.Frame, label, task string) ([]float64, error) {
 	if col.Type == dataset.TypeCategorical || col.Type == dataset.TypeTimestamp {
 		return nil, bad("%s: label column %q is %s; a %s task needs numeric labels%s", f.Source, label, col.Type, task, labelHint(task))
 	}
-	y := make([]float64, f.Rows)
-	for i := range y {
+	for i := range f.Rows {
 		if col.Null[i] {
 			return nil, bad("%s: row %d: label %q is missing", f.Source, i+1, label)
 		}
@@ -193,12 +192,15 @@ func readLabels(f *dataset.Frame, label, task string) ([]float64, error) {
 				return nil, bad("%s: row %d: label %q is not a finite number", f.Source, i+1, label)
 			}
 		}
-		y[i] = v
 	}
 	if f.Rows == 0 {
 		return nil, bad("%s: the holdout has no rows", f.Source)
 	}
-	return y, nil
+	// Every label is present and valid: the column's values are the
+	// labels. They are shared, not copied (80 MB and a pass on 10M rows);
+	// nothing writes to either, and the capacity stops an append from
+	// reaching into the frame.
+	return col.Num[:f.Rows:f.Rows], nil
 }
 
 func labelHint(task string) string {

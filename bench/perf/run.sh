@@ -13,7 +13,9 @@
 # Usage (from anywhere): bench/perf/run.sh   (RUNS=3 by default; make bench-perf)
 # BASE=<git revision> also times that revision's drift and evaluate in the
 # same rounds (built from `git archive` in a temporary directory).
-# ONLY=inference runs part 3 alone (and generates only its data file).
+# ONLY=values|read|inference|drift|evaluate runs that part alone and
+# generates only its data (e.g. `ONLY=evaluate RUNS=5 bench/perf/run.sh`
+# alternates modelgate evaluate and scikit-learn five times).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 PY=${PY:-/usr/bin/python3}
@@ -37,12 +39,21 @@ FEATS=$E/features-1000000.csv
 MODEL=testdata/eval/binary-breast-cancer/model-candidate.json
 DEEP=$E/model-depth6.json
 ONLY=${ONLY:-}
-case "$ONLY" in ""|inference) ;; *) echo "run.sh: ONLY=$ONLY: only ONLY=inference is known" >&2; exit 2;; esac
-[ -n "$ONLY" ] || [ -s "$SCORES" ] || bin/evalbench -mode gen-scores -n 10000000 -data "$SCORES"
-[ -s "$FEATS" ] || bin/evalbench -mode gen-features -n 1000000 -model testdata/eval/binary-breast-cancer/holdout.csv -data "$FEATS"
-[ -s "$DEEP" ] || "$PY" bench/perf/deep_model.py "$FEATS" "$DEEP"
-[ -n "$ONLY" ] || [ -s "$D/ref.csv" ] || bin/drift-gen -rows 1000000 -out "$D/ref.csv" -seed 1
-[ -n "$ONLY" ] || [ -s "$D/cur.csv" ] || bin/drift-gen -rows 1000000 -out "$D/cur.csv" -seed 2 -drift
+case "$ONLY" in ""|values|read|inference|drift|evaluate) ;; *) echo "run.sh: ONLY=$ONLY: want values, read, inference, drift or evaluate" >&2; exit 2;; esac
+want() { [ -z "$ONLY" ] || [ "$ONLY" = "$1" ]; }
+if want values || want read || want evaluate; then
+  [ -s "$SCORES" ] || bin/evalbench -mode gen-scores -n 10000000 -data "$SCORES"
+fi
+if want inference; then
+  [ -s "$FEATS" ] || bin/evalbench -mode gen-features -n 1000000 -model testdata/eval/binary-breast-cancer/holdout.csv -data "$FEATS"
+  [ -s "$DEEP" ] || "$PY" bench/perf/deep_model.py "$FEATS" "$DEEP"
+fi
+if want values || want read || want drift; then
+  [ -s "$D/ref.csv" ] || bin/drift-gen -rows 1000000 -out "$D/ref.csv" -seed 1
+fi
+if want drift; then
+  [ -s "$D/cur.csv" ] || bin/drift-gen -rows 1000000 -out "$D/cur.csv" -seed 2 -drift
+fi
 
 measure() { # label, command...: one line: wall, CPU (user+sys), peak RSS, and the command's read_s if it prints one
   local label=$1; shift
@@ -61,7 +72,7 @@ measure() { # label, command...: one line: wall, CPU (user+sys), peak RSS, and t
 echo "machine: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs); $(date -u +%FT%TZ); load $(cut -d' ' -f1-3 /proc/loadavg)"
 echo "columns: label, wall, CPU (user+sys), peak RSS"
 
-if [ -z "$ONLY" ]; then
+if want values; then
 echo "== 1. values: per-column SHA-256 of the float64s, modelgate vs pandas (round_trip and default parsers)"
 for f in "$SCORES" "$D/ref.csv"; do
   a=$(bin/evalbench -mode read -digest -data "$f" | grep -v read_s | sha256sum | cut -c1-16)
@@ -70,6 +81,9 @@ for f in "$SCORES" "$D/ref.csv"; do
   echo "$f: modelgate $a, pandas round_trip $b, pandas default $c $([ "$a" = "$b" ] && echo '(identical)' || echo '(DIFFERENT)')"
 done
 
+fi
+
+if want read; then
 echo "== 2. reading, whole process (pandas' in-process read_csv time beside it)"
 for i in $(seq 1 "$RUNS"); do
   measure "modelgate read 10M pairs #$i" bin/evalbench -mode read -data "$SCORES"
@@ -80,6 +94,7 @@ done
 
 fi
 
+if want inference; then
 echo "== 3. inference, 1M rows x 30 features, 80 trees depth 3 (predict alone, best of $REPS)"
 for i in $(seq 1 "$RUNS"); do
   for t in 1 2; do
@@ -95,12 +110,17 @@ for i in $(seq 1 "$RUNS"); do
   done
 done
 
-[ -z "$ONLY" ] || exit 0
+fi
+
+want drift || want evaluate || exit 0
 echo "== 4. whole processes: drift (1M+1M rows x 22 columns) and evaluate (10M pairs, --resamples 0)"
 for i in $(seq 1 "$RUNS"); do
-  measure "modelgate drift #$i" bin/modelgate drift --reference "$D/ref.csv" --current "$D/cur.csv"
-  [ -z "$OLD" ] || measure "modelgate drift at $BASE #$i" "$OLD" drift --reference "$D/ref.csv" --current "$D/cur.csv"
-  measure "pandas + scipy (bench/drift/peer.py) #$i" "$PY" bench/drift/peer.py "$D/ref.csv" "$D/cur.csv"
+  if want drift; then
+    measure "modelgate drift #$i" bin/modelgate drift --reference "$D/ref.csv" --current "$D/cur.csv"
+    [ -z "$OLD" ] || measure "modelgate drift at $BASE #$i" "$OLD" drift --reference "$D/ref.csv" --current "$D/cur.csv"
+    measure "pandas + scipy (bench/drift/peer.py) #$i" "$PY" bench/drift/peer.py "$D/ref.csv" "$D/cur.csv"
+  fi
+  want evaluate || continue
   measure "modelgate evaluate --resamples 0 #$i" bin/modelgate evaluate --data "$SCORES" --label label --candidate "$SCORES" --task binary --resamples 0 --json
   [ -z "$OLD" ] || measure "modelgate evaluate at $BASE #$i" "$OLD" evaluate --data "$SCORES" --label label --candidate "$SCORES" --task binary --resamples 0 --json
   measure "scikit-learn (sklearn_metrics.py) #$i" "$PY" bench/eval/sklearn_metrics.py "$SCORES" 1

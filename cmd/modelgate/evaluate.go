@@ -142,10 +142,6 @@ func runEvaluate(cmd *cobra.Command, f evaluateFlags) error {
 			}
 		}
 	}
-	frame, err := dataset.Read(data, dataset.Options{})
-	if err != nil {
-		return usageErr(err)
-	}
 	kind := map[string]model.Kind{"binary": model.Binary, "multiclass": model.Multiclass, "regression": model.Regression}[task]
 	if f.missing != "" {
 		v, err := parseMissingFlag(f.missing)
@@ -163,6 +159,12 @@ func runEvaluate(cmd *cobra.Command, f evaluateFlags) error {
 		if base, err = model.Open(f.baseline, model.OpenOptions{Kind: kind, Missing: baseMissing, AllTrees: f.allTrees}); err != nil {
 			return usageErr(fmt.Errorf("--baseline: %w", err))
 		}
+	}
+	// The models are opened first so that the holdout is read for only
+	// the columns they and the evaluation use.
+	frame, err := evaluation.ReadHoldout(data, dataset.Options{}, evaluation.HoldoutColumns(label, ev, cand, base))
+	if err != nil {
+		return usageErr(err)
 	}
 	out, err := evaluation.Evaluate(ctx, evaluation.Input{Holdout: frame, Label: label, Task: task, Candidate: cand, Baseline: base, Config: ev})
 	if err != nil {

@@ -7,5 +7,8 @@ import (
 )
 
 func main() {
-	os.Exit(execute(os.Args[1:], os.Stdout, os.Stderr))
+	stop := startProfile()
+	code := execute(os.Args[1:], os.Stdout, os.Stderr)
+	stop()
+	os.Exit(code)
 }

@@ -234,10 +234,17 @@ type binaryScorer struct {
 	d         *metrics.BinaryData
 	threshold float64
 	cost      *metrics.CostMatrix
+	// whole is the confusion matrix of the last unweighted score, which
+	// summarise asks for right after it: one pass over the rows fewer.
+	whole *metrics.Confusion
 }
 
 func (s *binaryScorer) score(w []float64) map[string]float64 {
 	m := s.d.Binary(s.threshold, w)
+	if w == nil {
+		c := m.Confusion
+		s.whole = &c
+	}
 	out := m.Map()
 	if s.cost != nil {
 		out["cost_per_1000"] = s.cost.PerThousand(m.Confusion)
@@ -250,6 +257,10 @@ func (s *binaryScorer) correct(i int) bool {
 }
 
 func (s *binaryScorer) confusion() *metrics.Confusion {
+	if s.whole != nil {
+		c := *s.whole
+		return &c
+	}
 	c := s.d.ConfusionAt(s.threshold, nil)
 	return &c
 }

@@ -75,6 +75,8 @@ type parser struct {
 	workers   int
 	queue     int             // blocks waiting on each side of the workers
 	noFast    bool            // tests: always the general record parser
+	noPlace   bool            // tests: every block into its own buffers (no placer)
+	fellBack  bool            // tests: a placed block was not in its window, read again unplaced
 	keep      map[string]bool // Options.Columns; nil = every column
 }
 
@@ -103,6 +105,7 @@ func newParser(name string, o Options) (*parser, error) {
 
 // chunk is one block's parsed columns.
 type chunk struct {
+	off         int // rows of a placer's columns it was parsed into; -1: its own buffers
 	rows, lines int
 	bytes       int // length of the block's text
 	cols        []chunkCol
@@ -338,16 +341,42 @@ func clingerFloat(b []byte) (float64, bool) {
 
 // parseBlock parses the records of data (a whole number of records).
 func (p *parser) parseBlock(data []byte, modes []mode) *chunk {
-	if c, ok := p.parseBlockPlain(data, modes); ok {
+	return p.parseBlockAt(data, modes, nil, -1, 0)
+}
+
+// parseBlockAt is parseBlock into rows [off, off+n) of pl's columns when
+// off >= 0 (c.off says so), else into buffers of its own.
+func (p *parser) parseBlockAt(data []byte, modes []mode, pl *placer, off, n int) *chunk {
+	if off < 0 {
+		pl = nil
+	}
+	if c, ok := p.parseBlockPlain(data, modes, pl, off, n); ok {
 		c.bytes = len(data)
 		return c
 	}
+	return p.parseBlockGeneral(data, modes, pl, off, n)
+}
+
+// parseBlockGeneral is the record-by-record parser, which takes every
+// block (quotes, invalid UTF-8, wrong field counts) and says what is
+// wrong where.
+func (p *parser) parseBlockGeneral(data []byte, modes []mode, pl *placer, off, n int) *chunk {
 	ncol := len(modes)
 	est := bytes.Count(data, []byte{'\n'}) + 1
-	c := &chunk{cols: make([]chunkCol, ncol), lines: est - 1, errCol: -1, bytes: len(data)}
+	c := &chunk{cols: make([]chunkCol, ncol), lines: est - 1, errCol: -1, bytes: len(data), off: -1}
+	if pl != nil {
+		c.off = off
+	}
 	interns := make([]map[string]string, ncol)
 	for i, m := range modes {
 		cc := &c.cols[i]
+		if pl != nil {
+			*cc = pl.window(i, off, n)
+			if m == modeStr {
+				interns[i] = map[string]string{}
+			}
+			continue
+		}
 		cc.null = getBools(est)
 		cc.badRow = -1
 		switch m {
@@ -456,6 +485,43 @@ type blockReader struct {
 	pending []byte
 	eof     bool
 	lines   int // newlines in blocks handed out so far
+	last    int // newlines in the block next returned last
+	// free holds parsed blocks' buffers for reuse (recycle): a read then
+	// allocates a few blocks, not one per 4 MiB of the file, each of
+	// which the kernel would fault in afresh (a 10M-row file was 70k page
+	// faults). Only this reader takes from it, and a block it hands out
+	// is never referred to again by the reader: the partial record after
+	// the last newline is copied to carry, not kept as a slice of the
+	// block.
+	free  chan []byte
+	carry []byte
+}
+
+// recycle gives back a block's buffer once nothing refers to its bytes
+// (parsed chunks copy every string they keep).
+func (b *blockReader) recycle(blk []byte) {
+	if b.free == nil {
+		return
+	}
+	select {
+	case b.free <- blk[:0]:
+	default: // enough buffers already
+	}
+}
+
+// alloc returns a buffer of capacity at least n, reused when one is free.
+func (b *blockReader) alloc(n int) []byte {
+	for {
+		select {
+		case buf := <-b.free:
+			if cap(buf) >= n {
+				return buf[:0]
+			}
+			continue // too small (a record longer than a block): drop it
+		default:
+			return make([]byte, 0, n)
+		}
+	}
 }
 
 // next returns the next block, or nil at the end.
@@ -467,14 +533,14 @@ func (b *blockReader) next() ([]byte, error) {
 			}
 			blk := b.pending
 			b.pending = nil
+			b.last = bytes.Count(blk, []byte{'\n'})
 			return blk, nil
 		}
 		capacity := max(b.size, 2*len(b.pending))
 		if len(b.pending) > maxRecord {
 			return nil, &ParseError{Line: b.lines + 1, Err: ErrRecordTooLong}
 		}
-		blk := make([]byte, len(b.pending), capacity)
-		copy(blk, b.pending)
+		blk := append(b.alloc(capacity), b.pending...)
 		n, err := io.ReadFull(b.r, blk[len(b.pending):capacity])
 		blk = blk[:len(b.pending)+n]
 		switch {
@@ -492,8 +558,10 @@ func (b *blockReader) next() ([]byte, error) {
 			b.pending = blk
 			continue
 		}
-		b.pending = blk[end:]
-		b.lines += bytes.Count(blk[:end], []byte{'\n'})
+		b.carry = append(b.carry[:0], blk[end:]...)
+		b.pending = b.carry
+		b.last = bytes.Count(blk[:end], []byte{'\n'})
+		b.lines += b.last
 		return blk[:end], nil
 	}
 }
@@ -501,10 +569,30 @@ func (b *blockReader) next() ([]byte, error) {
 // run parses every block of br in parallel with fixed modes, handing
 // each parsed chunk to emit in file order. firstRow/firstLine are the
 // row and line numbers before the first block.
-func (p *parser) run(first []byte, br *blockReader, modes []mode, emit func(*chunk) error) error {
+func (p *parser) run(first []byte, br *blockReader, modes []mode, pl *placer, emit func(*chunk) error) error {
 	type job struct {
-		seq  int
-		data []byte
+		seq     int
+		data    []byte
+		recycle bool // a block of br's, not first
+		off, n  int  // the block's rows in pl's columns; off -1: its own buffers
+	}
+	// place gives blocks their rows in order while they fit (see placer).
+	next, placing := 0, pl != nil
+	place := func(j *job, lines int) {
+		j.off = -1
+		if !placing {
+			return
+		}
+		n := lines
+		if len(j.data) > 0 && j.data[len(j.data)-1] != '\n' {
+			n++
+		}
+		if next+n > pl.cap {
+			placing = false
+			return
+		}
+		j.off, j.n = next, n
+		next += n
 	}
 	type result struct {
 		seq int
@@ -518,8 +606,10 @@ func (p *parser) run(first []byte, br *blockReader, modes []mode, emit func(*chu
 		defer close(jobs)
 		seq := 0
 		if len(first) > 0 {
+			j := job{seq: seq, data: first}
+			place(&j, bytes.Count(first, []byte{'\n'}))
 			select {
-			case jobs <- job{seq, first}:
+			case jobs <- j:
 			case <-stop:
 				return
 			}
@@ -534,8 +624,10 @@ func (p *parser) run(first []byte, br *blockReader, modes []mode, emit func(*chu
 			if blk == nil {
 				return
 			}
+			j := job{seq: seq, data: blk, recycle: true}
+			place(&j, br.last)
 			select {
-			case jobs <- job{seq, blk}:
+			case jobs <- j:
 			case <-stop:
 				return
 			}
@@ -548,7 +640,11 @@ func (p *parser) run(first []byte, br *blockReader, modes []mode, emit func(*chu
 		go func() {
 			defer wg.Done()
 			for j := range jobs {
-				results <- result{j.seq, p.parseBlock(j.data, modes)}
+				c := p.parseBlockAt(j.data, modes, pl, j.off, j.n)
+				if j.recycle {
+					br.recycle(j.data)
+				}
+				results <- result{j.seq, c}
 			}
 		}()
 	}
@@ -637,7 +733,7 @@ func (p *parser) detect(h header, first []byte, forced map[int]mode) []mode {
 
 // start reads the first block and the header.
 func (p *parser) start(r io.Reader) (header, []byte, *blockReader, error) {
-	br := &blockReader{r: r, size: p.blockSize}
+	br := &blockReader{r: r, size: p.blockSize, free: make(chan []byte, p.queue+p.workers+2)}
 	blk, err := br.next()
 	if err != nil {
 		var pe *ParseError
@@ -660,6 +756,7 @@ func (p *parser) start(r io.Reader) (header, []byte, *blockReader, error) {
 // readFrame parses the whole input into a Frame.
 func (p *parser) readFrame(rs io.ReadSeeker) (*Frame, error) {
 	forced := map[int]mode{}
+	noPlace := p.noPlace
 	size, err := rs.Seek(0, io.SeekEnd)
 	if err != nil {
 		return nil, fmt.Errorf("read %s: %w", p.name, err)
@@ -680,9 +777,15 @@ func (p *parser) readFrame(rs io.ReadSeeker) (*Frame, error) {
 		modes := p.detect(h, first, forced)
 		var chunks []*chunk
 		var acc *chunk // every chunk so far, concatenated as they arrive
+		var pl *placer
+		if !noPlace {
+			if pl = newPlacer(modes, first, size); pl != nil {
+				acc = pl.accumulator()
+			}
+		}
 		rows, lines := 0, h.lines
 		retry := false
-		err = p.run(first, br, modes, func(c *chunk) error {
+		err = p.run(first, br, modes, pl, func(c *chunk) error {
 			if c.err != nil {
 				c.err.Row += rows
 				c.err.Line += lines
@@ -706,10 +809,19 @@ func (p *parser) readFrame(rs io.ReadSeeker) (*Frame, error) {
 			rows += c.rows
 			lines += c.lines
 			if !retry {
-				if acc == nil {
+				switch {
+				case c.off >= 0:
+					if !acc.commit(c, c.off) {
+						// Cannot happen (a block never holds more records
+						// than its bound); should it, read again the old way.
+						noPlace, retry, p.fellBack = true, true, true
+					}
+				case acc == nil:
 					acc = newAccumulator(modes, c, size)
+					acc.add(c)
+				default:
+					acc.add(c)
 				}
-				acc.add(c)
 			}
 			return nil
 		})

@@ -162,3 +162,49 @@ func FuzzShortFloat(f *testing.F) {
 		}
 	})
 }
+
+// FuzzScanShort: whenever scanShort accepts a field (the number ends at
+// a delimiter, a newline or the end), shortFloat on that field accepts it
+// with the same bits, and so does strconv.ParseFloat.
+func FuzzScanShort(f *testing.F) {
+	for _, s := range []string{"1.5,2", "-0.0001\n", "123.456", "999999999999999,", "1234567890123456,", "0.0275746114\n0", "+.5,", "5.\r\n", "-,", ".\n", "1.2.3,", "1e5,", "", "12345678.1234567,", "99999999.9999999\n", "0.12345678\n", "1234567812345678,", "0.00000000000001,", "12345678/,"} {
+		f.Add([]byte(s), uint8(0))
+	}
+	f.Fuzz(func(t *testing.T, data []byte, at uint8) {
+		pos := 0
+		if len(data) > 0 {
+			pos = int(at) % len(data)
+		}
+		v, end, ok := scanShort(data, pos)
+		if !ok || (end < len(data) && data[end] != ',' && data[end] != '\n') {
+			return
+		}
+		field := data[pos:end]
+		want, ok2 := shortFloat(field)
+		ref, err := strconv.ParseFloat(string(field), 64)
+		if !ok2 || math.Float64bits(want) != math.Float64bits(v) || err != nil || math.Float64bits(ref) != math.Float64bits(v) {
+			t.Fatalf("%q: scanShort %v, shortFloat %v %v, strconv %v %v", field, v, want, ok2, ref, err)
+		}
+	})
+}
+
+// FuzzScanField: the eight-bytes-at-a-time scan stops where a byte loop
+// stops, for any data, start and delimiter.
+func FuzzScanField(f *testing.F) {
+	for _, s := range []string{"", "a,b", "0.0275746114\n1", "abcdefgh,", "abcdefghijklmnop\n", "\x80\xff,\n", ",,,,,,,,,", "1234567\n"} {
+		f.Add([]byte(s), uint8(0), uint8(','))
+	}
+	f.Fuzz(func(t *testing.T, data []byte, at, delim uint8) {
+		i := 0
+		if len(data) > 0 {
+			i = int(at) % len(data)
+		}
+		want := i
+		for want < len(data) && data[want] != delim && data[want] != '\n' {
+			want++
+		}
+		if got := scanField(data, i, uint64(delim)*lanes); got != want {
+			t.Fatalf("%q from %d, delimiter %q: stop at %d, want %d", data, i, delim, got, want)
+		}
+	})
+}

@@ -4,9 +4,12 @@
 //
 // The CSV reader is a hand-written byte-level RFC 4180 parser: a reader
 // goroutine cuts the input into blocks at record boundaries (quote aware),
-// and one worker per CPU parses blocks into typed column chunks, which are
-// appended in order, as they arrive, to columns sized from the first
-// block's bytes per row (their buffers are then reused). Memory stays at
+// and one worker per CPU parses blocks straight into the file's columns,
+// sized from the first block's bytes per line: a block's rows follow the
+// newline counts of the blocks before it, and the gaps blank lines or
+// quoted newlines leave are closed in order (place.go); blocks past the
+// columns' capacity are parsed apart and appended. Block buffers are
+// reused within a read. Memory stays at
 // the size of the Frame plus a few blocks in flight; the file is never
 // held whole. A block without a quote is parsed by a single loop with no
 // per-field call (csvfast.go); anything unusual in it goes to the general

@@ -95,7 +95,7 @@ func Stream(path string, o StreamOptions, fn func(*Block) error) (StreamInfo, er
 		}
 	}
 	rows, lines := 0, h.lines
-	err = p.run(first, br, modes, func(c *chunk) error {
+	err = p.run(first, br, modes, nil, func(c *chunk) error {
 		if c.err != nil {
 			c.err.Row += rows
 			c.err.Line += lines

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"sync"
 )
 
 // Confusion is a binary confusion matrix at a threshold. Counts are
@@ -30,7 +31,13 @@ type BinaryData struct {
 	Float32 bool
 	order   []int32   // indices by descending score, label of the row in the top bit
 	sorted  []float64 // scores in descending order
-	loss    []float64 // each row's log-loss term, so resamples need no log
+	// loss is each row's log-loss term, so resamples need no log. It is
+	// built at the first weighted LogLoss: without resamples only their
+	// sum (lossSum, in row order, as LogLoss would add them) is needed,
+	// and 80 MB fewer on 10M rows is 20k fewer page faults.
+	loss     []float64
+	lossOnce sync.Once
+	lossSum  float64
 }
 
 // ValueError names a bad value and its row (0-based data row).
@@ -68,37 +75,57 @@ func newBinaryData(y, p []float64, f32 bool) (*BinaryData, error) {
 	if len(y) > math.MaxInt32 {
 		return nil, fmt.Errorf("%d rows is more than supported (%d)", len(y), math.MaxInt32)
 	}
-	for i := range y {
-		if y[i] != 0 && y[i] != 1 {
-			return nil, &ValueError{What: "label", Row: i, Msg: fmt.Sprintf("%g is not 0 or 1 (a binary task needs labels 0/1)", y[i])}
-		}
-		if err := checkProb(p[i]); err != nil {
-			return nil, &ValueError{What: "score", Row: i, Msg: err.Error()}
-		}
-	}
 	d := &BinaryData{Y: y, P: p, Float32: f32}
-	// The per-row losses and the sort are independent: do them at once.
+	// The checks with the per-row losses, and the sort, are independent:
+	// do them at once. Sorting values the checks then refuse is wasted
+	// but harmless (any bits sort), and the error is the same.
 	done := make(chan struct{})
+	var bad error
 	go func() {
 		defer close(done)
-		d.loss = make([]float64, len(y))
-		for i := range y {
-			var a, q float64
-			if d.Float32 {
-				a, q = renorm32(float32(p[i]))
-			} else {
-				a, q = renorm64(p[i])
-			}
-			if y[i] == 1 {
-				d.loss[i] = -math.Log(q)
-			} else {
-				d.loss[i] = -math.Log(a)
-			}
+		if bad = checkBinary(y, p); bad != nil {
+			return
 		}
+		var sum float64
+		for i := range y {
+			sum += d.rowLoss(i)
+		}
+		d.lossSum = sum
 	}()
 	d.order, d.sorted = sortDesc(p, y)
 	<-done
+	if bad != nil {
+		return nil, bad
+	}
 	return d, nil
+}
+
+// rowLoss is row i's log-loss term.
+func (d *BinaryData) rowLoss(i int) float64 {
+	var a, q float64
+	if d.Float32 {
+		a, q = renorm32(float32(d.P[i]))
+	} else {
+		a, q = renorm64(d.P[i])
+	}
+	if d.Y[i] == 1 {
+		return -math.Log(q)
+	}
+	return -math.Log(a)
+}
+
+// checkBinary finds the first row whose label is not 0/1 or whose score
+// is not a probability.
+func checkBinary(y, p []float64) error {
+	for i := range y {
+		if y[i] != 0 && y[i] != 1 {
+			return &ValueError{What: "label", Row: i, Msg: fmt.Sprintf("%g is not 0 or 1 (a binary task needs labels 0/1)", y[i])}
+		}
+		if err := checkProb(p[i]); err != nil {
+			return &ValueError{What: "score", Row: i, Msg: err.Error()}
+		}
+	}
+	return nil
 }
 
 func checkProb(v float64) error {
@@ -147,6 +174,13 @@ const ECEBins = 10
 // predicted positive). w weights rows (nil = all 1); bootstrap resamples
 // pass counts.
 func (d *BinaryData) Binary(threshold float64, w []float64) BinaryMetrics {
+	if w == nil && d.Len() >= concurrentRows {
+		return d.binaryConcurrent(threshold)
+	}
+	return d.binarySequential(threshold, w)
+}
+
+func (d *BinaryData) binarySequential(threshold float64, w []float64) BinaryMetrics {
 	var m BinaryMetrics
 	c := d.ConfusionAt(threshold, w)
 	m.Confusion = c
@@ -244,11 +278,14 @@ func (d *BinaryData) Ranking(w []float64) (auc, ap float64) {
 func (d *BinaryData) LogLoss(w []float64) float64 {
 	var sum, tot float64
 	if w == nil {
-		for _, l := range d.loss {
-			sum += l
-		}
-		return safeDiv(sum, float64(len(d.loss)))
+		return safeDiv(d.lossSum, float64(len(d.Y)))
 	}
+	d.lossOnce.Do(func() {
+		d.loss = make([]float64, len(d.Y))
+		for i := range d.loss {
+			d.loss[i] = d.rowLoss(i)
+		}
+	})
 	for i, l := range d.loss {
 		sum += w[i] * l
 		tot += w[i]

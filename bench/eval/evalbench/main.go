@@ -14,6 +14,7 @@ import (
 	"math/rand/v2"
 	"os"
 	"strconv"
+	"strings"
 	"syscall"
 	"time"
 
@@ -30,6 +31,7 @@ func main() {
 	threads := flag.Int("threads", 1, "inference goroutines")
 	reps := flag.Int("reps", 3, "repetitions; the best is reported")
 	digest := flag.Bool("digest", false, "read: print each numeric column's SHA-256 (after the timing)")
+	columns := flag.String("columns", "", "read: only these columns (comma-separated), as evaluate reads a holdout")
 	flag.Parse()
 	var err error
 	switch *mode {
@@ -42,7 +44,11 @@ func main() {
 	case "infer":
 		err = benchInfer(*path, *modelPath, *threads, *reps)
 	case "read":
-		err = benchRead(*path, *digest)
+		var cols []string
+		if *columns != "" {
+			cols = strings.Split(*columns, ",")
+		}
+		err = benchRead(*path, *digest, cols)
 	default:
 		err = fmt.Errorf("unknown -mode %q", *mode)
 	}
@@ -210,9 +216,9 @@ func cpuTime() time.Duration {
 // prints, per numeric column, the SHA-256 of its float64 values (little
 // endian, a missing value as numpy's NaN) so that bench/perf/read_peer.py
 // can show that pandas read the same numbers bit for bit.
-func benchRead(path string, digest bool) error {
+func benchRead(path string, digest bool, cols []string) error {
 	t0 := time.Now()
-	fr, err := dataset.Read(path, dataset.Options{})
+	fr, err := dataset.Read(path, dataset.Options{Columns: cols})
 	if err != nil {
 		return err
 	}
