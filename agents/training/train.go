@@ -140,8 +140,8 @@ func (a *Agent) Run(ctx context.Context, task agents.Task) (agents.Report, error
 		}
 		return agents.Report{}, err
 	}
-	if _, err := os.Stat(artPath); err != nil {
-		return agents.Report{}, fmt.Errorf("training command exited 0 but wrote no artifact at %s (set train.artifact to the file it writes under {{.ArtifactDir}})", artPath)
+	if err := checkArtifact(artDir, artifact); err != nil {
+		return agents.Report{}, err
 	}
 	digest, size, err := sign.FileDigest(artPath)
 	if err != nil {
@@ -154,6 +154,30 @@ func (a *Agent) Run(ctx context.Context, task agents.Task) (agents.Report, error
 	rep.Summary = fmt.Sprintf("trained %s (%d bytes, %s) in %s", artifact, size, digest, elapsed.Round(time.Millisecond))
 	rep.Details = agents.MustJSON(Details{ArtifactPath: artPath, Digest: digest, Size: size, Argv: argv, Sandbox: a.o.Runner.Name()})
 	return rep, nil
+}
+
+// checkArtifact holds the trained artifact to a regular file the command
+// wrote inside artDir. The command ran in the sandbox but the artifact is
+// read outside it (hashed here, linked in by the coordinator, uploaded by
+// a worker), so a name with "..", or a symbolic link the command left
+// there, must not make the server or a worker read one of its own files.
+func checkArtifact(artDir, artifact string) error {
+	if !filepath.IsLocal(artifact) {
+		return fmt.Errorf("train.artifact %q: must be a relative path inside {{.ArtifactDir}}", artifact)
+	}
+	root, err := os.OpenRoot(artDir)
+	if err != nil {
+		return fmt.Errorf("open the artifact folder: %w", err)
+	}
+	defer root.Close()
+	st, err := root.Lstat(artifact)
+	switch {
+	case err != nil:
+		return fmt.Errorf("training command exited 0 but wrote no artifact at %s under {{.ArtifactDir}} (set train.artifact to the file it writes there): %w", artifact, err)
+	case !st.Mode().IsRegular():
+		return fmt.Errorf("the trained artifact %s is not a regular file (%s): only a file the command wrote is taken", artifact, st.Mode().Type())
+	}
+	return nil
 }
 
 // ArtifactName is the file the training command writes under

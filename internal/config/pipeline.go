@@ -175,6 +175,9 @@ func (p *Pipeline) validate(v *validator) {
 		if p.Train.Timeout.Duration < 0 {
 			v.add("train.timeout", "must be positive")
 		}
+		if p.Train.Artifact != "" && !filepath.IsLocal(p.Train.Artifact) {
+			v.add("train.artifact", "must be a relative path inside {{.ArtifactDir}} (no '..', not absolute)")
+		}
 	}
 	if p.Data.Delimiter != "" && len([]rune(p.Data.Delimiter)) != 1 {
 		v.add("data.delimiter", "must be a single character")

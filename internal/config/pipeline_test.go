@@ -33,6 +33,16 @@ func TestParseStrict(t *testing.T) {
 			wants: []string{"model: is required", "task: must be one of", "stages.retries", "candidate"},
 		},
 		{
+			name:  "train.artifact outside the artifact folder",
+			yaml:  "model: m\ntask: binary\ntrain: {command: [python, t.py], artifact: ../../data/audit.key}\n",
+			wants: []string{"train.artifact: must be a relative path inside"},
+		},
+		{
+			name:  "train.artifact absolute",
+			yaml:  "model: m\ntask: binary\ntrain: {command: [python, t.py], artifact: /etc/passwd}\n",
+			wants: []string{"train.artifact: must be a relative path inside"},
+		},
+		{
 			name:  "value of the wrong type",
 			yaml:  "model: m\ntask: binary\ncandidate: {artifact: m.json}\nstages: {retries: many}\n",
 			wants: []string{"line 4"},
