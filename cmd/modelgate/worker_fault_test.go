@@ -305,21 +305,18 @@ func TestTaskDeliveredTooOftenIsDeadLettered(t *testing.T) {
 	run := r.terminal(t, id, 90*time.Second)
 	require.Equal(t, store.RunFailed, run.State)
 	require.Regexp(t, `^(test|scan|evaluate) stage: task given up on \(dead-lettered\): delivered 2 times \(more than 1\)`, run.Error)
-	// a held every task it was handed (its concurrency is 3; one claim may
-	// hand it several, and it may die before it logs them all): each is
-	// given up once, and only those
-	claims := 0
-	for _, l := range a.log() {
-		if strings.Contains(l, "task claimed") {
-			claims++
-		}
-	}
+	// a held the tasks it was handed (its concurrency is 3; one claim may
+	// hand it several, and it may die before it logs them all). The first
+	// one given up fails the run, and the run's end withdraws its
+	// siblings' tasks, so a sibling may be withdrawn before it is given
+	// up: at least one is dead-lettered, and none twice.
 	dead := r.audit(t, "task.dead_lettered")
-	require.GreaterOrEqual(t, len(dead), max(claims, 1))
+	require.NotEmpty(t, dead)
 	seen := map[string]bool{}
 	for _, d := range dead {
-		require.False(t, seen[d["stage"].(string)], "given up twice: %v", d)
-		seen[d["stage"].(string)] = true
+		st := d["stage"].(string)
+		require.False(t, seen[st], "given up twice: %v", d)
+		seen[st] = true
 	}
 	stages, err := r.st.StageList(context.Background(), id)
 	require.NoError(t, err)
